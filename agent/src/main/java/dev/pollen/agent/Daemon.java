@@ -1,0 +1,98 @@
+package dev.pollen.agent;
+
+import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.piece.OriginClient;
+import dev.pollen.agent.server.DfdaemonDownloadService;
+import dev.pollen.agent.server.SocketGuard;
+import dev.pollen.agent.server.UdsGrpcServer;
+import dev.pollen.agent.storage.GarbageCollector;
+import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.task.Downloader;
+import dev.pollen.agent.task.TaskManager;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: builds the daemon's parts in dependency order and stops them in reverse.
+ * The socket lock comes first, so a second daemon on the same path fails before it touches storage;
+ * if any part fails to start, the parts already built are closed.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    private final Deque<AutoCloseable> parts;
+
+    private Daemon(Deque<AutoCloseable> parts) {
+        this.parts = parts;
+    }
+
+    public static Daemon start(DaemonConfig config, Clock clock) throws IOException {
+        Deque<AutoCloseable> parts = new ArrayDeque<>();
+        try {
+            SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
+            parts.push(guard);
+            Storage storage = new Storage(config.storage().dir());
+            ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
+            TaskManager tasks = new TaskManager(storage, new OriginClient(config.download()), work,
+                    config.download().concurrentPieceCount(), clock);
+            parts.push(tasks);
+            parts.push(work::shutdownNow);
+            GarbageCollector gc = new GarbageCollector(storage, config.gc().policy(), clock, tasks::whenIdle);
+            ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().name("housekeeping").daemon().factory());
+            parts.push(housekeeping::shutdownNow);
+            long every = config.gc().interval().toMillis();
+            housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
+            HostIdentity host = HostIdentity.local();
+            ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("rpc-", 0).factory());
+            parts.push(calls::shutdownNow);
+            DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
+            UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download), calls);
+            parts.push(server);
+            server.health().setStatus("", ServingStatus.SERVING);
+            server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
+            log.info("event=ready socket={} storage={} pid={} host={}", config.download().server().socketPath(),
+                    config.storage().dir(), ProcessHandle.current().pid(), host.hostId());
+            return new Daemon(parts);
+        } catch (IOException | RuntimeException e) {
+            closeAll(parts);
+            throw e;
+        }
+    }
+
+    private static void housekeep(TaskManager tasks, GarbageCollector gc) {
+        try {
+            tasks.closeIdle();
+            gc.collect();
+        } catch (IOException | RuntimeException e) {
+            log.warn("event=gc_failed error=\"{}\"", e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        log.info("event=stopping");
+        closeAll(parts);
+        log.info("event=stopped");
+    }
+
+    private static void closeAll(Deque<AutoCloseable> parts) {
+        while (!parts.isEmpty()) {
+            try {
+                parts.pop().close();
+            } catch (Exception e) {
+                log.warn("event=close_failed error=\"{}\"", e.toString());
+            }
+        }
+    }
+}

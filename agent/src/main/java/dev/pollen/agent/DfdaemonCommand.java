@@ -1,0 +1,104 @@
+package dev.pollen.agent;
+
+import dev.pollen.agent.config.ConfigException;
+import dev.pollen.agent.config.ConfigLoader;
+import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.server.SocketStartupException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code dfdaemon}: the node agent. Runs until SIGTERM or SIGINT, then shuts down gracefully. */
+@Command(name = "dfdaemon", mixinStandardHelpOptions = true, version = "Pollen dfdaemon 0.1.0",
+        description = {
+            "Pollen's node agent: serves the Dragonfly v2 DfdaemonDownload API on a Unix socket and",
+            "downloads files for dfget. Starts with an embedded default configuration when given none.",
+            "",
+            "Every configuration key can also be set as a flag, --<key>=<value> (e.g.",
+            "--download.server.socketPath=/run/pollen/dfdaemon.sock), or as an environment variable",
+            "DFDAEMON_<KEY> with dots as underscores (e.g. DFDAEMON_DOWNLOAD_CONCURRENTPIECECOUNT=4)."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "143:stopped by SIGTERM (130: SIGINT), after a graceful shutdown",
+            "2:invalid configuration (the message names the key)",
+            "10:another dfdaemon holds the socket's lock file",
+            "11:another dfdaemon is serving on the socket",
+            "12:something that is not a socket is at the socket path",
+            "13:the socket path is unusable"})
+public final class DfdaemonCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(DfdaemonCommand.class);
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "YAML configuration file (dfdaemon.yaml key names).")
+    Path config;
+
+    @Option(names = "--print-config", description = "Print the effective configuration and exit.")
+    boolean printConfig;
+
+    @CommandLine.Unmatched
+    List<String> overrides = new java.util.ArrayList<>();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new DfdaemonCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        DaemonConfig effective;
+        try {
+            effective = new ConfigLoader().load(config, System.getenv(), parseOverrides(overrides));
+        } catch (ConfigException e) {
+            System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
+            return 2;
+        }
+        if (printConfig) {
+            System.out.println(effective);
+            return 0;
+        }
+        log.info("event=config {}", effective);
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(effective, Clock.systemUTC());
+        } catch (SocketStartupException e) {
+            log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
+            System.err.println("dfdaemon: " + e.getMessage());
+            return e.reason().exitCode();
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            daemon.close();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    /** {@code --a.b=value} or {@code --a.b value} pairs. */
+    static Map<String, String> parseOverrides(List<String> args) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            if (!arg.startsWith("--")) {
+                throw new ConfigException("unexpected argument " + arg + " (expected: --<key>=<value>)");
+            }
+            String body = arg.substring(2);
+            int eq = body.indexOf('=');
+            if (eq >= 0) {
+                out.put(body.substring(0, eq), body.substring(eq + 1));
+            } else if (i + 1 < args.size()) {
+                out.put(body, args.get(++i));
+            } else {
+                throw new ConfigException("flag " + arg + " needs a value (expected: " + arg + "=<value>)");
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.pollen.agent.piece;
+
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.storage.TaskMetadata;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.function.Consumer;
+
+/**
+ * The whole content in one response, for origins that ignore ranges or do not tell the length
+ * (chunked). Pieces are cut from the stream in order; a failure restarts the stream from the
+ * beginning, skipping the bytes of pieces already stored.
+ */
+public final class OriginStreamSource {
+    private final OriginClient origin;
+
+    public OriginStreamSource(OriginClient origin) {
+        this.origin = origin;
+    }
+
+    /**
+     * @param first a response already open on the whole content (from the probe), or null
+     * @return the content length
+     */
+    public long streamAll(PieceSource.Target target, OriginResponse first, Consumer<PieceRecord> onPiece) {
+        OriginResponse[] pending = {first};
+        return origin.withRetries(target.origin(), () -> {
+            OriginResponse response = pending[0] != null ? pending[0] : origin.whole(target.origin(), target.headers());
+            pending[0] = null;
+            try (InputStream body = response.body()) {
+                return copy(target.store(), body, response.totalLength(), onPiece);
+            }
+        });
+    }
+
+    private static long copy(StoredTask store, InputStream body, long announced, Consumer<PieceRecord> onPiece) throws IOException {
+        long pieceLength = store.metadata().pieceLength();
+        long offset = 0;
+        for (int number = 0; ; number++) {
+            PieceRecord stored = store.piece(number);
+            long got;
+            if (stored != null) {
+                body.skipNBytes(stored.length());
+                got = stored.length();
+                onPiece.accept(stored);
+            } else {
+                PieceWriter.Written w = PieceWriter.writeUpTo(body, store.content(), offset, pieceLength);
+                got = w.length();
+                if (got > 0) {
+                    PieceRecord record = new PieceRecord(number, offset, got, w.crc32());
+                    store.recordPiece(record);
+                    onPiece.accept(record);
+                }
+            }
+            offset += got;
+            if (got < pieceLength) {
+                return finishLength(store, announced, offset);
+            }
+        }
+    }
+
+    private static long finishLength(StoredTask store, long announced, long length) throws IOException {
+        if (announced >= 0 && announced != length) {
+            throw new java.io.EOFException("origin sent " + length + " of " + announced + " announced bytes");
+        }
+        TaskMetadata meta = store.metadata();
+        if (meta.contentLength() != length) {
+            if (meta.lengthKnown()) {
+                throw new PollenException(ErrorCode.ORIGIN_STATUS, "origin content of " + meta.url()
+                        + " changed length from " + meta.contentLength() + " to " + length);
+            }
+            store.updateMetadata(meta.withLength(length));
+        }
+        return length;
+    }
+}

@@ -1,0 +1,37 @@
+package dev.pollen.agent.server;
+
+import com.google.protobuf.Any;
+import com.google.rpc.Code;
+import dev.pollen.agent.PollenException;
+import dev.pollen.proto.errordetails.v2.Backend;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+
+/** Turns operating errors into gRPC statuses at the API edge; origin failures carry Dragonfly's Backend detail. */
+final class GrpcErrors {
+    private GrpcErrors() {
+    }
+
+    static StatusRuntimeException toStatus(PollenException e) {
+        Code code = switch (e.code()) {
+            case INVALID_ARGUMENT, OUTPUT_INVALID -> Code.INVALID_ARGUMENT;
+            case ORIGIN_NOT_FOUND, TASK_NOT_FOUND -> Code.NOT_FOUND;
+            case ORIGIN_DENIED -> Code.PERMISSION_DENIED;
+            case ORIGIN_STATUS, BACK_TO_SOURCE_DISABLED -> Code.FAILED_PRECONDITION;
+            case ORIGIN_UNREACHABLE -> Code.UNAVAILABLE;
+            case DIGEST_MISMATCH -> Code.DATA_LOSS;
+            case TIMEOUT -> Code.DEADLINE_EXCEEDED;
+            case OUTPUT_EXISTS -> Code.ALREADY_EXISTS;
+            case NO_SPACE -> Code.RESOURCE_EXHAUSTED;
+            case INTERNAL -> Code.INTERNAL;
+        };
+        com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
+                .setCode(code.getNumber())
+                .setMessage(String.valueOf(e.getMessage()));
+        if (e.originStatus() != 0) {
+            status.addDetails(Any.pack(Backend.newBuilder().setMessage(String.valueOf(e.getMessage()))
+                    .setStatusCode(e.originStatus()).build()));
+        }
+        return StatusProto.toStatusRuntimeException(status.build());
+    }
+}

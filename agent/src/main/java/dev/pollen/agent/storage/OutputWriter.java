@@ -1,0 +1,127 @@
+package dev.pollen.agent.storage;
+
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
+
+/**
+ * Puts a task's content (or a range of it) at a user's output path so that the path only ever holds
+ * complete, verified content: bytes go to a temporary name in the same directory, are checked
+ * against the expected digest, and are renamed into place atomically.
+ */
+public final class OutputWriter {
+    private static final int BUFFER = 1 << 20;
+
+    private OutputWriter() {
+    }
+
+    /** Fails early, before any download, when the output could never be written. */
+    public static void checkWritable(Path output, boolean overwrite) {
+        if (!output.isAbsolute()) {
+            throw new PollenException(ErrorCode.OUTPUT_INVALID, "output path " + output + " is not absolute");
+        }
+        Path dir = output.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new PollenException(ErrorCode.OUTPUT_INVALID, "output directory " + dir
+                    + " does not exist (fix: create it or choose another -O path)");
+        }
+        if (Files.isDirectory(output)) {
+            throw new PollenException(ErrorCode.OUTPUT_INVALID, "output path " + output + " is a directory (fix: name a file with -O)");
+        }
+        if (Files.exists(output) && !overwrite) {
+            throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");
+        }
+        if (!Files.isWritable(dir)) {
+            throw new PollenException(ErrorCode.OUTPUT_INVALID, "output directory " + dir + " is not writable by dfdaemon");
+        }
+    }
+
+    /** The digest of {@code length} bytes at {@code offset} of the content. */
+    public static String digestOf(StoredTask task, long offset, long length, ContentDigest digest) throws IOException {
+        ContentDigest.Hasher hasher = digest.hasher();
+        ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            buf.clear().limit((int) Math.min(BUFFER, end - pos));
+            int n = task.content().read(buf, pos);
+            if (n < 0) {
+                throw new IOException("content of task " + task.taskId() + " is shorter than recorded");
+            }
+            buf.flip();
+            hasher.update(buf);
+            pos += n;
+        }
+        return hasher.value();
+    }
+
+    /**
+     * Writes {@code length} bytes at {@code offset} to {@code output}: a copy, or with {@code hardLink}
+     * a hard link to the stored content (Dragonfly's force_hard_link: it fails rather than copies).
+     */
+    public static void write(StoredTask task, long offset, long length, Path output, boolean overwrite, boolean hardLink)
+            throws IOException {
+        checkWritable(output, overwrite);
+        Path tmp = output.resolveSibling("." + output.getFileName() + "." + UUID.randomUUID() + ".pollen-tmp");
+        try {
+            if (hardLink) {
+                link(tmp, task, offset, length);
+            } else {
+                copy(task.content(), offset, length, tmp);
+            }
+            if (overwrite) {
+                Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                // A link cannot replace an existing name, so a file created meanwhile is never clobbered.
+                Files.createLink(output, tmp);
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");
+        } catch (IOException e) {
+            if (isNoSpace(e)) {
+                throw new PollenException(ErrorCode.NO_SPACE, "no space left writing " + output
+                        + " (fix: free space on its filesystem or choose another -O path)", e);
+            }
+            throw e;
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static void link(Path tmp, StoredTask task, long offset, long length) {
+        if (offset != 0 || length != task.metadata().contentLength()) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "a hard link needs the whole file, not a range (fix: drop --hard-link)");
+        }
+        try {
+            Files.createLink(tmp, task.contentPath());
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new PollenException(ErrorCode.OUTPUT_INVALID, "cannot hard-link " + tmp.getParent() + " to the stored content "
+                    + task.contentPath() + " (" + e + "); they must share a filesystem (fix: drop --hard-link to copy)");
+        }
+    }
+
+    public static boolean isNoSpace(IOException e) {
+        return String.valueOf(e.getMessage()).contains("No space left on device");
+    }
+
+    private static void copy(FileChannel from, long offset, long length, Path to) throws IOException {
+        try (FileChannel out = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            long done = 0;
+            while (done < length) {
+                long n = from.transferTo(offset + done, length - done, out);
+                if (n <= 0) {
+                    throw new IOException("stored content ended after " + done + " of " + length + " bytes");
+                }
+                done += n;
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package dev.pollen.agent.storage;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The task store under {@code storage.dir}: one directory per task id. */
+public final class Storage {
+    private static final Logger log = LoggerFactory.getLogger(Storage.class);
+    private static final Pattern TASK_ID = Pattern.compile("[0-9a-f]{64}");
+
+    private final Path tasksDir;
+    private final ObjectMapper json = new ObjectMapper()
+            .registerModule(new JavaTimeModule())
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+
+    public Storage(Path dir) throws IOException {
+        this.tasksDir = dir.resolve("tasks");
+        Files.createDirectories(tasksDir);
+    }
+
+    /** Task ids name directories, so only the 64-hex form is ever accepted: no request can name a path. */
+    public static boolean isTaskId(String id) {
+        return id != null && TASK_ID.matcher(id).matches();
+    }
+
+    public Path dir() {
+        return tasksDir;
+    }
+
+    /** The stored task, or null when it is absent or its metadata is damaged (then it is removed). */
+    public StoredTask open(String taskId) throws IOException {
+        Path dir = taskDir(taskId);
+        if (!Files.isDirectory(dir)) {
+            return null;
+        }
+        StoredTask task = StoredTask.open(dir, json);
+        if (task == null) {
+            log.warn("event=task_discarded task={} reason=damaged_metadata", taskId);
+            delete(taskId);
+        }
+        return task;
+    }
+
+    public StoredTask create(TaskMetadata metadata) throws IOException {
+        long free = Files.getFileStore(tasksDir).getUsableSpace();
+        if (metadata.lengthKnown() && metadata.contentLength() > free) {
+            throw new PollenException(ErrorCode.NO_SPACE, "not enough disk space for task " + metadata.taskId()
+                    + ": need " + metadata.contentLength() + " bytes, " + free + " free under " + tasksDir
+                    + " (fix: free space or point storage.dir at a larger disk)");
+        }
+        return StoredTask.create(taskDir(metadata.taskId()), json, metadata);
+    }
+
+    public void delete(String taskId) throws IOException {
+        Path dir = taskDir(taskId);
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    public List<String> taskIds() throws IOException {
+        List<String> ids = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tasksDir)) {
+            for (Path d : dirs) {
+                String name = d.getFileName().toString();
+                if (isTaskId(name)) {
+                    ids.add(name);
+                }
+            }
+        }
+        return ids;
+    }
+
+    /** Bytes a task occupies on disk (allocated blocks would differ only for sparse, unfinished content). */
+    public long diskUsage(String taskId) throws IOException {
+        Path dir = taskDir(taskId);
+        long total = 0;
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                total += Files.size(p);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return 0;
+        }
+        return total;
+    }
+
+    private Path taskDir(String taskId) {
+        if (!isTaskId(taskId)) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "invalid task id " + taskId + " (expected: 64 hex digits)");
+        }
+        return tasksDir.resolve(taskId);
+    }
+}

@@ -1,0 +1,176 @@
+package dev.pollen.agent.storage;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.zip.CRC32;
+
+/**
+ * One task on disk: its content file (pieces written at their offsets), its metadata and its piece
+ * journal. A piece becomes visible through {@link #piece(int)} only after its bytes are written and
+ * its record appended.
+ */
+public final class StoredTask implements Closeable {
+    static final String CONTENT = "content";
+    static final String METADATA = "metadata";
+    static final String JOURNAL = "pieces";
+
+    private final Path dir;
+    private final ObjectMapper json;
+    private final FileChannel content;
+    private final PieceJournal journal;
+    private final Map<Integer, PieceRecord> pieces = new ConcurrentHashMap<>();
+    private volatile TaskMetadata metadata;
+
+    private StoredTask(Path dir, ObjectMapper json, TaskMetadata metadata, Collection<PieceRecord> valid) throws IOException {
+        this.dir = dir;
+        this.json = json;
+        this.metadata = metadata;
+        this.content = FileChannel.open(dir.resolve(CONTENT), StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        this.journal = new PieceJournal(dir.resolve(JOURNAL));
+        valid.forEach(p -> pieces.put(p.number(), p));
+    }
+
+    static StoredTask create(Path dir, ObjectMapper json, TaskMetadata metadata) throws IOException {
+        Files.createDirectories(dir);
+        Files.deleteIfExists(dir.resolve(JOURNAL));
+        Files.deleteIfExists(dir.resolve(CONTENT));
+        writeMetadata(dir, json, metadata);
+        StoredTask task = new StoredTask(dir, json, metadata, List.of());
+        if (metadata.lengthKnown()) {
+            task.content.truncate(0);
+            try (var raf = new java.io.RandomAccessFile(dir.resolve(CONTENT).toFile(), "rw")) {
+                raf.setLength(metadata.contentLength());
+            }
+        }
+        return task;
+    }
+
+    /**
+     * Opens a stored task, or returns null when its metadata is missing or damaged. For an unfinished
+     * task every journaled piece is re-read and its CRC checked, so a resume trusts only bytes that
+     * are really there.
+     */
+    static StoredTask open(Path dir, ObjectMapper json) throws IOException {
+        byte[] body = DurableFiles.read(dir.resolve(METADATA));
+        if (body == null) {
+            return null;
+        }
+        TaskMetadata metadata = json.readValue(body, TaskMetadata.class);
+        List<PieceRecord> records = PieceJournal.read(dir.resolve(JOURNAL));
+        StoredTask task = new StoredTask(dir, json, metadata, List.of());
+        for (PieceRecord r : records) {
+            if (metadata.finished() || task.contentMatches(r)) {
+                task.pieces.put(r.number(), r);
+            }
+        }
+        if (metadata.finished() && metadata.lengthKnown() && task.storedBytes() != metadata.contentLength()) {
+            task.close();
+            return null;
+        }
+        return task;
+    }
+
+    public TaskMetadata metadata() {
+        return metadata;
+    }
+
+    public String taskId() {
+        return metadata.taskId();
+    }
+
+    /** For writing piece bytes at their offsets; positional writes are safe from several threads. */
+    public FileChannel content() {
+        return content;
+    }
+
+    public Path contentPath() {
+        return dir.resolve(CONTENT);
+    }
+
+    public PieceRecord piece(int number) {
+        return pieces.get(number);
+    }
+
+    public List<PieceRecord> pieces() {
+        return pieces.values().stream().sorted(Comparator.comparingInt(PieceRecord::number)).toList();
+    }
+
+    public long storedBytes() {
+        return pieces.values().stream().mapToLong(PieceRecord::length).sum();
+    }
+
+    /** Records a piece whose bytes are already written to the content file. */
+    public void recordPiece(PieceRecord piece) throws IOException {
+        journal.append(piece);
+        pieces.put(piece.number(), piece);
+    }
+
+    /** Updates what the origin told about the task (length learned at the end of a chunked stream). */
+    public synchronized void updateMetadata(TaskMetadata updated) throws IOException {
+        writeMetadata(dir, json, updated);
+        metadata = updated;
+    }
+
+    /** Syncs content and journal, then marks the task finished: from here on it is served without re-checks. */
+    public synchronized void finish() throws IOException {
+        content.force(true);
+        journal.sync();
+        TaskMetadata done = metadata.asFinished();
+        writeMetadata(dir, json, done);
+        metadata = done;
+    }
+
+    public void touch(Instant now) throws IOException {
+        Files.setLastModifiedTime(dir.resolve(METADATA), FileTime.from(now));
+    }
+
+    public Instant lastAccess() throws IOException {
+        return Files.getLastModifiedTime(dir.resolve(METADATA)).toInstant();
+    }
+
+    private boolean contentMatches(PieceRecord r) throws IOException {
+        if (r.offset() + r.length() > content.size()) {
+            return false;
+        }
+        ByteBuffer buf = ByteBuffer.allocateDirect(256 * 1024);
+        CRC32 crc = new CRC32();
+        long pos = r.offset();
+        long end = r.offset() + r.length();
+        while (pos < end) {
+            buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
+            int n = content.read(buf, pos);
+            if (n < 0) {
+                return false;
+            }
+            buf.flip();
+            crc.update(buf);
+            pos += n;
+        }
+        return crc.getValue() == r.crc32();
+    }
+
+    private static void writeMetadata(Path dir, ObjectMapper json, TaskMetadata metadata) throws IOException {
+        DurableFiles.write(dir.resolve(METADATA), json.writeValueAsBytes(metadata));
+    }
+
+    @Override
+    public void close() throws IOException {
+        try (journal) {
+            content.close();
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package dev.pollen.agent.storage;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a task is, as stored beside its content: enough to resume it after a crash and to answer
+ * StatTask without the origin.
+ *
+ * @param contentLength bytes, or -1 while the origin has not told (chunked responses)
+ * @param rangeSupported whether the origin answers range requests with 206, so pieces can be fetched in parallel
+ * @param finished every piece is on disk, checked, and the content is synced
+ */
+public record TaskMetadata(
+        String taskId,
+        String url,
+        long contentLength,
+        long pieceLength,
+        boolean rangeSupported,
+        Map<String, List<String>> responseHeaders,
+        Instant createdAt,
+        boolean finished) {
+
+    public TaskMetadata {
+        responseHeaders = responseHeaders == null ? Map.of() : Map.copyOf(responseHeaders);
+    }
+
+    public boolean lengthKnown() {
+        return contentLength >= 0;
+    }
+
+    /** The number of pieces, or -1 while the length is unknown. */
+    public int pieceCount() {
+        if (!lengthKnown()) {
+            return -1;
+        }
+        return (int) ((contentLength + pieceLength - 1) / pieceLength);
+    }
+
+    public TaskMetadata withLength(long length) {
+        return new TaskMetadata(taskId, url, length, pieceLength, rangeSupported, responseHeaders, createdAt, finished);
+    }
+
+    public TaskMetadata asFinished() {
+        return new TaskMetadata(taskId, url, contentLength, pieceLength, rangeSupported, responseHeaders, createdAt, true);
+    }
+}

@@ -1,0 +1,274 @@
+package dev.pollen.agent.task;
+
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import dev.pollen.agent.piece.OriginClient;
+import dev.pollen.agent.piece.OriginResponse;
+import dev.pollen.agent.piece.OriginStreamSource;
+import dev.pollen.agent.piece.PieceSource;
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.storage.TaskMetadata;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A task that at least one request is using: the one place where its pieces are claimed, so however
+ * many callers ask, each missing piece is fetched once. A caller asks for a piece and gets a future;
+ * the first ask starts the fetch, later asks share it.
+ */
+public final class ActiveTask {
+    private static final Logger log = LoggerFactory.getLogger(ActiveTask.class);
+
+    private final TaskSpec spec;
+    private final String id;
+    private final Storage storage;
+    private final OriginClient origin;
+    private final PieceSource originPieces;
+    private final OriginStreamSource originStream;
+    private final ExecutorService executor;
+    private final Semaphore slots;
+    private final Clock clock;
+
+    private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
+    private final Map<Integer, PieceOrigin> fetchedHere = new HashMap<>();
+    private StoredTask store;
+    private URI resolved;
+    private OriginResponse pendingStream;
+    private CompletableFuture<Long> stream;
+    int references;
+
+    ActiveTask(TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
+               ExecutorService executor, int concurrentPieces, Clock clock) {
+        this.spec = spec;
+        this.id = spec.taskId();
+        this.storage = storage;
+        this.origin = origin;
+        this.originPieces = originPieces;
+        this.originStream = originStream;
+        this.executor = executor;
+        this.slots = new Semaphore(concurrentPieces, true);
+        this.clock = clock;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public synchronized StoredTask store() {
+        return store;
+    }
+
+    public synchronized TaskMetadata metadata() {
+        return store.metadata();
+    }
+
+    /**
+     * Loads the task from disk, or asks the origin what it is and creates it. Cheap after the first
+     * call; a stored task needs no origin request at all.
+     */
+    synchronized void prepare(boolean backToSourceAllowed) throws IOException {
+        if (store != null) {
+            return;
+        }
+        store = storage.open(id);
+        if (store != null) {
+            log.info("event=task_loaded task={} finished={} stored_pieces={}", id, store.metadata().finished(),
+                    store.pieces().size());
+            return;
+        }
+        if (!backToSourceAllowed) {
+            throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + spec.url()
+                    + " and back-to-source is disabled (fix: drop --disable-back-to-source)");
+        }
+        OriginResponse probe = origin.probe(spec.uri(), spec.requestHeaders());
+        boolean ranged = probe.partial() && probe.totalLength() >= 0;
+        long length = probe.totalLength();
+        if (ranged) {
+            try (InputStream ignored = probe.body()) {
+                ignored.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+        } else if (probe.partial()) {
+            probe.body().close();
+        } else {
+            pendingStream = probe;
+        }
+        Map<String, java.util.List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        headers.putAll(probe.headers());
+        headers.remove("Content-Range");
+        headers.remove("Content-Length");
+        long pieceLength = spec.pieceLength() != null ? spec.pieceLength() : PieceLengths.forContentLength(length);
+        resolved = probe.uri();
+        store = storage.create(new TaskMetadata(id, spec.url(), length, pieceLength, ranged, headers, clock.instant(), false));
+        log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, spec.url(), length,
+                pieceLength, ranged);
+        if (length == 0) {
+            store.finish();
+        }
+    }
+
+    /** A future that completes when piece {@code number} is on disk; the first caller's ask starts the fetch. */
+    public synchronized CompletableFuture<ReadyPiece> piece(int number, boolean backToSourceAllowed) {
+        PieceRecord stored = store.piece(number);
+        if (stored != null) {
+            return CompletableFuture.completedFuture(new ReadyPiece(stored, fetchedHere.getOrDefault(number, PieceOrigin.LOCAL_PEER)));
+        }
+        TaskMetadata meta = store.metadata();
+        int count = meta.pieceCount();
+        if (count >= 0 && number >= count) {
+            return CompletableFuture.failedFuture(new NoSuchPieceException(number, count));
+        }
+        CompletableFuture<ReadyPiece> pending = inFlight.get(number);
+        if (pending != null) {
+            return pending;
+        }
+        if (!backToSourceAllowed) {
+            return CompletableFuture.failedFuture(new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "piece " + number
+                    + " of task " + id + " is on no peer and back-to-source is disabled (fix: drop --disable-back-to-source)"));
+        }
+        CompletableFuture<ReadyPiece> future = new CompletableFuture<>();
+        inFlight.put(number, future);
+        if (meta.rangeSupported()) {
+            executor.execute(() -> fetchRange(number));
+        } else {
+            startStream();
+        }
+        return future;
+    }
+
+    private void fetchRange(int number) {
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failPiece(number, e);
+            return;
+        }
+        try {
+            PieceRecord record = originPieces.fetch(target(), number);
+            pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
+        } catch (PieceSource.RangeIgnoredException e) {
+            log.info("event=origin_ignores_ranges task={} url={} action=stream", id, spec.url());
+            switchToStream();
+        } catch (RuntimeException e) {
+            failPiece(number, e);
+        } finally {
+            slots.release();
+        }
+    }
+
+    private synchronized void switchToStream() {
+        if (store.metadata().rangeSupported()) {
+            try {
+                store.updateMetadata(new TaskMetadata(id, spec.url(), store.metadata().contentLength(),
+                        store.metadata().pieceLength(), false, store.metadata().responseHeaders(),
+                        store.metadata().createdAt(), false));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        startStream();
+    }
+
+    private synchronized void startStream() {
+        if (stream != null) {
+            return;
+        }
+        OriginResponse first = pendingStream;
+        pendingStream = null;
+        stream = CompletableFuture.supplyAsync(
+                () -> originStream.streamAll(target(), first, r -> pieceReady(r, PieceOrigin.BACK_TO_SOURCE)), executor);
+        stream.whenComplete((length, error) -> streamEnded(error));
+    }
+
+    private synchronized void streamEnded(Throwable error) {
+        stream = null;
+        int count = store.metadata().pieceCount();
+        for (Map.Entry<Integer, CompletableFuture<ReadyPiece>> e : Map.copyOf(inFlight).entrySet()) {
+            if (error != null) {
+                e.getValue().completeExceptionally(unwrap(error));
+                inFlight.remove(e.getKey());
+            } else if (e.getKey() >= count) {
+                e.getValue().completeExceptionally(new NoSuchPieceException(e.getKey(), count));
+                inFlight.remove(e.getKey());
+            }
+        }
+        if (error == null) {
+            finishIfComplete();
+        }
+    }
+
+    private synchronized void pieceReady(PieceRecord record, PieceOrigin source) {
+        fetchedHere.put(record.number(), source);
+        CompletableFuture<ReadyPiece> waiting = inFlight.remove(record.number());
+        if (waiting != null) {
+            waiting.complete(new ReadyPiece(record, source));
+        }
+        finishIfComplete();
+    }
+
+    private synchronized void failPiece(int number, Throwable error) {
+        CompletableFuture<ReadyPiece> waiting = inFlight.remove(number);
+        if (waiting != null) {
+            waiting.completeExceptionally(error);
+        }
+    }
+
+    private synchronized void finishIfComplete() {
+        TaskMetadata meta = store.metadata();
+        if (!meta.finished() && meta.lengthKnown() && store.pieces().size() == meta.pieceCount()) {
+            try {
+                store.finish();
+                log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
+            } catch (IOException e) {
+                log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
+            }
+        }
+    }
+
+    private PieceSource.Target target() {
+        URI uri;
+        synchronized (this) {
+            uri = resolved != null ? resolved : spec.uri();
+        }
+        return new PieceSource.Target(store, uri, spec.requestHeaders());
+    }
+
+    synchronized boolean busy() {
+        return references > 0 || !inFlight.isEmpty() || stream != null;
+    }
+
+    synchronized void close() {
+        if (pendingStream != null) {
+            try {
+                pendingStream.body().close();
+            } catch (IOException ignored) {
+                // the probe's unread body: closing only drops the connection
+            }
+            pendingStream = null;
+        }
+        if (store != null) {
+            try {
+                store.close();
+            } catch (IOException e) {
+                log.warn("event=task_close_failed task={} error=\"{}\"", id, e.toString());
+            }
+        }
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    }
+}

@@ -1,0 +1,137 @@
+package dev.pollen.agent.task;
+
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import dev.pollen.agent.storage.OutputWriter;
+import dev.pollen.agent.storage.TaskMetadata;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one caller's download against the shared task: asks for the pieces the caller needs, reports
+ * each as it lands, verifies the digest and places the output. Several callers of one task each run
+ * their own Downloader flow; the task makes sure each piece is fetched once.
+ */
+public final class Downloader {
+    private static final Logger log = LoggerFactory.getLogger(Downloader.class);
+
+    private final TaskManager tasks;
+
+    public Downloader(TaskManager tasks) {
+        this.tasks = tasks;
+    }
+
+    /**
+     * @param cancelled completes when the caller goes away or its deadline passes
+     * @return the task's metadata once the download is complete
+     */
+    public TaskMetadata download(DownloadRequest request, DownloadListener listener, CompletableFuture<?> cancelled)
+            throws IOException {
+        if (request.output() != null) {
+            OutputWriter.checkWritable(request.output(), request.overwrite());
+        }
+        ActiveTask task = tasks.acquire(request.spec(), request.backToSourceAllowed());
+        try {
+            TaskMetadata meta = task.metadata();
+            listener.started(meta);
+            if (meta.lengthKnown()) {
+                awaitKnown(task, meta, request, listener, cancelled);
+            } else {
+                awaitStreamed(task, request, listener, cancelled);
+            }
+            meta = task.metadata();
+            long start = request.range() == null ? 0 : Math.min(request.range().start(), meta.contentLength());
+            long length = request.range() == null ? meta.contentLength()
+                    : Math.min(request.range().length(), meta.contentLength() - start);
+            if (request.digest() != null) {
+                String actual = OutputWriter.digestOf(task.store(), start, length, request.digest());
+                if (!actual.equals(request.digest().expected())) {
+                    throw new PollenException(ErrorCode.DIGEST_MISMATCH, "digest mismatch for " + request.spec().url()
+                            + ": expected " + request.digest() + ", got " + request.digest().algorithm() + ":" + actual);
+                }
+            }
+            if (request.output() != null) {
+                OutputWriter.write(task.store(), start, length, request.output(), request.overwrite(), request.hardLink());
+                log.info("event=output_written task={} path={} bytes={} hard_link={}", task.id(), request.output(), length,
+                        request.hardLink());
+            }
+            return meta;
+        } finally {
+            tasks.release(task);
+        }
+    }
+
+    private void awaitKnown(ActiveTask task, TaskMetadata meta, DownloadRequest request, DownloadListener listener,
+                            CompletableFuture<?> cancelled) {
+        int first = 0;
+        int last = meta.pieceCount() - 1;
+        if (request.range() != null && meta.contentLength() > 0) {
+            long end = Math.min(meta.contentLength(), request.range().start() + request.range().length()) - 1;
+            first = (int) Math.min(request.range().start() / meta.pieceLength(), meta.pieceCount());
+            last = end < request.range().start() ? first - 1 : (int) (end / meta.pieceLength());
+        }
+        List<CompletableFuture<ReadyPiece>> pending = new ArrayList<>();
+        for (int n = first; n <= last; n++) {
+            pending.add(task.piece(n, request.backToSourceAllowed()));
+        }
+        while (!pending.isEmpty()) {
+            CompletableFuture<Object> any = CompletableFuture.anyOf(pending.toArray(CompletableFuture[]::new));
+            await(CompletableFuture.anyOf(any, cancelled), cancelled);
+            for (var it = pending.iterator(); it.hasNext(); ) {
+                CompletableFuture<ReadyPiece> f = it.next();
+                if (f.isDone()) {
+                    it.remove();
+                    listener.pieceReady(resultOf(f));
+                }
+            }
+        }
+    }
+
+    private void awaitStreamed(ActiveTask task, DownloadRequest request, DownloadListener listener, CompletableFuture<?> cancelled) {
+        for (int n = 0; ; n++) {
+            CompletableFuture<ReadyPiece> piece = task.piece(n, request.backToSourceAllowed());
+            try {
+                await(CompletableFuture.anyOf(piece, cancelled), cancelled);
+                listener.pieceReady(resultOf(piece));
+            } catch (NoSuchPieceException end) {
+                return;
+            }
+        }
+    }
+
+    private static void await(CompletableFuture<?> future, CompletableFuture<?> cancelled) {
+        try {
+            future.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PollenException(ErrorCode.INTERNAL, "interrupted", e);
+        } catch (ExecutionException | CompletionException e) {
+            throw rethrow(e.getCause());
+        }
+        if (cancelled.isDone()) {
+            throw new CancellationException("the caller went away");
+        }
+    }
+
+    private static ReadyPiece resultOf(CompletableFuture<ReadyPiece> done) {
+        try {
+            return done.join();
+        } catch (CompletionException e) {
+            throw rethrow(e.getCause());
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable cause) {
+        if (cause instanceof RuntimeException r) {
+            return r;
+        }
+        return new PollenException(ErrorCode.INTERNAL, String.valueOf(cause), cause);
+    }
+}

@@ -1,0 +1,11 @@
+package dev.pollen.agent.task;
+
+/** Where a piece's bytes came from, for the caller's traffic accounting (Dragonfly's TrafficType). */
+public enum PieceOrigin {
+    /** Fetched from the origin for this task. */
+    BACK_TO_SOURCE,
+    /** Fetched from another peer. */
+    REMOTE_PEER,
+    /** Already on this node's disk before the request. */
+    LOCAL_PEER
+}

@@ -1,0 +1,68 @@
+package dev.pollen.agent.task;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Dragonfly v2 task ids: hex SHA-256 over the url (minus filtered query parameters), tag, application,
+ * piece length (decimal, when the request fixes it) and the task type name, without separators. Peers
+ * that compute the same id share the task, so this must match Dragonfly byte for byte.
+ */
+public final class TaskIds {
+    private static final String STANDARD = "STANDARD";
+
+    private TaskIds() {
+    }
+
+    public static String taskId(String url, String tag, String application, Long pieceLength, Set<String> filteredQueryParams) {
+        MessageDigest sha256 = sha256();
+        sha256.update(filterQuery(url, filteredQueryParams).getBytes(StandardCharsets.UTF_8));
+        if (tag != null) {
+            sha256.update(tag.getBytes(StandardCharsets.UTF_8));
+        }
+        if (application != null) {
+            sha256.update(application.getBytes(StandardCharsets.UTF_8));
+        }
+        if (pieceLength != null) {
+            sha256.update(Long.toString(pieceLength).getBytes(StandardCharsets.UTF_8));
+        }
+        sha256.update(STANDARD.getBytes(StandardCharsets.UTF_8));
+        return HexFormat.of().formatHex(sha256.digest());
+    }
+
+    /** The url without the named query parameters; no {@code ?} is left when none remain. */
+    static String filterQuery(String url, Set<String> filtered) {
+        int q = url.indexOf('?');
+        if (q < 0 || filtered.isEmpty()) {
+            return url;
+        }
+        int hash = url.indexOf('#', q);
+        String query = hash < 0 ? url.substring(q + 1) : url.substring(q + 1, hash);
+        String fragment = hash < 0 ? "" : url.substring(hash);
+        List<String> kept = new ArrayList<>();
+        for (String pair : query.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String name = eq < 0 ? pair : pair.substring(0, eq);
+            if (!filtered.contains(name)) {
+                kept.add(pair);
+            }
+        }
+        return url.substring(0, q) + (kept.isEmpty() ? "" : "?" + String.join("&", kept)) + fragment;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package dev.pollen.agent.task;
+
+import dev.pollen.agent.piece.OriginClient;
+import dev.pollen.agent.piece.OriginPieceSource;
+import dev.pollen.agent.piece.OriginStreamSource;
+import dev.pollen.agent.storage.Storage;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.function.Predicate;
+
+/**
+ * One {@link ActiveTask} per task id however many requests use it. Requests lease a task and return
+ * it; a task nobody uses and that fetches nothing can be closed and evicted.
+ */
+public final class TaskManager implements AutoCloseable {
+    private final Storage storage;
+    private final OriginClient origin;
+    private final OriginPieceSource originPieces;
+    private final OriginStreamSource originStream;
+    private final ExecutorService executor;
+    private final int concurrentPieces;
+    private final Clock clock;
+    private final Map<String, ActiveTask> active = new HashMap<>();
+
+    public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock) {
+        this.storage = storage;
+        this.origin = origin;
+        this.originPieces = new OriginPieceSource(origin);
+        this.originStream = new OriginStreamSource(origin);
+        this.executor = executor;
+        this.concurrentPieces = concurrentPieces;
+        this.clock = clock;
+    }
+
+    /** Leases the task, loading or creating it; every successful call must be paired with {@link #release}. */
+    public ActiveTask acquire(TaskSpec spec, boolean backToSourceAllowed) throws IOException {
+        ActiveTask task;
+        synchronized (this) {
+            task = active.computeIfAbsent(spec.taskId(),
+                    id -> new ActiveTask(spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock));
+            synchronized (task) {
+                task.references++;
+            }
+        }
+        try {
+            task.prepare(backToSourceAllowed);
+            task.store().touch(clock.instant());
+            return task;
+        } catch (IOException | RuntimeException e) {
+            release(task);
+            throw e;
+        }
+    }
+
+    public synchronized void release(ActiveTask task) {
+        synchronized (task) {
+            task.references--;
+        }
+        closeIfIdle(task);
+    }
+
+    /** Runs {@code action} on a task id only while no request uses it, so it cannot be deleted under a reader. */
+    public synchronized boolean whenIdle(String taskId, Predicate<String> action) {
+        ActiveTask task = active.get(taskId);
+        if (task != null) {
+            if (task.busy()) {
+                return false;
+            }
+            active.remove(taskId);
+            task.close();
+        }
+        return action.test(taskId);
+    }
+
+    public synchronized boolean isActive(String taskId) {
+        ActiveTask task = active.get(taskId);
+        return task != null && task.busy();
+    }
+
+    /** Closes tasks whose last request left while pieces were still in flight. */
+    public synchronized void closeIdle() {
+        for (ActiveTask task : List.copyOf(active.values())) {
+            closeIfIdle(task);
+        }
+    }
+
+    private void closeIfIdle(ActiveTask task) {
+        if (!task.busy()) {
+            active.remove(task.id(), task);
+            task.close();
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        active.values().forEach(ActiveTask::close);
+        active.clear();
+    }
+}

@@ -1,0 +1,63 @@
+package dev.pollen.agent.task;
+
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What identifies a task and how to reach its origin. Validated on construction, so a bad url is
+ * rejected before anything is stored or requested.
+ *
+ * @param pieceLength a fixed piece length from the request, or null for Dragonfly's rule
+ */
+public record TaskSpec(
+        String url,
+        String tag,
+        String application,
+        Long pieceLength,
+        Set<String> filteredQueryParams,
+        Map<String, String> requestHeaders) {
+
+    public TaskSpec {
+        filteredQueryParams = Set.copyOf(filteredQueryParams);
+        requestHeaders = Map.copyOf(requestHeaders);
+        uri(url);
+        if (pieceLength != null && (pieceLength < 1 || pieceLength > PieceLengths.MAX)) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "piece length " + pieceLength
+                    + " out of range (expected: 1.." + PieceLengths.MAX + " bytes)");
+        }
+    }
+
+    public String taskId() {
+        return TaskIds.taskId(url, tag, application, pieceLength, filteredQueryParams);
+    }
+
+    public URI uri() {
+        return uri(url);
+    }
+
+    private static URI uri(String url) {
+        if (url == null || url.isBlank()) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "missing url (expected: an http:// or https:// URL)");
+        }
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "malformed url " + url + ": " + e.getReason());
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https")) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "unsupported url scheme '" + scheme + "' in " + url
+                    + " (supported: http, https)");
+        }
+        if (uri.getHost() == null || uri.getHost().isEmpty()) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "url " + url + " has no host");
+        }
+        return uri;
+    }
+}
