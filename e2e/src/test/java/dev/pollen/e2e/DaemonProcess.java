@@ -1,0 +1,231 @@
+package dev.pollen.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Pattern;
+
+/**
+ * One {@code bin/dfdaemon} running as a real, separate process: its own directory, socket and storage,
+ * stdout and stderr in files beside them. Stopped by PID, never by name.
+ *
+ * <p>Create it through {@link Daemons}, which stops every daemon after the test and fails the test when a
+ * daemon logged an ERROR line the test did not {@linkplain #expectErrors expect}.
+ */
+public final class DaemonProcess implements AutoCloseable {
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration STOP_GRACE = Duration.ofSeconds(20);
+    private static final String READY = "event=ready socket=";
+
+    /** Where a daemon lives and how it is started; the same spec restarts it in the same place. */
+    public record Spec(Path dir, Path socket, Path storage, List<String> flags) {
+        public Spec {
+            flags = List.copyOf(flags);
+        }
+
+        public Spec withSocket(Path newSocket) {
+            return new Spec(dir, newSocket, storage, flags);
+        }
+
+        public Spec withFlags(String... more) {
+            List<String> all = new ArrayList<>(flags);
+            all.addAll(List.of(more));
+            return new Spec(dir, socket, storage, all);
+        }
+
+        Path lockFile() {
+            return socket.resolveSibling(socket.getFileName() + ".lock");
+        }
+
+        List<String> command() {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Pollen.dfdaemon().toString());
+            cmd.add("--download.server.socketPath=" + socket);
+            cmd.add("--storage.dir=" + storage);
+            cmd.addAll(flags);
+            return cmd;
+        }
+    }
+
+    private final Spec spec;
+    private final Process process;
+    private final Path stdoutLog;
+    private final Path stderrLog;
+    private final Instant launchedAt;
+    private final List<Pattern> expectedErrors = new CopyOnWriteArrayList<>();
+
+    private DaemonProcess(Spec spec, Process process, Path stdoutLog, Path stderrLog, Instant launchedAt) {
+        this.spec = spec;
+        this.process = process;
+        this.stdoutLog = stdoutLog;
+        this.stderrLog = stderrLog;
+        this.launchedAt = launchedAt;
+    }
+
+    /** Starts the process and returns at once; see {@link #awaitReady()} and {@link #awaitExit()}. */
+    static DaemonProcess launch(Spec spec) {
+        try {
+            Files.createDirectories(spec.dir());
+            int run = 1;
+            while (Files.exists(spec.dir().resolve("dfdaemon-" + run + ".out"))) {
+                run++;
+            }
+            Path out = spec.dir().resolve("dfdaemon-" + run + ".out");
+            Path err = spec.dir().resolve("dfdaemon-" + run + ".err");
+            Files.createFile(out);
+            Files.createFile(err);
+            ProcessBuilder pb = new ProcessBuilder(spec.command())
+                    .directory(spec.dir().toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectOutput(out.toFile())
+                    .redirectError(err.toFile());
+            Instant launchedAt = Instant.now();
+            Process process = ChildProcesses.track(pb.start());
+            return new DaemonProcess(spec, process, out, err, launchedAt);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + spec.command(), e);
+        }
+    }
+
+    /** Waits for the ready line; fails with the daemon's logs if it exits or stays silent instead. */
+    public DaemonProcess awaitReady() {
+        await("dfdaemon pid " + pid() + " to log its ready line")
+                .atMost(READY_TIMEOUT)
+                .pollInterval(Duration.ofMillis(20))
+                .failFast("dfdaemon exited before it was ready:\n" + this, () -> !process.isAlive() && !isReady())
+                .until(this::isReady);
+        return this;
+    }
+
+    /** Waits for the process to exit by itself and returns its exit code; fails if it is still running. */
+    public int awaitExit() {
+        return awaitExit(Duration.ofSeconds(30));
+    }
+
+    public int awaitExit(Duration timeout) {
+        if (!ChildProcesses.awaitExit(process, timeout)) {
+            throw new AssertionError("dfdaemon pid " + pid() + " still runs after " + timeout + ":\n" + this);
+        }
+        return process.exitValue();
+    }
+
+    public boolean isReady() {
+        return stdout().contains(READY);
+    }
+
+    /** From launching the process to the time stamp of its ready line. */
+    public Duration startupTime() {
+        String line = logLines("event=ready").stream().findFirst()
+                .orElseThrow(() -> new AssertionError("no ready line:\n" + this));
+        Instant ready = OffsetDateTime.parse(line.substring(0, line.indexOf(' '))).toInstant();
+        return Duration.between(launchedAt, ready);
+    }
+
+    /** SIGKILL, as the OOM killer or a node crash would; returns when the process is gone. */
+    public void kill9() {
+        ChildProcesses.kill(process);
+    }
+
+    /** SIGTERM, then SIGKILL if the daemon has not stopped within the grace period; returns the exit code. */
+    public int terminate() {
+        return ChildProcesses.terminate(process, STOP_GRACE);
+    }
+
+    @Override
+    public void close() {
+        terminate();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public Spec spec() {
+        return spec;
+    }
+
+    public Path dir() {
+        return spec.dir();
+    }
+
+    public Path socket() {
+        return spec.socket();
+    }
+
+    public Path lockFile() {
+        return spec.lockFile();
+    }
+
+    public Path storage() {
+        return spec.storage();
+    }
+
+    /** A dfget that talks to this daemon's socket and keeps its own output beside the daemon's logs. */
+    public Dfget dfget() {
+        return new Dfget(socket(), dir().resolve("dfget"));
+    }
+
+    public String stdout() {
+        return read(stdoutLog);
+    }
+
+    public String stderr() {
+        return read(stderrLog);
+    }
+
+    /** Log lines (stdout) that contain {@code text}, e.g. {@code "event=stale_socket_recovered"}. */
+    public List<String> logLines(String text) {
+        return stdout().lines().filter(l -> l.contains(text)).toList();
+    }
+
+    /** Declares ERROR lines that this test provokes on purpose (a regular expression found in the line). */
+    public DaemonProcess expectErrors(String regex) {
+        expectedErrors.add(Pattern.compile(regex));
+        return this;
+    }
+
+    /** ERROR lines in the log that no {@link #expectErrors} pattern covers. */
+    List<String> unexpectedErrors() {
+        return stdout().lines()
+                .filter(l -> l.contains(" level=ERROR "))
+                .filter(l -> expectedErrors.stream().noneMatch(p -> p.matcher(l).find()))
+                .toList();
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return "";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "dfdaemon pid " + pid() + (process.isAlive() ? " (running)" : " (exit " + process.exitValue() + ")")
+                + " in " + dir() + "\n--- stdout " + stdoutLog + " ---\n" + tail(stdout())
+                + "\n--- stderr " + stderrLog + " ---\n" + tail(stderr());
+    }
+
+    private static String tail(String text) {
+        List<String> lines = text.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+}

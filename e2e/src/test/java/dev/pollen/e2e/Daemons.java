@@ -1,0 +1,127 @@
+package dev.pollen.e2e;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Starts dfdaemon processes, each in a temp directory of its own, and stops them by PID: those started
+ * by a test after that test, those started in {@code @BeforeAll} after the class. A daemon that logged an
+ * ERROR it was not told to {@linkplain DaemonProcess#expectErrors expect} fails the test; the directories
+ * of a failed test are kept (their path is printed) and the others deleted.
+ *
+ * <pre>{@code @RegisterExtension final Daemons daemons = new Daemons();}</pre>
+ */
+public final class Daemons implements BeforeEachCallback, AfterEachCallback, AfterAllCallback {
+    private final List<DaemonProcess> classScoped = new ArrayList<>();
+    private final List<Path> classDirs = new ArrayList<>();
+    private final List<DaemonProcess> testScoped = new ArrayList<>();
+    private final List<Path> testDirs = new ArrayList<>();
+    private boolean inTest;
+
+    /** A fresh directory with the default layout: {@code dfdaemon.sock} and {@code store/} inside it. */
+    public synchronized DaemonProcess.Spec newSpec() {
+        try {
+            Path dir = Files.createTempDirectory("pollen-e2e-");
+            (inTest ? testDirs : classDirs).add(dir);
+            return new DaemonProcess.Spec(dir, dir.resolve("dfdaemon.sock"), dir.resolve("store"), List.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Starts a daemon in a fresh directory and waits until it is ready. */
+    public DaemonProcess start() {
+        return start(newSpec());
+    }
+
+    public DaemonProcess start(DaemonProcess.Spec spec) {
+        return launch(spec).awaitReady();
+    }
+
+    /** Starts the daemon and returns at once, for daemons expected to refuse to start. */
+    public synchronized DaemonProcess launch(DaemonProcess.Spec spec) {
+        DaemonProcess daemon = DaemonProcess.launch(spec);
+        (inTest ? testScoped : classScoped).add(daemon);
+        return daemon;
+    }
+
+    @Override
+    public synchronized void beforeEach(ExtensionContext context) {
+        inTest = true;
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        List<DaemonProcess> daemons;
+        List<Path> dirs;
+        synchronized (this) {
+            inTest = false;
+            daemons = List.copyOf(testScoped);
+            dirs = List.copyOf(testDirs);
+            testScoped.clear();
+            testDirs.clear();
+        }
+        stopAndCheck(context, daemons, dirs);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        List<DaemonProcess> daemons;
+        List<Path> dirs;
+        synchronized (this) {
+            daemons = List.copyOf(classScoped);
+            dirs = List.copyOf(classDirs);
+            classScoped.clear();
+            classDirs.clear();
+        }
+        stopAndCheck(context, daemons, dirs);
+    }
+
+    private static void stopAndCheck(ExtensionContext context, List<DaemonProcess> daemons, List<Path> dirs) {
+        List<String> problems = new ArrayList<>();
+        for (DaemonProcess daemon : daemons.reversed()) {
+            daemon.terminate();
+            List<String> errors = daemon.unexpectedErrors();
+            if (!errors.isEmpty()) {
+                problems.add("dfdaemon pid " + daemon.pid() + " in " + daemon.dir() + " logged unexpected errors:\n  "
+                        + String.join("\n  ", errors));
+            }
+        }
+        boolean failed = context.getExecutionException().isPresent() || !problems.isEmpty();
+        if (failed) {
+            dirs.forEach(d -> System.err.println("[e2e] kept " + d + " of " + context.getDisplayName()));
+        } else {
+            dirs.forEach(Daemons::deleteTree);
+        }
+        if (!problems.isEmpty()) {
+            throw new AssertionError(String.join("\n", problems));
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
