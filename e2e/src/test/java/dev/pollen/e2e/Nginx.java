@@ -1,0 +1,259 @@
+package dev.pollen.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A real nginx as the origin, on a free 127.0.0.1 port, serving a temp directory. Its access log records
+ * {@code $request_method $uri $status $body_bytes_sent} per request, so tests count what the origin sent.
+ *
+ * <pre>{@code
+ * @RegisterExtension
+ * static final Nginx origin = new Nginx()
+ *         .location(Nginx.rateLimited("/slow/", "4m"))
+ *         .location(Nginx.status("/forbidden/", 403));
+ * }</pre>
+ *
+ * Every location serves the same directory: {@code /slow/a.bin} is {@code /a.bin} sent slowly.
+ */
+public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoCloseable {
+    private static final Pattern WRITING = Pattern.compile("Writing: (\\d+)");
+    private static final String ROOT = "@ROOT@";
+
+    private final List<String> locations = new ArrayList<>();
+    private Path dir;
+    private Process process;
+    private int port;
+
+    /** A location that serves the files at {@code rate} per connection (nginx's {@code limit_rate}, e.g. "4m"). */
+    public static String rateLimited(String prefix, String rate) {
+        return "location " + prefix + " { alias " + ROOT + "/; limit_rate " + rate + "; }";
+    }
+
+    /** A location that answers every request with {@code status}. */
+    public static String status(String prefix, int status) {
+        return "location " + prefix + " { return " + status + "; }";
+    }
+
+    /** Adds a {@code location} block (before {@link #start()}); {@code @ROOT@} stands for the served directory. */
+    public Nginx location(String block) {
+        if (process != null) {
+            throw new IllegalStateException("add locations before nginx starts");
+        }
+        locations.add(block);
+        return this;
+    }
+
+    public synchronized Nginx start() {
+        if (process != null) {
+            return this;
+        }
+        try {
+            dir = Files.createTempDirectory("pollen-e2e-nginx-");
+            Files.createDirectories(root());
+            Files.createDirectories(dir.resolve("logs"));
+            Files.createDirectories(dir.resolve("tmp"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        // Another process may take the port between our probe and nginx's bind: then try another one.
+        AssertionError last = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            port = freePort();
+            try {
+                launch();
+                return this;
+            } catch (AssertionError e) {
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private void launch() {
+        try {
+            Files.writeString(dir.resolve("nginx.conf"), config());
+            Path err = dir.resolve("logs/stderr.log");
+            process = ChildProcesses.track(new ProcessBuilder("nginx", "-p", dir.toString(), "-c", dir.resolve("nginx.conf").toString(),
+                    "-g", "daemon off;")
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectOutput(dir.resolve("logs/stdout.log").toFile())
+                    .redirectError(err.toFile())
+                    .start());
+            await("nginx on port " + port)
+                    .atMost(Duration.ofSeconds(10))
+                    .pollInterval(Duration.ofMillis(20))
+                    .failFast("nginx exited: " + err, () -> !process.isAlive())
+                    .ignoreExceptions()
+                    .until(() -> writingConnections() >= 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException e) {
+            String stderr = readQuietly(dir.resolve("logs/stderr.log")) + readQuietly(dir.resolve("logs/error.log"));
+            if (process != null) {
+                ChildProcesses.terminate(process, Duration.ofSeconds(5));
+                process = null;
+            }
+            throw new AssertionError("nginx did not start on port " + port + ": " + stderr, e);
+        }
+    }
+
+    private String config() {
+        String d = dir.toString();
+        StringBuilder locs = new StringBuilder();
+        for (String block : locations) {
+            locs.append("    ").append(block.replace(ROOT, root().toString())).append('\n');
+        }
+        return """
+                worker_processes 1;
+                pid %1$s/nginx.pid;
+                error_log %1$s/logs/error.log warn;
+                events { worker_connections 1024; }
+                http {
+                  log_format bytes '$request_method $uri $status $body_bytes_sent';
+                  access_log %1$s/logs/access.log bytes;
+                  client_body_temp_path %1$s/tmp/body;
+                  proxy_temp_path %1$s/tmp/proxy;
+                  fastcgi_temp_path %1$s/tmp/fastcgi;
+                  uwsgi_temp_path %1$s/tmp/uwsgi;
+                  scgi_temp_path %1$s/tmp/scgi;
+                  default_type application/octet-stream;
+                  sendfile on;
+                  keepalive_timeout 30s;
+                  server {
+                    listen 127.0.0.1:%2$d;
+                    root %3$s;
+                    location = /nginx_status { stub_status; access_log off; }
+                %4$s  }
+                }
+                """.formatted(d, port, root(), locs);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        start();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
+    }
+
+    /** SIGTERM to the master (it stops its workers), SIGKILL to all of them if that takes too long. */
+    @Override
+    public synchronized void close() {
+        if (process != null) {
+            ChildProcesses.terminate(process, Duration.ofSeconds(10));
+            process = null;
+        }
+        if (dir != null) {
+            Daemons.deleteTree(dir);
+        }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The directory nginx serves. */
+    public Path root() {
+        return dir.resolve("www");
+    }
+
+    /** {@code http://127.0.0.1:PORT/path}. */
+    public String url(String path) {
+        return "http://127.0.0.1:" + port + (path.startsWith("/") ? path : "/" + path);
+    }
+
+    /** Creates a served file of random bytes from {@code seed}. */
+    public TestFiles.TestFile createFile(String name, long size, long seed) {
+        return TestFiles.random(root().resolve(name), size, seed);
+    }
+
+    /**
+     * Sum of {@code $body_bytes_sent} over the requests for {@code uri} (a path such as {@code /a.bin}).
+     * Waits first until no response is being written, since nginx logs a request when it ends.
+     */
+    public long bytesSent(String uri) {
+        return requests(uri).stream().mapToLong(Request::bytes).sum();
+    }
+
+    /** The logged requests for {@code uri}, after waiting for the responses in flight to end. */
+    public List<Request> requests(String uri) {
+        awaitIdle();
+        return loggedRequests(uri);
+    }
+
+    /** The requests for {@code uri} logged so far, without waiting (a request is logged when it ends). */
+    public List<Request> loggedRequests(String uri) {
+        return readQuietly(dir.resolve("logs/access.log")).lines()
+                .map(Request::parse)
+                .filter(r -> r.uri().equals(uri))
+                .toList();
+    }
+
+    /** Waits until nginx writes no response but the status page's own. */
+    public void awaitIdle() {
+        await("nginx to finish the responses in flight")
+                .atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> writingConnections() <= 1);
+    }
+
+    private int writingConnections() throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(url("/nginx_status")).toURL().openConnection();
+        c.setConnectTimeout(1000);
+        c.setReadTimeout(5000);
+        try {
+            String body = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            Matcher m = WRITING.matcher(body);
+            if (!m.find()) {
+                throw new IOException("unexpected stub_status: " + body);
+            }
+            return Integer.parseInt(m.group(1));
+        } finally {
+            c.disconnect();
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** One access-log line. */
+    public record Request(String method, String uri, int status, long bytes) {
+        static Request parse(String line) {
+            String[] f = line.split(" ");
+            return new Request(f[0], f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
+        }
+    }
+}
