@@ -64,17 +64,24 @@ public final class OutputWriter {
     }
 
     /**
-     * Writes {@code length} bytes at {@code offset} to {@code output}: a copy, or with {@code hardLink}
-     * a hard link to the stored content (Dragonfly's force_hard_link: it fails rather than copies).
+     * Writes {@code length} bytes at {@code offset} to {@code output}. The whole content is hard-linked
+     * to the stored copy when they share a filesystem (Dragonfly's behaviour; the store notices a write
+     * through the link by the content's mtime and re-checks its pieces), and copied otherwise, or
+     * refused with {@code forceHardLink}.
+     *
+     * @return true when the output is a hard link
      */
-    public static void write(StoredTask task, long offset, long length, Path output, boolean overwrite, boolean hardLink)
+    public static boolean write(StoredTask task, long offset, long length, Path output, boolean overwrite, boolean forceHardLink)
             throws IOException {
         checkWritable(output, overwrite);
         Path tmp = output.resolveSibling("." + output.getFileName() + "." + UUID.randomUUID() + ".pollen-tmp");
+        boolean whole = offset == 0 && length == task.metadata().contentLength();
+        if (forceHardLink && !whole) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "a hard link needs the whole file, not a range (fix: drop --force-hard-link)");
+        }
         try {
-            if (hardLink) {
-                link(tmp, task, offset, length);
-            } else {
+            boolean linked = whole && link(tmp, task, forceHardLink);
+            if (!linked) {
                 copy(task.content(), offset, length, tmp);
             }
             if (overwrite) {
@@ -83,6 +90,7 @@ public final class OutputWriter {
                 // A link cannot replace an existing name, so a file created meanwhile is never clobbered.
                 Files.createLink(output, tmp);
             }
+            return linked;
         } catch (FileAlreadyExistsException e) {
             throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");
         } catch (IOException e) {
@@ -96,15 +104,16 @@ public final class OutputWriter {
         }
     }
 
-    private static void link(Path tmp, StoredTask task, long offset, long length) {
-        if (offset != 0 || length != task.metadata().contentLength()) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "a hard link needs the whole file, not a range (fix: drop --hard-link)");
-        }
+    private static boolean link(Path tmp, StoredTask task, boolean required) {
         try {
             Files.createLink(tmp, task.contentPath());
+            return true;
         } catch (IOException | UnsupportedOperationException e) {
-            throw new PollenException(ErrorCode.OUTPUT_INVALID, "cannot hard-link " + tmp.getParent() + " to the stored content "
-                    + task.contentPath() + " (" + e + "); they must share a filesystem (fix: drop --hard-link to copy)");
+            if (required) {
+                throw new PollenException(ErrorCode.OUTPUT_INVALID, "cannot hard-link " + tmp.getParent() + " to the stored content "
+                        + task.contentPath() + " (" + e + "); they must share a filesystem (fix: drop --force-hard-link to copy)");
+            }
+            return false;
         }
     }
 

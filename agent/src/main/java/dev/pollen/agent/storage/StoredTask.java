@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One task on disk: its content file (pieces written at their offsets), its metadata and its piece
@@ -23,6 +25,7 @@ import java.util.zip.CRC32;
  * its record appended.
  */
 public final class StoredTask implements Closeable {
+    private static final Logger log = LoggerFactory.getLogger(StoredTask.class);
     static final String CONTENT = "content";
     static final String METADATA = "metadata";
     static final String JOURNAL = "pieces";
@@ -72,12 +75,22 @@ public final class StoredTask implements Closeable {
         TaskMetadata metadata = json.readValue(body, TaskMetadata.class);
         List<PieceRecord> records = PieceJournal.read(dir.resolve(JOURNAL));
         StoredTask task = new StoredTask(dir, json, metadata, List.of());
+        boolean trusted = metadata.finished() && task.contentModifiedMillis() == metadata.contentModifiedMillis();
         for (PieceRecord r : records) {
-            if (metadata.finished() || task.contentMatches(r)) {
+            if (trusted || task.contentMatches(r)) {
                 task.pieces.put(r.number(), r);
             }
         }
-        if (metadata.finished() && metadata.lengthKnown() && task.storedBytes() != metadata.contentLength()) {
+        if (metadata.finished() && !trusted) {
+            log.warn("event=stored_content_modified task={} action=recheck pieces_kept={} of={}", metadata.taskId(),
+                    task.pieces.size(), records.size());
+            if (task.pieces.size() != metadata.pieceCount()) {
+                task.updateMetadata(metadata.asUnfinished());
+            } else {
+                task.finish();
+            }
+        }
+        if (task.metadata().finished() && task.metadata().lengthKnown() && task.storedBytes() != task.metadata().contentLength()) {
             task.close();
             return null;
         }
@@ -129,15 +142,20 @@ public final class StoredTask implements Closeable {
     public synchronized void finish() throws IOException {
         content.force(true);
         journal.sync();
-        TaskMetadata done = metadata.asFinished();
+        TaskMetadata done = metadata.asFinished(contentModifiedMillis());
         writeMetadata(dir, json, done);
         metadata = done;
+    }
+
+    private long contentModifiedMillis() throws IOException {
+        return Files.getLastModifiedTime(dir.resolve(CONTENT)).toMillis();
     }
 
     public void touch(Instant now) throws IOException {
         Files.setLastModifiedTime(dir.resolve(METADATA), FileTime.from(now));
     }
 
+    /** When a request last used the task (the metadata file's mtime, touched on every use). */
     public Instant lastAccess() throws IOException {
         return Files.getLastModifiedTime(dir.resolve(METADATA)).toInstant();
     }

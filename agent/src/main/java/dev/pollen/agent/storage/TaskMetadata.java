@@ -11,6 +11,8 @@ import java.util.Map;
  * @param contentLength bytes, or -1 while the origin has not told (chunked responses)
  * @param rangeSupported whether the origin answers range requests with 206, so pieces can be fetched in parallel
  * @param finished every piece is on disk, checked, and the content is synced
+ * @param contentModifiedMillis the content file's mtime when the task finished: outputs are hard links
+ *     to it, so a later mtime means someone wrote through one and the pieces must be checked again
  */
 public record TaskMetadata(
         String taskId,
@@ -20,7 +22,8 @@ public record TaskMetadata(
         boolean rangeSupported,
         Map<String, List<String>> responseHeaders,
         Instant createdAt,
-        boolean finished) {
+        boolean finished,
+        long contentModifiedMillis) {
 
     public TaskMetadata {
         responseHeaders = responseHeaders == null ? Map.of() : Map.copyOf(responseHeaders);
@@ -38,11 +41,28 @@ public record TaskMetadata(
         return (int) ((contentLength + pieceLength - 1) / pieceLength);
     }
 
-    public TaskMetadata withLength(long length) {
-        return new TaskMetadata(taskId, url, length, pieceLength, rangeSupported, responseHeaders, createdAt, finished);
+    /** A task in progress. */
+    public static TaskMetadata started(String taskId, String url, long contentLength, long pieceLength, boolean rangeSupported,
+                                       Map<String, List<String>> responseHeaders, Instant createdAt) {
+        return new TaskMetadata(taskId, url, contentLength, pieceLength, rangeSupported, responseHeaders, createdAt, false, 0);
     }
 
-    public TaskMetadata asFinished() {
-        return new TaskMetadata(taskId, url, contentLength, pieceLength, rangeSupported, responseHeaders, createdAt, true);
+    public TaskMetadata withLength(long length) {
+        return new TaskMetadata(taskId, url, length, pieceLength, rangeSupported, responseHeaders, createdAt, finished,
+                contentModifiedMillis);
+    }
+
+    public TaskMetadata withoutRanges() {
+        return new TaskMetadata(taskId, url, contentLength, pieceLength, false, responseHeaders, createdAt, finished,
+                contentModifiedMillis);
+    }
+
+    public TaskMetadata asFinished(long contentModifiedMillis) {
+        return new TaskMetadata(taskId, url, contentLength, pieceLength, rangeSupported, responseHeaders, createdAt, true,
+                contentModifiedMillis);
+    }
+
+    public TaskMetadata asUnfinished() {
+        return new TaskMetadata(taskId, url, contentLength, pieceLength, rangeSupported, responseHeaders, createdAt, false, 0);
     }
 }

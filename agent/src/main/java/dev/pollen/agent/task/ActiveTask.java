@@ -111,7 +111,7 @@ public final class ActiveTask {
         headers.remove("Content-Length");
         long pieceLength = spec.pieceLength() != null ? spec.pieceLength() : PieceLengths.forContentLength(length);
         resolved = probe.uri();
-        store = storage.create(new TaskMetadata(id, spec.url(), length, pieceLength, ranged, headers, clock.instant(), false));
+        store = storage.create(TaskMetadata.started(id, spec.url(), length, pieceLength, ranged, headers, clock.instant()));
         log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, spec.url(), length,
                 pieceLength, ranged);
         if (length == 0) {
@@ -172,9 +172,7 @@ public final class ActiveTask {
     private synchronized void switchToStream() {
         if (store.metadata().rangeSupported()) {
             try {
-                store.updateMetadata(new TaskMetadata(id, spec.url(), store.metadata().contentLength(),
-                        store.metadata().pieceLength(), false, store.metadata().responseHeaders(),
-                        store.metadata().createdAt(), false));
+                store.updateMetadata(store.metadata().withoutRanges());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -16,7 +16,7 @@ public record DownloadRequest(
         ContentDigest digest,
         Path output,
         boolean overwrite,
-        boolean hardLink,
+        boolean forceHardLink,
         boolean backToSourceAllowed) {
 
     /** An inclusive-start byte range: {@code length} bytes from {@code start}. */

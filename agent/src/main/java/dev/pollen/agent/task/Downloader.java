@@ -58,9 +58,9 @@ public final class Downloader {
                 }
             }
             if (request.output() != null) {
-                OutputWriter.write(task.store(), start, length, request.output(), request.overwrite(), request.hardLink());
-                log.info("event=output_written task={} path={} bytes={} hard_link={}", task.id(), request.output(), length,
-                        request.hardLink());
+                boolean linked = OutputWriter.write(task.store(), start, length, request.output(), request.overwrite(),
+                        request.forceHardLink());
+                log.info("event=output_written task={} path={} bytes={} hard_link={}", task.id(), request.output(), length, linked);
             }
             return meta;
         } finally {

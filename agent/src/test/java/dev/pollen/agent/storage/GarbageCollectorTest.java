@@ -25,7 +25,7 @@ class GarbageCollectorTest {
 
     private String store(Storage storage, int n, int bytes, Instant lastAccess) throws Exception {
         String id = String.format("%064x", n);
-        try (StoredTask t = storage.create(new TaskMetadata(id, "http://o/" + n, bytes, 4 << 20, true, Map.of(), NOW, false))) {
+        try (StoredTask t = storage.create(TaskMetadata.started(id, "http://o/" + n, bytes, 4 << 20, true, Map.of(), NOW))) {
             t.content().write(ByteBuffer.allocate(bytes), 0);
             t.finish();
         }

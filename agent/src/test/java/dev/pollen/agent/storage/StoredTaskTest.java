@@ -22,7 +22,7 @@ class StoredTaskTest {
     Path dir;
 
     private static TaskMetadata metadata(long length, long pieceLength) {
-        return new TaskMetadata(ID, "http://origin/f", length, pieceLength, true, Map.of(), Instant.EPOCH, false);
+        return TaskMetadata.started(ID, "http://origin/f", length, pieceLength, true, Map.of(), Instant.EPOCH);
     }
 
     private static PieceRecord write(StoredTask task, int number, byte[] bytes, long pieceLength) throws IOException {

@@ -284,6 +284,27 @@ class DownloaderTest {
     }
 
     @Test
+    void hardLinksTheOutputAndRefetchesPiecesCorruptedThroughTheLink() throws Exception {
+        byte[] body = random(8 * MIB, 13);
+        origin.serve("/f", body);
+        Path out = dir.resolve("linked");
+        downloader.download(request(origin.url("/f"), out), new Recorder(), new CompletableFuture<>());
+        Path content = dir.resolve("store/tasks").resolve(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of())
+                .taskId()).resolve("content");
+        assertThat(Files.isSameFile(out, content)).isTrue();
+        tasks.closeIdle();
+        long before = origin.bodyBytesSent();
+        try (var ch = java.nio.channels.FileChannel.open(out, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 * MIB);
+        }
+        Files.setLastModifiedTime(out, java.nio.file.attribute.FileTime.from(java.time.Instant.now().plusSeconds(5)));
+        Path again = dir.resolve("again");
+        downloader.download(request(origin.url("/f"), again), new Recorder(), new CompletableFuture<>());
+        assertThat(Files.readAllBytes(again)).isEqualTo(body);
+        assertThat(origin.bodyBytesSent() - before).isEqualTo(4L * MIB);
+    }
+
+    @Test
     void rejectsBadUrlsBeforeAnyRequest() {
         assertThatThrownBy(() -> request("ftp://example.com/f", dir.resolve("o")))
                 .hasMessageContaining("unsupported url scheme 'ftp'");
