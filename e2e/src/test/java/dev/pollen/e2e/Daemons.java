@@ -27,6 +27,7 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
     private final List<DaemonProcess> testScoped = new ArrayList<>();
     private final List<Path> testDirs = new ArrayList<>();
     private boolean inTest;
+    private boolean aTestFailed;
 
     /** A fresh directory with the default layout: {@code dfdaemon.sock} and {@code store/} inside it. */
     public synchronized DaemonProcess.Spec newSpec() {
@@ -66,12 +67,13 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
         List<Path> dirs;
         synchronized (this) {
             inTest = false;
+            aTestFailed |= context.getExecutionException().isPresent();
             daemons = List.copyOf(testScoped);
             dirs = List.copyOf(testDirs);
             testScoped.clear();
             testDirs.clear();
         }
-        stopAndCheck(context, daemons, dirs);
+        stopAndCheck(context, daemons, dirs, false);
     }
 
     @Override
@@ -84,10 +86,11 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
             classScoped.clear();
             classDirs.clear();
         }
-        stopAndCheck(context, daemons, dirs);
+        stopAndCheck(context, daemons, dirs, aTestFailed);
     }
 
-    private static void stopAndCheck(ExtensionContext context, List<DaemonProcess> daemons, List<Path> dirs) {
+    private static void stopAndCheck(ExtensionContext context, List<DaemonProcess> daemons, List<Path> dirs,
+            boolean keep) {
         List<String> problems = new ArrayList<>();
         for (DaemonProcess daemon : daemons.reversed()) {
             daemon.terminate();
@@ -97,7 +100,7 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
                         + String.join("\n  ", errors));
             }
         }
-        boolean failed = context.getExecutionException().isPresent() || !problems.isEmpty();
+        boolean failed = keep || context.getExecutionException().isPresent() || !problems.isEmpty();
         if (failed) {
             dirs.forEach(d -> System.err.println("[e2e] kept " + d + " of " + context.getDisplayName()));
         } else {

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,6 +69,9 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
         try {
             dir = Files.createTempDirectory("pollen-e2e-nginx-");
             Files.createDirectories(root());
+            // nginx's workers run as an unprivileged user: the served tree must be world-readable.
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(root(), PosixFilePermissions.fromString("rwxr-xr-x"));
             Files.createDirectories(dir.resolve("logs"));
             Files.createDirectories(dir.resolve("tmp"));
         } catch (IOException e) {
@@ -184,7 +188,13 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
 
     /** Creates a served file of random bytes from {@code seed}. */
     public TestFiles.TestFile createFile(String name, long size, long seed) {
-        return TestFiles.random(root().resolve(name), size, seed);
+        TestFiles.TestFile file = TestFiles.random(root().resolve(name), size, seed);
+        try {
+            Files.setPosixFilePermissions(file.path(), PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return file;
     }
 
     /**
