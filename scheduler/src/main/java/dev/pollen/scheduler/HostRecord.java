@@ -1,0 +1,29 @@
+package dev.pollen.scheduler;
+
+import dev.pollen.proto.common.v2.Host;
+import java.time.Instant;
+
+/** A host as last announced. Guarded by the {@link Cluster} lock. */
+final class HostRecord {
+    Host host;
+    Instant lastSeen;
+    /** Children currently told to fetch from this host's peers: a proxy for its free upload capacity. */
+    int assignedChildren;
+
+    HostRecord(Host host, Instant now) {
+        this.host = host;
+        this.lastSeen = now;
+    }
+
+    boolean seed() {
+        return host.getType() != 0;
+    }
+
+    String idc() {
+        return host.hasNetwork() ? host.getNetwork().getIdc() : "";
+    }
+
+    String location() {
+        return host.hasNetwork() ? host.getNetwork().getLocation() : "";
+    }
+}

@@ -1,0 +1,60 @@
+package dev.pollen.scheduler;
+
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code scheduler}: Pollen's scheduler. Starts with no configuration. */
+@Command(name = "scheduler", mixinStandardHelpOptions = true, version = "Pollen scheduler 0.1.0",
+        description = "Tells Pollen (and Dragonfly) peers which parents to download each task's pieces from.")
+public final class SchedulerCommand implements Callable<Integer> {
+    @Option(names = "--listen", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String listen;
+
+    @Option(names = "--port", defaultValue = "8002", description = "gRPC port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int port;
+
+    @Option(names = "--candidate-parent-limit", defaultValue = "3", description = "Parents offered per decision (default: ${DEFAULT-VALUE}).")
+    int candidateParentLimit;
+
+    @Option(names = "--filter-parent-limit", defaultValue = "40", description = "Peers examined per decision (default: ${DEFAULT-VALUE}).")
+    int filterParentLimit;
+
+    @Option(names = "--host-ttl-seconds", defaultValue = "180", description = "Expire hosts silent this long (default: ${DEFAULT-VALUE}).")
+    long hostTtlSeconds;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new SchedulerCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        SchedulingConfig config;
+        try {
+            config = new SchedulingConfig(candidateParentLimit, filterParentLimit, 50, Duration.ofSeconds(hostTtlSeconds));
+        } catch (IllegalArgumentException e) {
+            System.err.println("scheduler: invalid configuration: " + e.getMessage());
+            return 2;
+        }
+        SchedulerServer server;
+        try {
+            server = SchedulerServer.start(new InetSocketAddress(listen, port), config, Clock.systemUTC());
+        } catch (java.io.IOException e) {
+            System.err.println("scheduler: cannot listen on " + listen + ":" + port + ": " + e.getMessage()
+                    + " (fix: --port, or stop what uses it)");
+            return 3;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

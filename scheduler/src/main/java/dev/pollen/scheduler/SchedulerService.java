@@ -1,0 +1,193 @@
+package dev.pollen.scheduler;
+
+import com.google.protobuf.Empty;
+import com.google.protobuf.Timestamp;
+import dev.pollen.proto.common.v2.Peer;
+import dev.pollen.proto.common.v2.Task;
+import dev.pollen.proto.common.v2.TaskType;
+import dev.pollen.proto.scheduler.v2.AnnounceHostRequest;
+import dev.pollen.proto.scheduler.v2.AnnouncePeerRequest;
+import dev.pollen.proto.scheduler.v2.AnnouncePeerResponse;
+import dev.pollen.proto.scheduler.v2.DeleteHostRequest;
+import dev.pollen.proto.scheduler.v2.DeletePeerRequest;
+import dev.pollen.proto.scheduler.v2.DeleteTaskRequest;
+import dev.pollen.proto.scheduler.v2.EmptyTaskResponse;
+import dev.pollen.proto.scheduler.v2.ListHostsRequest;
+import dev.pollen.proto.scheduler.v2.ListHostsResponse;
+import dev.pollen.proto.scheduler.v2.NeedBackToSourceResponse;
+import dev.pollen.proto.scheduler.v2.NormalTaskResponse;
+import dev.pollen.proto.scheduler.v2.SchedulerGrpc;
+import dev.pollen.proto.scheduler.v2.StatPeerRequest;
+import dev.pollen.proto.scheduler.v2.StatTaskRequest;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** {@code scheduler.v2.Scheduler}: what peers use of it. Bad messages end their stream, never the scheduler. */
+final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
+    private static final Logger log = LoggerFactory.getLogger(SchedulerService.class);
+
+    private final Cluster cluster;
+    private final AtomicLong messages = new AtomicLong();
+
+    SchedulerService(Cluster cluster) {
+        this.cluster = cluster;
+    }
+
+    long messagesHandled() {
+        return messages.get();
+    }
+
+    @Override
+    public StreamObserver<AnnouncePeerRequest> announcePeer(StreamObserver<AnnouncePeerResponse> responses) {
+        return new StreamObserver<>() {
+            private String peerId;
+
+            @Override
+            public void onNext(AnnouncePeerRequest request) {
+                messages.incrementAndGet();
+                if (request.getPeerId().isEmpty() || request.getTaskId().isEmpty() || request.getHostId().isEmpty()) {
+                    responses.onError(Status.INVALID_ARGUMENT
+                            .withDescription("AnnouncePeerRequest needs host_id, task_id and peer_id").asRuntimeException());
+                    return;
+                }
+                peerId = request.getPeerId();
+                try {
+                    handle(request, responses);
+                } catch (RuntimeException e) {
+                    log.warn("event=announce_failed peer={} error=\"{}\"", peerId, e.toString());
+                    responses.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                if (peerId != null) {
+                    cluster.left(peerId);
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                if (peerId != null) {
+                    cluster.left(peerId);
+                }
+                responses.onCompleted();
+            }
+        };
+    }
+
+    private void handle(AnnouncePeerRequest r, StreamObserver<AnnouncePeerResponse> responses) {
+        String peer = r.getPeerId();
+        switch (r.getRequestCase()) {
+            case REGISTER_PEER_REQUEST -> {
+                var download = r.getRegisterPeerRequest().getDownload();
+                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download.getUrl());
+                responses.onNext(response(d));
+            }
+            case DOWNLOAD_PEER_STARTED_REQUEST -> cluster.started(peer, false);
+            case DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST -> cluster.started(peer, true);
+            case RESCHEDULE_PEER_REQUEST -> responses.onNext(response(cluster.reschedule(peer,
+                    r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
+            case DOWNLOAD_PIECE_FINISHED_REQUEST -> {
+                var piece = r.getDownloadPieceFinishedRequest().getPiece();
+                cluster.pieceFinished(peer, piece.getNumber(), piece.getLength(), piece.getOffset());
+            }
+            case DOWNLOAD_PIECE_BACK_TO_SOURCE_FINISHED_REQUEST -> {
+                var piece = r.getDownloadPieceBackToSourceFinishedRequest().getPiece();
+                cluster.pieceFinished(peer, piece.getNumber(), piece.getLength(), piece.getOffset());
+            }
+            case DOWNLOAD_PIECE_FAILED_REQUEST -> cluster.pieceFailed(peer, r.getDownloadPieceFailedRequest().getParentId(),
+                    r.getDownloadPieceFailedRequest().getTemporary());
+            case DOWNLOAD_PIECE_BACK_TO_SOURCE_FAILED_REQUEST -> log.info("event=piece_back_to_source_failed peer={}", peer);
+            case DOWNLOAD_PEER_FINISHED_REQUEST, DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST -> {
+                int held = cluster.peer(peer).map(p -> p.pieces.cardinality()).orElse(-1);
+                cluster.finished(peer, -1, held);
+            }
+            case DOWNLOAD_PEER_FAILED_REQUEST, DOWNLOAD_PEER_BACK_TO_SOURCE_FAILED_REQUEST -> cluster.failed(peer);
+            case REQUEST_NOT_SET -> responses.onError(Status.INVALID_ARGUMENT
+                    .withDescription("AnnouncePeerRequest without a request").asRuntimeException());
+        }
+    }
+
+    private static AnnouncePeerResponse response(Cluster.Decision d) {
+        return switch (d) {
+            case Cluster.Decision.Parents p -> {
+                NormalTaskResponse.Builder normal = NormalTaskResponse.newBuilder();
+                p.parents().forEach(parent -> normal.addCandidateParents(
+                        Peer.newBuilder().setId(parent.peerId()).setHost(parent.host()).setState("Running")));
+                yield AnnouncePeerResponse.newBuilder().setNormalTaskResponse(normal).build();
+            }
+            case Cluster.Decision.BackToSource b -> AnnouncePeerResponse.newBuilder()
+                    .setNeedBackToSourceResponse(NeedBackToSourceResponse.newBuilder().setDescription(b.reason())).build();
+            case Cluster.Decision.Empty e -> AnnouncePeerResponse.newBuilder()
+                    .setEmptyTaskResponse(EmptyTaskResponse.getDefaultInstance()).build();
+        };
+    }
+
+    @Override
+    public void announceHost(AnnounceHostRequest request, StreamObserver<Empty> responses) {
+        messages.incrementAndGet();
+        if (request.getHost().getId().isEmpty()) {
+            responses.onError(Status.INVALID_ARGUMENT.withDescription("AnnounceHostRequest.host.id is empty").asRuntimeException());
+            return;
+        }
+        cluster.announceHost(request.getHost());
+        responses.onNext(Empty.getDefaultInstance());
+        responses.onCompleted();
+    }
+
+    @Override
+    public void deleteHost(DeleteHostRequest request, StreamObserver<Empty> responses) {
+        cluster.deleteHost(request.getHostId());
+        responses.onNext(Empty.getDefaultInstance());
+        responses.onCompleted();
+    }
+
+    @Override
+    public void listHosts(ListHostsRequest request, StreamObserver<ListHostsResponse> responses) {
+        responses.onNext(ListHostsResponse.newBuilder().addAllHosts(cluster.hosts()).build());
+        responses.onCompleted();
+    }
+
+    @Override
+    public void statTask(StatTaskRequest request, StreamObserver<Task> responses) {
+        cluster.task(request.getTaskId()).ifPresentOrElse(t -> {
+            responses.onNext(Task.newBuilder().setId(t.id).setType(TaskType.STANDARD).setUrl(t.url)
+                    .setContentLength(Math.max(0, t.contentLength)).setPieceCount(Math.max(0, t.pieceCount))
+                    .setPeerCount(t.peers.size()).setHasAvailablePeer(t.peers.values().stream().anyMatch(PeerRecord::canServe))
+                    .setCreatedAt(timestamp(t.createdAt)).setUpdatedAt(timestamp(t.updatedAt)).build());
+            responses.onCompleted();
+        }, () -> responses.onError(Status.NOT_FOUND.withDescription("task " + request.getTaskId() + " not found").asRuntimeException()));
+    }
+
+    @Override
+    public void deleteTask(DeleteTaskRequest request, StreamObserver<Empty> responses) {
+        cluster.deleteTask(request.getTaskId());
+        responses.onNext(Empty.getDefaultInstance());
+        responses.onCompleted();
+    }
+
+    @Override
+    public void statPeer(StatPeerRequest request, StreamObserver<Peer> responses) {
+        cluster.peer(request.getPeerId()).ifPresentOrElse(p -> {
+            responses.onNext(Peer.newBuilder().setId(p.id).setState(p.state.name())
+                    .setCreatedAt(timestamp(p.createdAt)).setUpdatedAt(timestamp(p.updatedAt)).build());
+            responses.onCompleted();
+        }, () -> responses.onError(Status.NOT_FOUND.withDescription("peer " + request.getPeerId() + " not found").asRuntimeException()));
+    }
+
+    @Override
+    public void deletePeer(DeletePeerRequest request, StreamObserver<Empty> responses) {
+        cluster.deletePeer(request.getPeerId());
+        responses.onNext(Empty.getDefaultInstance());
+        responses.onCompleted();
+    }
+
+    private static Timestamp timestamp(Instant t) {
+        return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+    }
+}

@@ -1,0 +1,138 @@
+package dev.pollen.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pollen.proto.common.v2.Host;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ClusterTest {
+    private static final String TASK = "t".repeat(64);
+
+    private final MutableClock clock = new MutableClock();
+    private final Cluster cluster = new Cluster(clock, new SchedulingConfig(3, 40, 50, Duration.ofMinutes(3)));
+
+    private void host(String id, int type) {
+        cluster.announceHost(Host.newBuilder().setId(id).setIp("10.0.0." + id.length()).setPort(4000).setDownloadPort(4005)
+                .setType(type).build());
+    }
+
+    private static List<String> parents(Cluster.Decision d) {
+        assertThat(d).isInstanceOf(Cluster.Decision.Parents.class);
+        return ((Cluster.Decision.Parents) d).parents().stream().map(Cluster.Parent::peerId).toList();
+    }
+
+    @Test
+    void theFirstPeerGoesToTheSourceAndLaterOnesGetItAsParent() {
+        host("a", 0);
+        host("b", 0);
+        host("c", 0);
+        assertThat(cluster.register("a", TASK, "pa", "http://o/f")).isInstanceOf(Cluster.Decision.BackToSource.class);
+        // a peer that is still downloading is offered: its pieces arrive over SyncPieces as they land
+        assertThat(parents(cluster.register("b", TASK, "pb", "http://o/f"))).containsExactly("pa");
+        assertThat(parents(cluster.register("c", TASK, "pc", "http://o/f"))).containsExactlyInAnyOrder("pa", "pb");
+    }
+
+    @Test
+    void neverOffersAPeerOnTheSameHost() {
+        host("a", 0);
+        cluster.register("a", TASK, "pa1", "http://o/f");
+        assertThat(cluster.register("a", TASK, "pa2", "http://o/f")).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    @Test
+    void aParentThatFailedAChildIsNotOfferedToItAgain() {
+        host("a", 0);
+        host("b", 0);
+        host("c", 0);
+        cluster.register("a", TASK, "pa", "u");
+        cluster.register("b", TASK, "pb", "u");
+        cluster.register("c", TASK, "pc", "u");
+        cluster.pieceFailed("pc", "pa", false);
+        assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
+        cluster.pieceFailed("pc", "pb", true); // temporary: still usable
+        assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
+        assertThat(cluster.reschedule("pc", List.of("pb"))).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    @Test
+    void ranksFinishedAndSeedParentsFirst() {
+        host("a", 0);
+        host("s", 1);
+        host("b", 0);
+        host("c", 0);
+        cluster.register("a", TASK, "pa", "u");
+        cluster.register("s", TASK, "ps", "u");
+        cluster.register("b", TASK, "pb", "u");
+        cluster.finished("pb", 100, 4);
+        List<String> order = parents(cluster.register("c", TASK, "pc", "u"));
+        assertThat(order.get(0)).isEqualTo("pb");
+        assertThat(order.get(1)).isEqualTo("ps");
+    }
+
+    @Test
+    void limitsTheCandidates() {
+        for (String h : List.of("a", "bb", "ccc", "dddd", "eeeee")) {
+            host(h, 0);
+            cluster.register(h, TASK, "p" + h, "u");
+        }
+        host("z", 0);
+        assertThat(parents(cluster.register("z", TASK, "pz", "u"))).hasSize(3);
+    }
+
+    @Test
+    void failedAndDepartedPeersAreNotParents() {
+        host("a", 0);
+        host("b", 0);
+        host("c", 0);
+        cluster.register("a", TASK, "pa", "u");
+        cluster.register("b", TASK, "pb", "u");
+        cluster.failed("pa");
+        cluster.left("pb");
+        assertThat(cluster.register("c", TASK, "pc", "u")).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    @Test
+    void silentHostsExpireWithTheirPeers() {
+        host("a", 0);
+        cluster.register("a", TASK, "pa", "u");
+        clock.advance(Duration.ofMinutes(2));
+        host("b", 0);
+        clock.advance(Duration.ofMinutes(2));
+        assertThat(cluster.expireHosts()).isEqualTo(1);
+        assertThat(cluster.peer("pa")).isEmpty();
+        assertThat(cluster.hosts()).extracting(Host::getId).containsExactly("b");
+    }
+
+    @Test
+    void anUnknownHostIsToldToUseTheSource() {
+        assertThat(cluster.register("ghost", TASK, "p", "u")).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    private static final class MutableClock extends Clock {
+        private Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
