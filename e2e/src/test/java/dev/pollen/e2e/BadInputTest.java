@@ -27,7 +27,8 @@ class BadInputTest {
     @RegisterExtension
     static final Nginx origin = new Nginx()
             .location(Nginx.status("/forbidden/", 403))
-            .location(Nginx.status("/broken/", 500));
+            .location(Nginx.status("/broken/", 500))
+            .location(Nginx.rateLimited("/slow/", "1m"));
 
     @RegisterExtension
     static final Daemons daemons = new Daemons();
@@ -59,6 +60,16 @@ class BadInputTest {
 
         assertThat(result.exitCode()).as(result.toString()).isEqualTo(2);
         assertThat(result.stderr()).contains("http://[127.0.0.1/file.bin");
+        assertDaemonStillServes();
+    }
+
+    @Test
+    void rejectsAMalformedDigest() {
+        Dfget.Result result = daemon.dfget().download(origin.url("/good.bin"), out.resolve("good.bin"), "--digest", "sha256:xyz");
+
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(2);
+        assertThat(result.stderr()).contains("invalid digest sha256:xyz");
+        assertThat(out.resolve("good.bin")).doesNotExist();
         assertDaemonStillServes();
     }
 
@@ -108,6 +119,33 @@ class BadInputTest {
 
         assertThat(result.exitCode()).as(result.toString()).isEqualTo(4);
         assertThat(result.stderr()).contains("cannot connect to origin");
+        assertDaemonStillServes();
+    }
+
+    @Test
+    void givesUpWhenTheTimeoutPasses() {
+        origin.createFile("slow.bin", 8 * MiB, 23);
+
+        Dfget.Result result = daemon.dfget().download(origin.url("/slow/slow.bin"), out.resolve("slow.bin"), "--timeout", "1s");
+
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(6);
+        // The daemon enforces the timeout and says so; dfget's own deadline (timeout + 5 s) is only a backstop.
+        assertThat(result.stderr()).contains("did not finish within its timeout");
+        assertThat(result.took()).isLessThan(Duration.ofSeconds(5));
+        assertThat(out.resolve("slow.bin")).doesNotExist();
+        assertDaemonStillServes();
+    }
+
+    @Test
+    void refusesToFetchFromTheOriginWhenBackToSourceIsDisabled() {
+        origin.createFile("nobody-has-it.bin", 4 * MiB, 24);
+        String url = origin.url("/nobody-has-it.bin");
+
+        Dfget.Result result = daemon.dfget().download(url, out.resolve("file.bin"), "--disable-back-to-source");
+
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(9);
+        assertThat(result.stderr()).contains(url).contains("back-to-source is disabled");
+        assertThat(origin.bytesSent("/nobody-has-it.bin")).isZero();
         assertDaemonStillServes();
     }
 

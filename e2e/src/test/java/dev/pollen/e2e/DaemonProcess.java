@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Pattern;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * One {@code bin/dfdaemon} running as a real, separate process: its own directory, socket and storage,
@@ -100,11 +101,17 @@ public final class DaemonProcess implements AutoCloseable {
 
     /** Waits for the ready line; fails with the daemon's logs if it exits or stays silent instead. */
     public DaemonProcess awaitReady() {
-        await("dfdaemon pid " + pid() + " to log its ready line")
-                .atMost(READY_TIMEOUT)
-                .pollInterval(Duration.ofMillis(20))
-                .failFast("dfdaemon exited before it was ready:\n" + this, () -> !process.isAlive() && !isReady())
-                .until(this::isReady);
+        try {
+            await("dfdaemon pid " + pid() + " to log its ready line")
+                    .atMost(READY_TIMEOUT)
+                    .pollInterval(Duration.ofMillis(20))
+                    .until(() -> isReady() || !process.isAlive());
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("dfdaemon was not ready within " + READY_TIMEOUT + ":\n" + this, e);
+        }
+        if (!isReady()) {
+            throw new AssertionError("dfdaemon exited before it was ready:\n" + this);
+        }
         return this;
     }
 

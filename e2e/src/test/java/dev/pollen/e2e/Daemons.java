@@ -16,7 +16,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * Starts dfdaemon processes, each in a temp directory of its own, and stops them by PID: those started
  * by a test after that test, those started in {@code @BeforeAll} after the class. A daemon that logged an
- * ERROR it was not told to {@linkplain DaemonProcess#expectErrors expect} fails the test; the directories
+ * ERROR it was not told to {@linkplain DaemonProcess#expectErrors expect}, or that does not stop gracefully on
+ * SIGTERM, fails the test; the directories
  * of a failed test are kept (their path is printed) and the others deleted.
  *
  * <pre>{@code @RegisterExtension final Daemons daemons = new Daemons();}</pre>
@@ -93,7 +94,12 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
             boolean keep) {
         List<String> problems = new ArrayList<>();
         for (DaemonProcess daemon : daemons.reversed()) {
-            daemon.terminate();
+            boolean serving = daemon.isAlive() && daemon.isReady();
+            int exit = daemon.terminate();
+            if (serving && exit != 143) {
+                problems.add("dfdaemon pid " + daemon.pid() + " did not stop gracefully on SIGTERM (exit " + exit
+                        + ", expected 143):\n" + daemon);
+            }
             List<String> errors = daemon.unexpectedErrors();
             if (!errors.isEmpty()) {
                 problems.add("dfdaemon pid " + daemon.pid() + " in " + daemon.dir() + " logged unexpected errors:\n  "

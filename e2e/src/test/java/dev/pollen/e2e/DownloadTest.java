@@ -115,6 +115,8 @@ class DownloadTest {
         assertThat(result.exitCode()).as("%s\n%s", result, restarted).isZero();
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
         long secondRun = origin.bytesSent(uri) - firstRun;
+        System.out.printf("[e2e] resume: %d whole pieces before the kill, origin sent %d bytes before and %d after"
+                + " the restart, file %d bytes%n", wholeBeforeKill, firstRun, secondRun, file.size());
         // Pieces the origin finished sending were stored, except at most the ones in flight in the daemon.
         assertThat(secondRun).as("origin bytes after the restart")
                 .isLessThan(file.size())

@@ -95,7 +95,7 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
         try {
             Files.writeString(dir.resolve("nginx.conf"), config());
             Path err = dir.resolve("logs/stderr.log");
-            process = ChildProcesses.track(new ProcessBuilder("nginx", "-p", dir.toString(), "-c", dir.resolve("nginx.conf").toString(),
+            process = ChildProcesses.track(new ProcessBuilder(binary(), "-p", dir.toString(), "-c", dir.resolve("nginx.conf").toString(),
                     "-g", "daemon off;")
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(dir.resolve("logs/stdout.log").toFile())
@@ -241,6 +241,11 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
         } finally {
             c.disconnect();
         }
+    }
+
+    /** Debian installs nginx in /usr/sbin, which is not on every PATH. */
+    private static String binary() {
+        return Files.isExecutable(Path.of("/usr/sbin/nginx")) ? "/usr/sbin/nginx" : "nginx";
     }
 
     private static int freePort() {

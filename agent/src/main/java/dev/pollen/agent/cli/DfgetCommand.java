@@ -154,7 +154,7 @@ public final class DfgetCommand implements Callable<Integer> {
                 return cannotConnect();
             }
             err.println("dfget: " + e.getStatus().getDescription());
-            return ExitCodes.of(e.getStatus().getCode());
+            return ExitCodes.of(e.getStatus(), e.getTrailers());
         } finally {
             channel.shutdownNow();
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);

@@ -1,6 +1,8 @@
 package dev.pollen.agent.cli;
 
 import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.server.GrpcErrors;
+import io.grpc.Metadata;
 import io.grpc.Status;
 
 /** dfget's exit codes, one per kind of failure, derived from the daemon's gRPC status. */
@@ -8,6 +10,19 @@ final class ExitCodes {
     static final int CANNOT_CONNECT = 3;
 
     private ExitCodes() {
+    }
+
+    /** From the daemon's exact error code when it sent one, else from the gRPC code. */
+    static int of(Status status, Metadata trailers) {
+        String name = trailers == null ? null : trailers.get(GrpcErrors.ERROR_CODE);
+        if (name != null) {
+            try {
+                return ErrorCode.valueOf(name).exitCode();
+            } catch (IllegalArgumentException unknown) {
+                // a newer daemon's code: fall back to the gRPC code
+            }
+        }
+        return of(status.getCode());
     }
 
     static int of(Status.Code code) {

@@ -82,7 +82,11 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
                         request.getDownload().getTimeout().getNanos());
                 if (!timeout.isZero()) {
                     CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS)
-                            .execute(() -> timedOut.set(cancelled.complete(null)));
+                            .execute(() -> {
+                                // The flag first: the waiting call wakes as soon as the future completes.
+                                timedOut.set(!cancelled.isDone());
+                                cancelled.complete(null);
+                            });
                 }
             }
             log.info("event=download_started task={} peer={} url={}", taskId, peerId, url);

@@ -4,11 +4,19 @@ import com.google.protobuf.Any;
 import com.google.rpc.Code;
 import dev.pollen.agent.PollenException;
 import dev.pollen.proto.errordetails.v2.Backend;
+import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 
-/** Turns operating errors into gRPC statuses at the API edge; origin failures carry Dragonfly's Backend detail. */
-final class GrpcErrors {
+/**
+ * Turns operating errors into gRPC statuses at the API edge; origin failures carry Dragonfly's Backend
+ * detail. Several error codes share a gRPC code, so the exact one travels in a Pollen trailer that
+ * dfget turns into its exit code; other clients can ignore it.
+ */
+public final class GrpcErrors {
+    /** Trailer with the {@link dev.pollen.agent.ErrorCode} name. */
+    public static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("pollen-error-code", Metadata.ASCII_STRING_MARSHALLER);
+
     private GrpcErrors() {
     }
 
@@ -32,6 +40,8 @@ final class GrpcErrors {
             status.addDetails(Any.pack(Backend.newBuilder().setMessage(String.valueOf(e.getMessage()))
                     .setStatusCode(e.originStatus()).build()));
         }
-        return StatusProto.toStatusRuntimeException(status.build());
+        Metadata trailers = new Metadata();
+        trailers.put(ERROR_CODE, e.code().name());
+        return StatusProto.toStatusRuntimeException(status.build(), trailers);
     }
 }
