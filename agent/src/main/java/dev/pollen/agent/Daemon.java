@@ -1,6 +1,18 @@
 package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.piece.ParentChannels;
+import dev.pollen.agent.piece.vortex.VortexClient;
+import dev.pollen.agent.task.P2p;
+import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.agent.upload.TaskPieces;
+import dev.pollen.agent.upload.UploadGrpcServer;
+import dev.pollen.agent.upload.vortex.VortexServer;
+import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Network;
+import dev.pollen.scheduler.client.SchedulerClient;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicReference;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.server.DfdaemonDownloadService;
 import dev.pollen.agent.server.SocketGuard;
@@ -42,9 +54,23 @@ public final class Daemon implements AutoCloseable {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
             parts.push(guard);
             Storage storage = new Storage(config.storage().dir());
+            HostIdentity host = HostIdentity.of(config.host());
             ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
+            AtomicReference<Host> announced = new AtomicReference<>();
+            P2p p2p = null;
+            if (config.scheduler().enabled()) {
+                ParentChannels channels = new ParentChannels();
+                parts.push(channels);
+                VortexClient vortex = new VortexClient(VortexClient.Options.defaults());
+                parts.push(vortex);
+                SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), announced::get,
+                        config.scheduler().announceInterval(), clock);
+                parts.push(scheduler);
+                p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
+                        config.download().pieceTimeout(), config.download().pieceTimeout());
+            }
             TaskManager tasks = new TaskManager(storage, new OriginClient(config.download()), work,
-                    config.download().concurrentPieceCount(), clock);
+                    config.download().concurrentPieceCount(), clock, p2p);
             parts.push(tasks);
             parts.push(work::shutdownNow);
             GarbageCollector gc = new GarbageCollector(storage, config.gc().policy(), clock, tasks::whenIdle);
@@ -53,16 +79,41 @@ public final class Daemon implements AutoCloseable {
             parts.push(housekeeping::shutdownNow);
             long every = config.gc().interval().toMillis();
             housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
-            HostIdentity host = HostIdentity.local();
+
             ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("rpc-", 0).factory());
             parts.push(calls::shutdownNow);
+            String ports = "none";
+            if (p2p != null) {
+                // Peers can only find this node through a scheduler, so without one no TCP port is opened.
+                VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
+                        .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort())),
+                        new TaskPieces(tasks), work, clock);
+                parts.push(vortexServer);
+                UploadGrpcServer upload = UploadGrpcServer.start(
+                        new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
+                        new DfdaemonUploadService(tasks, host.ip(), vortexServer.address().getPort()), calls);
+                parts.push(upload);
+                announced.set(Host.newBuilder()
+                        .setId(host.hostId())
+                        .setType(config.seedPeer().enable() ? 1 : 0)
+                        .setHostname(host.hostname())
+                        .setIp(host.ip())
+                        .setPort(upload.port())
+                        .setDownloadPort(vortexServer.address().getPort())
+                        .setNetwork(Network.newBuilder().setIdc(config.host().idc()).setLocation(config.host().location()))
+                        .build());
+                p2p.scheduler().start();
+                ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
+            }
+
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download), calls);
             parts.push(server);
             server.health().setStatus("", ServingStatus.SERVING);
             server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
-            log.info("event=ready socket={} storage={} pid={} host={}", config.download().server().socketPath(),
-                    config.storage().dir(), ProcessHandle.current().pid(), host.hostId());
+            log.info("event=ready socket={} storage={} pid={} host={} ports={} schedulers={}",
+                    config.download().server().socketPath(), config.storage().dir(), ProcessHandle.current().pid(),
+                    host.hostId(), ports, config.scheduler().enabled() ? String.join(",", config.scheduler().addresses()) : "none");
             return new Daemon(parts);
         } catch (IOException | RuntimeException e) {
             closeAll(parts);

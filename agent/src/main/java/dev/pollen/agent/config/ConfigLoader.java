@@ -178,13 +178,24 @@ public final class ConfigLoader {
         }
     }
 
+    /** Sets a leaf from a flag or variable; list keys take comma-separated values. */
     private static void set(ObjectNode tree, String dottedKey, String value) {
         String[] parts = dottedKey.split("\\.");
         ObjectNode node = tree;
         for (int i = 0; i < parts.length - 1; i++) {
             node = (ObjectNode) node.get(parts[i]);
         }
-        node.set(parts[parts.length - 1], TextNode.valueOf(value));
+        String leaf = parts[parts.length - 1];
+        if (node.get(leaf).isArray()) {
+            com.fasterxml.jackson.databind.node.ArrayNode list = node.putArray(leaf);
+            for (String item : value.split(",")) {
+                if (!item.isBlank()) {
+                    list.add(item.trim());
+                }
+            }
+        } else {
+            node.set(leaf, TextNode.valueOf(value));
+        }
     }
 
     private static final class ScalarDeserializer<T> extends JsonDeserializer<T> {

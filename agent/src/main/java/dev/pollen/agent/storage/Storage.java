@@ -55,6 +55,10 @@ public final class Storage {
         return task;
     }
 
+    public boolean exists(String taskId) {
+        return isTaskId(taskId) && Files.isDirectory(tasksDir.resolve(taskId));
+    }
+
     public StoredTask create(TaskMetadata metadata) throws IOException {
         long free = Files.getFileStore(tasksDir).getUsableSpace();
         if (metadata.lengthKnown() && metadata.contentLength() > free) {

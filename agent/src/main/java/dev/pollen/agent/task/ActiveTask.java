@@ -17,7 +17,10 @@ import java.net.URI;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.List;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
@@ -32,7 +35,7 @@ import org.slf4j.LoggerFactory;
 public final class ActiveTask {
     private static final Logger log = LoggerFactory.getLogger(ActiveTask.class);
 
-    private final TaskSpec spec;
+    private TaskSpec spec;
     private final String id;
     private final Storage storage;
     private final OriginClient origin;
@@ -41,19 +44,22 @@ public final class ActiveTask {
     private final ExecutorService executor;
     private final Semaphore slots;
     private final Clock clock;
+    private final P2p p2p;
 
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
     private final Map<Integer, PieceOrigin> fetchedHere = new HashMap<>();
+    private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
     private StoredTask store;
     private URI resolved;
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
+    private PeerDownload peer;
     int references;
 
-    ActiveTask(TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
-               ExecutorService executor, int concurrentPieces, Clock clock) {
+    ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
+               ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
         this.spec = spec;
-        this.id = spec.taskId();
+        this.id = id;
         this.storage = storage;
         this.origin = origin;
         this.originPieces = originPieces;
@@ -61,10 +67,19 @@ public final class ActiveTask {
         this.executor = executor;
         this.slots = new Semaphore(concurrentPieces, true);
         this.clock = clock;
+        this.p2p = p2p;
     }
 
     public String id() {
         return id;
+    }
+
+    /**
+     * The latest downloader's request: its url and headers (credentials may have been refreshed) reach
+     * the origin from now on. A task leased only for uploads has no real request until then.
+     */
+    synchronized void useRequest(TaskSpec request) {
+        spec = request;
     }
 
     public synchronized StoredTask store() {
@@ -89,9 +104,16 @@ public final class ActiveTask {
                     store.pieces().size());
             return;
         }
+        if (p2p != null && prepareFromParents()) {
+            return;
+        }
         if (!backToSourceAllowed) {
+            endPeer("back-to-source disabled");
             throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + spec.url()
                     + " and back-to-source is disabled (fix: drop --disable-back-to-source)");
+        }
+        if (peer != null) {
+            peer.startFromOrigin();
         }
         OriginResponse probe = origin.probe(spec.uri(), spec.requestHeaders());
         boolean ranged = probe.partial() && probe.totalLength() >= 0;
@@ -119,6 +141,46 @@ public final class ActiveTask {
         }
     }
 
+    /**
+     * Registers with the scheduler; when it names parents that know the task's length, creates the task
+     * from that and downloads from them. False: the origin is needed (or no scheduler answered).
+     */
+    private boolean prepareFromParents() throws IOException {
+        peer = PeerDownload.register(p2p, id, spec);
+        if (peer == null || !(peer.decision() instanceof dev.pollen.scheduler.client.Decision.Parents)) {
+            return false;
+        }
+        dev.pollen.proto.common.v2.Task known = peer.statFromParents();
+        if (known == null) {
+            return false;
+        }
+        long length = known.getContentLength();
+        long pieceLength = spec.pieceLength() != null ? spec.pieceLength() : PieceLengths.forContentLength(length);
+        // Ranges are assumed for the origin fallback; an origin that ignores them switches the task to a stream.
+        store = storage.create(TaskMetadata.started(id, spec.url(), length, pieceLength, true, Map.of(), clock.instant()));
+        peer.startFromParents(store, store.metadata().pieceCount());
+        log.info("event=task_created task={} url={} content_length={} piece_length={} source=parents", id, spec.url(), length,
+                pieceLength);
+        if (length == 0) {
+            store.finish();
+            endPeer(null);
+        }
+        return true;
+    }
+
+    /** Reports the end of this node's download of the task to the scheduler and leaves its stream. */
+    private synchronized void endPeer(String failure) {
+        if (peer != null) {
+            if (failure == null) {
+                peer.finished();
+            } else {
+                peer.failed(failure);
+            }
+            peer.close();
+            peer = null;
+        }
+    }
+
     /** A future that completes when piece {@code number} is on disk; the first caller's ask starts the fetch. */
     public synchronized CompletableFuture<ReadyPiece> piece(int number, boolean backToSourceAllowed) {
         PieceRecord stored = store.piece(number);
@@ -134,6 +196,12 @@ public final class ActiveTask {
         if (pending != null) {
             return pending;
         }
+        if (peer != null && peer.hasParents() && meta.rangeSupported()) {
+            CompletableFuture<ReadyPiece> future = new CompletableFuture<>();
+            inFlight.put(number, future);
+            executor.execute(() -> fetchPiece(number, backToSourceAllowed));
+            return future;
+        }
         if (!backToSourceAllowed) {
             return CompletableFuture.failedFuture(new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "piece " + number
                     + " of task " + id + " is on no peer and back-to-source is disabled (fix: drop --disable-back-to-source)"));
@@ -141,14 +209,15 @@ public final class ActiveTask {
         CompletableFuture<ReadyPiece> future = new CompletableFuture<>();
         inFlight.put(number, future);
         if (meta.rangeSupported()) {
-            executor.execute(() -> fetchRange(number));
+            executor.execute(() -> fetchPiece(number, true));
         } else {
             startStream();
         }
         return future;
     }
 
-    private void fetchRange(int number) {
+    /** From a parent when there are parents, else (or when none delivers it) from the origin by a range request. */
+    private void fetchPiece(int number, boolean backToSourceAllowed) {
         try {
             slots.acquire();
         } catch (InterruptedException e) {
@@ -157,11 +226,31 @@ public final class ActiveTask {
             return;
         }
         try {
+            PeerDownload parents;
+            synchronized (this) {
+                parents = peer;
+            }
+            if (parents != null && parents.hasParents()) {
+                dev.pollen.agent.piece.ParentSet.Fetched fetched = parents.fetch(store, number);
+                if (fetched != null) {
+                    pieceReady(fetched.piece(), PieceOrigin.REMOTE_PEER);
+                    return;
+                }
+                if (!backToSourceAllowed) {
+                    failPiece(number, new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no parent could deliver piece "
+                            + number + " of task " + id + " and back-to-source is disabled (fix: drop --disable-back-to-source)"));
+                    return;
+                }
+                log.info("event=piece_from_origin task={} piece={} reason=no_parent_delivered", id, number);
+            }
             PieceRecord record = originPieces.fetch(target(), number);
             pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
         } catch (PieceSource.RangeIgnoredException e) {
             log.info("event=origin_ignores_ranges task={} url={} action=stream", id, spec.url());
             switchToStream();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failPiece(number, e);
         } catch (RuntimeException e) {
             failPiece(number, e);
         } finally {
@@ -208,11 +297,24 @@ public final class ActiveTask {
         }
     }
 
+    /**
+     * Calls {@code listener} with every piece that lands from now on (uploads stream them to peers
+     * while this task is still downloading); returns the unsubscribe action.
+     */
+    public Runnable onPiece(Consumer<PieceRecord> listener) {
+        pieceListeners.add(listener);
+        return () -> pieceListeners.remove(listener);
+    }
+
     private synchronized void pieceReady(PieceRecord record, PieceOrigin source) {
         fetchedHere.put(record.number(), source);
         CompletableFuture<ReadyPiece> waiting = inFlight.remove(record.number());
         if (waiting != null) {
             waiting.complete(new ReadyPiece(record, source));
+        }
+        pieceListeners.forEach(l -> l.accept(record));
+        if (peer != null && source == PieceOrigin.BACK_TO_SOURCE) {
+            peer.pieceFromOrigin(record);
         }
         finishIfComplete();
     }
@@ -230,18 +332,15 @@ public final class ActiveTask {
             try {
                 store.finish();
                 log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
+                endPeer(null);
             } catch (IOException e) {
                 log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
             }
         }
     }
 
-    private PieceSource.Target target() {
-        URI uri;
-        synchronized (this) {
-            uri = resolved != null ? resolved : spec.uri();
-        }
-        return new PieceSource.Target(store, uri, spec.requestHeaders());
+    private synchronized PieceSource.Target target() {
+        return new PieceSource.Target(store, resolved != null ? resolved : spec.uri(), spec.requestHeaders());
     }
 
     synchronized boolean busy() {
@@ -249,6 +348,7 @@ public final class ActiveTask {
     }
 
     synchronized void close() {
+        endPeer("task closed before it finished");
         if (pendingStream != null) {
             try {
                 pendingStream.body().close();

@@ -24,9 +24,11 @@ public final class TaskManager implements AutoCloseable {
     private final ExecutorService executor;
     private final int concurrentPieces;
     private final Clock clock;
+    private final P2p p2p;
     private final Map<String, ActiveTask> active = new HashMap<>();
 
-    public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock) {
+    /** @param p2p how to download from peers, or null to use only the origin */
+    public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
         this.storage = storage;
         this.origin = origin;
         this.originPieces = new OriginPieceSource(origin);
@@ -34,6 +36,7 @@ public final class TaskManager implements AutoCloseable {
         this.executor = executor;
         this.concurrentPieces = concurrentPieces;
         this.clock = clock;
+        this.p2p = p2p;
     }
 
     /** Leases the task, loading or creating it; every successful call must be paired with {@link #release}. */
@@ -41,14 +44,46 @@ public final class TaskManager implements AutoCloseable {
         ActiveTask task;
         synchronized (this) {
             task = active.computeIfAbsent(spec.taskId(),
-                    id -> new ActiveTask(spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock));
+                    id -> new ActiveTask(id, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p));
+            synchronized (task) {
+                task.references++;
+            }
+            task.useRequest(spec);
+        }
+        try {
+            task.prepare(backToSourceAllowed);
+            task.store().touch(clock.instant());
+            return task;
+        } catch (IOException | RuntimeException e) {
+            release(task);
+            throw e;
+        }
+    }
+
+    /**
+     * Leases a task that is active or stored, by id alone, for serving it to peers; null when this
+     * node has no such task. Never goes to the origin.
+     */
+    public ActiveTask acquireExisting(String taskId) throws IOException {
+        ActiveTask task;
+        synchronized (this) {
+            task = active.get(taskId);
+            if (task == null) {
+                if (!storage.exists(taskId)) {
+                    return null;
+                }
+                // Only uploads use this lease and they never reach the origin, so the url is a placeholder.
+                TaskSpec spec = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, java.util.Set.of(),
+                        java.util.Map.of());
+                task = new ActiveTask(taskId, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p);
+                active.put(taskId, task);
+            }
             synchronized (task) {
                 task.references++;
             }
         }
         try {
-            task.prepare(backToSourceAllowed);
-            task.store().touch(clock.instant());
+            task.prepare(false);
             return task;
         } catch (IOException | RuntimeException e) {
             release(task);

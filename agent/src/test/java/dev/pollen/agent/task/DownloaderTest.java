@@ -50,7 +50,7 @@ class DownloaderTest {
         executor = Executors.newVirtualThreadPerTaskExecutor();
         storage = new Storage(dir.resolve("store"));
         OriginClient client = new OriginClient(3, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC());
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
         downloader = new Downloader(tasks);
     }
 
@@ -276,7 +276,7 @@ class DownloaderTest {
         tasks.close();
         long before = origin.bodyBytesSent();
         TaskManager restarted = new TaskManager(new Storage(dir.resolve("store")), new OriginClient(3,
-                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC());
+                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC(), null);
         new Downloader(restarted).download(request(origin.url("/f"), dir.resolve("o")), new Recorder(), new CompletableFuture<>());
         restarted.close();
         assertThat(Files.readAllBytes(dir.resolve("o"))).isEqualTo(body);

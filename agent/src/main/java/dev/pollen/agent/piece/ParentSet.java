@@ -1,0 +1,203 @@
+package dev.pollen.agent.piece;
+
+import dev.pollen.agent.piece.vortex.VortexClient;
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.proto.common.v2.Peer;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
+import dev.pollen.proto.dfdaemon.v2.SyncPiecesResponse;
+import io.grpc.Context;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The parents one task downloads from. A SyncPieces stream per parent says which pieces it holds as
+ * they land there; a piece is then fetched over Vortex from the least busy parent that has it. A
+ * parent that fails a fetch (bad bytes, an error frame, a lost connection) is reported and not used
+ * again for this task.
+ */
+public final class ParentSet implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ParentSet.class);
+
+    /** Reports what happened with a parent, so the scheduler hears about it. */
+    public interface Reporter {
+        void pieceFromParent(PieceRecord piece, String parentId);
+
+        void parentFailed(int number, String parentId, String why);
+    }
+
+    /** A piece fetched from a parent. */
+    public record Fetched(PieceRecord piece, String parentId) {
+    }
+
+    private final String hostId;
+    private final String taskId;
+    private final ParentChannels channels;
+    private final VortexClient vortex;
+    private final Duration pieceTimeout;
+    private final Reporter reporter;
+    private final Map<String, ParentState> parents = new LinkedHashMap<>();
+    private final Set<String> failed = new HashSet<>();
+    private final List<Context.CancellableContext> streams = new ArrayList<>();
+    private boolean closed;
+
+    private static final class ParentState {
+        final Peer peer;
+        final Map<Integer, InetSocketAddress> pieces = new HashMap<>();
+        int busy;
+        boolean gone;
+
+        ParentState(Peer peer) {
+            this.peer = peer;
+        }
+    }
+
+    public ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
+                     Reporter reporter) {
+        this.hostId = hostId;
+        this.taskId = taskId;
+        this.channels = channels;
+        this.vortex = vortex;
+        this.pieceTimeout = pieceTimeout;
+        this.reporter = reporter;
+    }
+
+    /** Starts following each new parent's pieces. */
+    public synchronized void add(List<Peer> peers, List<Integer> wanted) {
+        for (Peer peer : peers) {
+            if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
+                continue;
+            }
+            ParentState state = new ParentState(peer);
+            parents.put(peer.getId(), state);
+            Context.CancellableContext ctx = Context.current().withCancellation();
+            streams.add(ctx);
+            SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
+                    .addAllInterestedPieceNumbers(wanted).build();
+            ctx.run(() -> DfdaemonUploadGrpc.newStub(channels.channel(peer.getHost().getIp(), peer.getHost().getPort()))
+                    .syncPieces(request, new StreamObserver<>() {
+                        @Override
+                        public void onNext(SyncPiecesResponse r) {
+                            int port = r.hasTcpPort() ? r.getTcpPort() : peer.getHost().getDownloadPort();
+                            String ip = r.getIp().isEmpty() ? peer.getHost().getIp() : r.getIp();
+                            available(state, r.getNumber(), new InetSocketAddress(ip, port));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            gone(state, t.toString());
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            // every wanted piece announced; the parent stays usable
+                        }
+                    }));
+        }
+    }
+
+    /** The parents that may still serve: for rescheduling, the others are excluded. */
+    public synchronized List<Peer> unusable() {
+        List<Peer> out = new ArrayList<>();
+        for (ParentState s : parents.values()) {
+            if (s.gone || failed.contains(s.peer.getId())) {
+                out.add(s.peer);
+            }
+        }
+        return out;
+    }
+
+    /** Whether some parent can still deliver pieces. */
+    public synchronized boolean hasUsableParents() {
+        return parents.values().stream().anyMatch(s -> !s.gone && !failed.contains(s.peer.getId()));
+    }
+
+    /**
+     * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it;
+     * null when none could deliver it (then the caller decides: reschedule or the origin).
+     */
+    public Fetched fetch(StoredTask target, int number, Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            ParentState chosen;
+            InetSocketAddress address;
+            synchronized (this) {
+                chosen = pick(number);
+                while (chosen == null && !closed && hasUsableParents()) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return null;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                    chosen = pick(number);
+                }
+                if (chosen == null) {
+                    return null;
+                }
+                chosen.busy++;
+                address = chosen.pieces.get(number);
+            }
+            String parentId = chosen.peer.getId();
+            try {
+                PieceRecord piece = vortex.fetch(address, target, number, pieceTimeout);
+                reporter.pieceFromParent(piece, parentId);
+                return new Fetched(piece, parentId);
+            } catch (IOException | RuntimeException e) {
+                log.warn("event=parent_failed task={} piece={} parent={} address={} error=\"{}\"", taskId, number, parentId,
+                        address, e.toString());
+                synchronized (this) {
+                    failed.add(parentId);
+                }
+                reporter.parentFailed(number, parentId, e.toString());
+            } finally {
+                synchronized (this) {
+                    chosen.busy--;
+                }
+            }
+        }
+    }
+
+    private ParentState pick(int number) {
+        ParentState best = null;
+        for (ParentState s : parents.values()) {
+            if (!s.gone && !failed.contains(s.peer.getId()) && s.pieces.containsKey(number)
+                    && (best == null || s.busy < best.busy)) {
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    private synchronized void available(ParentState state, int number, InetSocketAddress address) {
+        state.pieces.put(number, address);
+        notifyAll();
+    }
+
+    private synchronized void gone(ParentState state, String why) {
+        if (!closed && !state.gone) {
+            log.info("event=parent_gone task={} parent={} cause=\"{}\"", taskId, state.peer.getId(), why);
+        }
+        state.gone = true;
+        notifyAll();
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        streams.forEach(ctx -> ctx.cancel(null));
+        notifyAll();
+    }
+}

@@ -1,0 +1,192 @@
+package dev.pollen.agent.task;
+
+import dev.pollen.agent.piece.ParentSet;
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.common.v2.Peer;
+import dev.pollen.proto.common.v2.Piece;
+import dev.pollen.proto.common.v2.Task;
+import dev.pollen.proto.common.v2.TrafficType;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
+import dev.pollen.scheduler.client.Decision;
+import dev.pollen.scheduler.client.PeerSession;
+import dev.pollen.scheduler.client.SchedulerClient;
+import dev.pollen.scheduler.client.SchedulerUnavailableException;
+import io.grpc.StatusRuntimeException;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One task's life as a peer: registered with the scheduler, told to use parents or the origin,
+ * reporting every piece so others can use this node in turn.
+ */
+final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
+    private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
+
+    private final P2p p2p;
+    private final String taskId;
+    private final PeerSession session;
+    private volatile Decision decision;
+    private ParentSet parents;
+    private boolean fromOrigin;
+    private boolean ended;
+
+    private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
+        this.p2p = p2p;
+        this.taskId = taskId;
+        this.session = session;
+        this.decision = decision;
+    }
+
+    /** Registers; null when no scheduler answers (the caller goes to the origin and says so). */
+    static PeerDownload register(P2p p2p, String taskId, TaskSpec spec) {
+        Download.Builder d = Download.newBuilder().setUrl(spec.url()).addAllFilteredQueryParams(spec.filteredQueryParams())
+                .putAllRequestHeader(spec.requestHeaders());
+        if (spec.tag() != null) {
+            d.setTag(spec.tag());
+        }
+        if (spec.application() != null) {
+            d.setApplication(spec.application());
+        }
+        if (spec.pieceLength() != null) {
+            d.setPieceLength(spec.pieceLength());
+        }
+        String peerId = p2p.hostId() + "-" + taskId.substring(0, 8) + "-" + UUID.randomUUID();
+        try {
+            SchedulerClient.Registration r = p2p.scheduler().register(taskId, peerId, d.build(), p2p.scheduleTimeout());
+            log.info("event=peer_registered task={} peer={} scheduler={} decision={}", taskId, peerId, r.session().scheduler(),
+                    r.decision().getClass().getSimpleName());
+            return new PeerDownload(p2p, taskId, r.session(), r.decision());
+        } catch (SchedulerUnavailableException e) {
+            log.warn("event=scheduler_unavailable task={} action=back_to_source cause=\"{}\"", taskId, e.getMessage());
+            return null;
+        }
+    }
+
+    Decision decision() {
+        return decision;
+    }
+
+    /** The task as the first parent that knows its length sees it; null if none does. */
+    Task statFromParents() {
+        if (!(decision instanceof Decision.Parents p)) {
+            return null;
+        }
+        for (Peer parent : p.parents()) {
+            try {
+                Task t = DfdaemonUploadGrpc.newBlockingStub(p2p.channels().channel(parent.getHost().getIp(), parent.getHost().getPort()))
+                        .withDeadlineAfter(p2p.scheduleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .statTask(StatTaskRequest.newBuilder().setTaskId(taskId).build());
+                if (t.getContentLength() > 0 || "Succeeded".equals(t.getState())) {
+                    return t;
+                }
+            } catch (StatusRuntimeException e) {
+                log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus().getCode());
+            }
+        }
+        return null;
+    }
+
+    /** Starts following the parents for the given piece count. */
+    synchronized void startFromParents(StoredTask store, int pieceCount) {
+        session.started(false);
+        parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
+        List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
+        parents.add(((Decision.Parents) decision).parents(), wanted);
+    }
+
+    synchronized void startFromOrigin() {
+        fromOrigin = true;
+        session.started(true);
+    }
+
+    synchronized boolean hasParents() {
+        return parents != null;
+    }
+
+    /**
+     * A piece from the parents, asking the scheduler for new ones once when the current ones cannot
+     * deliver; null when the origin must serve it.
+     */
+    ParentSet.Fetched fetch(StoredTask store, int number) throws InterruptedException {
+        ParentSet set;
+        synchronized (this) {
+            set = parents;
+        }
+        if (set == null) {
+            return null;
+        }
+        ParentSet.Fetched fetched = set.fetch(store, number, p2p.parentWait());
+        if (fetched != null) {
+            return fetched;
+        }
+        Decision next;
+        try {
+            next = session.reschedule(set.unusable(), "no parent delivered piece " + number, p2p.scheduleTimeout());
+        } catch (SchedulerUnavailableException e) {
+            log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
+            return null;
+        }
+        decision = next;
+        if (next instanceof Decision.Parents p) {
+            List<Integer> wanted = IntStream.range(0, store.metadata().pieceCount()).boxed().toList();
+            set.add(p.parents(), wanted);
+            return set.fetch(store, number, p2p.parentWait());
+        }
+        return null;
+    }
+
+    void pieceFromOrigin(PieceRecord piece) {
+        session.pieceFinished(piece(piece, TrafficType.BACK_TO_SOURCE), true);
+    }
+
+    @Override
+    public void pieceFromParent(PieceRecord piece, String parentId) {
+        session.pieceFinished(piece(piece, TrafficType.REMOTE_PEER).toBuilder().setParentId(parentId).build(), false);
+    }
+
+    @Override
+    public void parentFailed(int number, String parentId, String why) {
+        session.pieceFailed(number, parentId, false);
+    }
+
+    synchronized void finished() {
+        if (!ended) {
+            ended = true;
+            session.finished(fromOrigin && parents == null);
+            closeParents();
+        }
+    }
+
+    synchronized void failed(String why) {
+        if (!ended) {
+            ended = true;
+            session.failed(fromOrigin && parents == null, why);
+            closeParents();
+        }
+    }
+
+    private void closeParents() {
+        if (parents != null) {
+            parents.close();
+        }
+    }
+
+    private static Piece piece(PieceRecord p, TrafficType traffic) {
+        return Piece.newBuilder().setNumber(p.number()).setOffset(p.offset()).setLength(p.length()).setDigest(p.digest())
+                .setTrafficType(traffic).build();
+    }
+
+    /** Leaves the stream open only long enough to report the end: a finished peer stays a parent for others. */
+    @Override
+    public synchronized void close() {
+        closeParents();
+        session.close();
+    }
+}

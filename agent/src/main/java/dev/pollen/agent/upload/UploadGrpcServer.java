@@ -1,0 +1,75 @@
+package dev.pollen.agent.upload;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * DfdaemonUpload over TCP for other peers and the scheduler, on event loops of its own so that peer
+ * traffic never delays the local socket's API.
+ */
+public final class UploadGrpcServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(UploadGrpcServer.class);
+
+    private final Server server;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+
+    private UploadGrpcServer(Server server, EventLoopGroup boss, EventLoopGroup workers) {
+        this.server = server;
+        this.boss = boss;
+        this.workers = workers;
+    }
+
+    public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ExecutorService executor)
+            throws IOException {
+        EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
+        EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("upload-io", true));
+        try {
+            Server server = NettyServerBuilder.forAddress(address)
+                    .channelType(EpollServerSocketChannel.class)
+                    .bossEventLoopGroup(boss)
+                    .workerEventLoopGroup(workers)
+                    .executor(executor)
+                    .addService(service)
+                    .build()
+                    .start();
+            log.info("event=upload_listening address={} port={}", address.getHostString(), server.getPort());
+            return new UploadGrpcServer(server, boss, workers);
+        } catch (IOException | RuntimeException e) {
+            boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new IOException("cannot listen for peers on " + address + ": " + e.getMessage()
+                    + " (fix: upload.server.port, or stop what uses it)", e);
+        }
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    @Override
+    public void close() {
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            server.shutdownNow();
+        }
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

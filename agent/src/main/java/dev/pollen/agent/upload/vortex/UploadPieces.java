@@ -1,0 +1,17 @@
+package dev.pollen.agent.upload.vortex;
+
+/**
+ * Where the Vortex server finds pieces it may send. Only a piece that is recorded — on disk with its
+ * digest checked — may ever be leased; the server never names a file itself, so no request can reach
+ * one. The daemon backs this with the task manager, which keeps tasks open; {@link StoragePieces} reads
+ * the store directly.
+ */
+public interface UploadPieces {
+    /**
+     * Leases recorded piece {@code number} of task {@code taskId} (a validated 64-hex id) for one send.
+     * Runs on a lookup thread, never on an event loop, so it may block briefly.
+     *
+     * @throws VortexException {@code TASK_NOT_FOUND}, {@code PIECE_NOT_FOUND} or {@code INTERNAL}
+     */
+    PieceLease lease(String taskId, int number) throws VortexException;
+}

@@ -1,0 +1,236 @@
+package dev.pollen.agent.upload.vortex;
+
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's requests, answered strictly in order and one at a time: responses carry no request
+ * id, and waiting for each piece's bytes to leave before reading the next request keeps a peer that
+ * pipelines without reading from piling file regions into our outbound buffer. Reading pauses while a
+ * request is answered; at most {@link #MAX_QUEUED} already-decoded requests wait behind it.
+ *
+ * <p>This is the edge where a {@link VortexException} becomes an Error frame: a well-framed request the
+ * server cannot serve gets one and the connection stays usable; broken framing gets one and a close.
+ */
+final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame> {
+    private static final Logger log = LoggerFactory.getLogger(VortexServerHandler.class);
+    static final int MAX_QUEUED = 16;
+
+    private final UploadPieces pieces;
+    private final Executor lookups;
+    private final Clock clock;
+    private final VortexServerStats stats;
+    private final InFlight inFlight;
+    private final ArrayDeque<VortexFrame> queue = new ArrayDeque<>();
+    private boolean busy;
+
+    VortexServerHandler(UploadPieces pieces, Executor lookups, Clock clock, VortexServerStats stats, InFlight inFlight) {
+        this.pieces = pieces;
+        this.lookups = lookups;
+        this.clock = clock;
+        this.stats = stats;
+        this.inFlight = inFlight;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, VortexFrame frame) {
+        if (queue.size() >= MAX_QUEUED) {
+            violation(ctx, new VortexException(Reason.TOO_MANY_PIPELINED, "more than " + MAX_QUEUED
+                    + " requests sent ahead of their answers"));
+            return;
+        }
+        queue.add(frame);
+        ctx.channel().config().setAutoRead(false);
+        next(ctx);
+    }
+
+    private void next(ChannelHandlerContext ctx) {
+        if (busy || !ctx.channel().isActive()) {
+            return;
+        }
+        VortexFrame frame = queue.poll();
+        if (frame == null) {
+            ctx.channel().config().setAutoRead(true);
+            return;
+        }
+        switch (frame) {
+            case VortexFrame.DownloadPiece request -> serve(ctx, request);
+            case VortexFrame.Close close -> {
+                log.debug("event=vortex_peer_closed peer={}", ctx.channel().remoteAddress());
+                queue.clear();
+                ctx.close();
+            }
+            default -> violation(ctx, new VortexException(Reason.UNEXPECTED_FRAME, frame.tag() + " is not a request"));
+        }
+    }
+
+    private void serve(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request) {
+        busy = true;
+        inFlight.enter();
+        if (!Storage.isTaskId(request.taskId())) {
+            refuse(ctx, request, new VortexException(Reason.INVALID_TASK_ID, "invalid task id (expected: 64 lowercase hex digits)"));
+            return;
+        }
+        if (request.number() > Integer.MAX_VALUE) {
+            refuse(ctx, request, new VortexException(Reason.INVALID_PIECE_NUMBER, "piece number " + request.number()
+                    + " (expected: 0.." + Integer.MAX_VALUE + ")"));
+            return;
+        }
+        try {
+            lookups.execute(() -> lookup(ctx, request));
+        } catch (RejectedExecutionException e) {
+            refuse(ctx, request, new VortexException(Reason.INTERNAL, "the server is shutting down"));
+        }
+    }
+
+    /** On a lookup thread: find the piece, then hand the answer back to the channel's event loop. */
+    private void lookup(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request) {
+        PieceLease lease;
+        try {
+            lease = pieces.lease(request.taskId(), (int) request.number());
+        } catch (VortexException e) {
+            onLoop(ctx, () -> refuse(ctx, request, e), null);
+            return;
+        } catch (RuntimeException e) {
+            log.warn("event=vortex_lookup_failed task={} piece={}", request.taskId(), request.number(), e);
+            onLoop(ctx, () -> refuse(ctx, request, new VortexException(Reason.INTERNAL, "lookup failed: " + e)), null);
+            return;
+        }
+        onLoop(ctx, () -> send(ctx, request, lease), lease);
+    }
+
+    private void onLoop(ChannelHandlerContext ctx, Runnable task, PieceLease lease) {
+        try {
+            ctx.executor().execute(task);
+        } catch (RejectedExecutionException e) {
+            // The event loop is gone (shutdown): nobody will answer, so give back what was leased.
+            if (lease != null) {
+                lease.close();
+            }
+            inFlight.exit();
+        }
+    }
+
+    private void send(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request, PieceLease lease) {
+        if (!ctx.channel().isActive()) {
+            lease.close();
+            finish();
+            return;
+        }
+        PieceRecord piece = lease.piece();
+        long size;
+        try {
+            size = lease.content().size();
+        } catch (IOException e) {
+            lease.close();
+            refuse(ctx, request, new VortexException(Reason.INTERNAL, "cannot read the content of task " + request.taskId()
+                    + ": " + e.getMessage(), e));
+            return;
+        }
+        if (piece.offset() + piece.length() > size) {
+            // Checked before the header goes out: a short sendfile after it would desynchronise the stream.
+            lease.close();
+            refuse(ctx, request, new VortexException(Reason.INTERNAL, "piece " + piece.number() + " of task " + request.taskId()
+                    + " ends at " + (piece.offset() + piece.length()) + " but its content file has " + size + " bytes"));
+            return;
+        }
+        ctx.write(new VortexFrame.PieceContent(VortexFrame.newId(), piece.number(), piece.offset(), piece.length(),
+                piece.digest(), "", VortexWire.TRAFFIC_REMOTE_PEER, Duration.ZERO, clock.instant()));
+        ChannelFuture sent = piece.length() == 0
+                ? ctx.writeAndFlush(Unpooled.EMPTY_BUFFER)
+                : ctx.writeAndFlush(new SharedFileRegion(lease.content(), piece.offset(), piece.length()));
+        sent.addListener((ChannelFutureListener) f -> {
+            lease.close();
+            finish();
+            if (f.isSuccess()) {
+                stats.served(piece.length());
+                log.debug("event=vortex_piece_sent peer={} task={} piece={} bytes={}", f.channel().remoteAddress(),
+                        request.taskId(), piece.number(), piece.length());
+                next(ctx);
+            } else {
+                log.debug("event=vortex_send_failed peer={} task={} piece={} cause={}", f.channel().remoteAddress(),
+                        request.taskId(), piece.number(), f.cause().toString());
+                ctx.close();
+            }
+        });
+    }
+
+    /** Answers a well-framed request with an Error frame; the connection stays usable. */
+    private void refuse(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request, VortexException e) {
+        stats.refused();
+        log.debug("event=vortex_request_refused peer={} task={} piece={} reason={}", ctx.channel().remoteAddress(),
+                request.taskId(), request.number(), e.reason());
+        ctx.writeAndFlush(VortexFrame.ErrorFrame.of(e.reason().wireCode(), e.getMessage()))
+                .addListener((ChannelFutureListener) f -> {
+                    finish();
+                    if (f.isSuccess()) {
+                        next(ctx);
+                    } else {
+                        ctx.close();
+                    }
+                });
+    }
+
+    private void finish() {
+        busy = false;
+        inFlight.exit();
+    }
+
+    /** The framing is broken: say why once, then close, dropping anything queued behind it. */
+    private void violation(ChannelHandlerContext ctx, VortexException e) {
+        stats.violation();
+        log.debug("event=vortex_protocol_violation peer={} reason={} detail={}", ctx.channel().remoteAddress(), e.reason(),
+                e.getMessage());
+        queue.clear();
+        ctx.channel().config().setAutoRead(false);
+        ctx.writeAndFlush(VortexFrame.ErrorFrame.of(e.reason().wireCode(), e.getMessage()))
+                .addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        if (c instanceof VortexException v) {
+            violation(ctx, v);
+        } else if (c instanceof IOException) {
+            // Resets and broken pipes are what peers going away look like: expected, not worth a warning.
+            log.debug("event=vortex_connection_error peer={} cause={}", ctx.channel().remoteAddress(), c.toString());
+            ctx.close();
+        } else {
+            log.warn("event=vortex_connection_error peer={}", ctx.channel().remoteAddress(), c);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent) {
+            log.debug("event=vortex_idle_closed peer={}", ctx.channel().remoteAddress());
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        queue.clear();
+        super.channelInactive(ctx);
+    }
+}

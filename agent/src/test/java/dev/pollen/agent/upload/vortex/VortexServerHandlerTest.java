@@ -1,0 +1,235 @@
+package dev.pollen.agent.upload.vortex;
+
+import static dev.pollen.agent.upload.vortex.VortexCodecTest.TASK_ID;
+import static dev.pollen.agent.upload.vortex.VortexCodecTest.hex;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.FileRegion;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.CRC32;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The server's answers, over an in-memory channel: what goes out for each request, and when it closes. */
+class VortexServerHandlerTest {
+    private static final Instant NOW = Instant.parse("2025-01-02T03:04:05.678Z");
+
+    @TempDir
+    Path dir;
+
+    private FileChannel content;
+    private PieceRecord piece0;
+    private final AtomicInteger lookups = new AtomicInteger();
+    private final AtomicInteger released = new AtomicInteger();
+    private VortexServerStats stats;
+    private EmbeddedChannel ch;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        content = FileChannel.open(dir.resolve("content"), StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        byte[] bytes = "0123456789".getBytes(StandardCharsets.US_ASCII);
+        content.write(ByteBuffer.wrap(bytes), 0);
+        CRC32 crc = new CRC32();
+        crc.update(bytes, 0, 4);
+        piece0 = new PieceRecord(0, 0, 4, crc.getValue());
+        Map<Integer, PieceRecord> recorded = Map.of(0, piece0, 5, new PieceRecord(5, 20, 4, 0));
+        UploadPieces pieces = (taskId, number) -> {
+            lookups.incrementAndGet();
+            if (!taskId.equals(TASK_ID)) {
+                throw new VortexException(Reason.TASK_NOT_FOUND, "task " + taskId + " is not stored here");
+            }
+            PieceRecord p = recorded.get(number);
+            if (p == null) {
+                throw new VortexException(Reason.PIECE_NOT_FOUND, "piece " + number + " is not stored here");
+            }
+            return new PieceLease(p, content, released::incrementAndGet);
+        };
+        stats = new VortexServerStats();
+        ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
+                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight()));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        ch.finishAndReleaseAll();
+        content.close();
+    }
+
+    private void send(String hexBytes) {
+        ch.writeInbound(Unpooled.wrappedBuffer(hex(hexBytes)));
+        ch.runPendingTasks();
+    }
+
+    private static String request(String taskId, int number) {
+        ByteBuf b = Unpooled.buffer();
+        VortexEncoder.encode(new VortexFrame.DownloadPiece(1, taskId, number), b);
+        String s = io.netty.buffer.ByteBufUtil.hexDump(b);
+        b.release();
+        return s;
+    }
+
+    /**
+     * Decodes what the server wrote, as a client would: frames as they are, and each file region both as
+     * itself (to check what was sent zero-copy) and as the bytes it stands for, fed to the decoder.
+     */
+    private List<Object> answers(long expectContent) throws IOException {
+        VortexDecoder decoder = new VortexDecoder(VortexDecoder.Side.CLIENT);
+        EmbeddedChannel reader = new EmbeddedChannel(decoder);
+        List<Object> out = new ArrayList<>();
+        Object msg;
+        while ((msg = ch.readOutbound()) != null) {
+            decoder.expectContent(expectContent);
+            if (msg instanceof FileRegion region) {
+                out.add(region);
+                ByteBuffer bytes = ByteBuffer.allocate((int) region.count());
+                content.read(bytes, region.position());
+                reader.writeInbound(Unpooled.wrappedBuffer(bytes.flip()));
+            } else {
+                reader.writeInbound(msg);
+            }
+            Object decoded;
+            while ((decoded = reader.readInbound()) != null) {
+                if (decoded instanceof ContentSlice slice) {
+                    slice.release();
+                } else {
+                    out.add(decoded);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static VortexFrame.ErrorFrame error(Object o) {
+        assertThat(o).isInstanceOf(VortexFrame.ErrorFrame.class);
+        return (VortexFrame.ErrorFrame) o;
+    }
+
+    @Test
+    void answersAStoredPieceWithItsMetadataThenAZeroCopyRegionOfTheContentFile() throws Exception {
+        send(request(TASK_ID, 0));
+        List<Object> out = answers(4);
+        assertThat(out).hasSize(2);
+        VortexFrame.PieceContent metadata = (VortexFrame.PieceContent) out.get(0);
+        assertThat(metadata.number()).isZero();
+        assertThat(metadata.offset()).isZero();
+        assertThat(metadata.length()).isEqualTo(4);
+        assertThat(metadata.digest()).isEqualTo(piece0.digest());
+        assertThat(metadata.trafficType()).isEqualTo(VortexWire.TRAFFIC_REMOTE_PEER);
+        assertThat(metadata.createdAt()).isEqualTo(Instant.ofEpochSecond(NOW.getEpochSecond()));
+        FileRegion region = (FileRegion) out.get(1);
+        assertThat(region.position()).isZero();
+        assertThat(region.count()).isEqualTo(4);
+        region.release();
+        assertThat(content.isOpen()).as("the region must not close the task's shared content channel").isTrue();
+        assertThat(released).hasValue(1);
+        assertThat(stats.piecesServed()).isEqualTo(1);
+        assertThat(ch.isActive()).isTrue();
+    }
+
+    @Test
+    void answersAnUnknownTaskWithNotFoundAndKeepsServing() throws Exception {
+        send(request("f".repeat(64), 0));
+        VortexFrame.ErrorFrame e = error(answers(4).get(0));
+        assertThat(e.code()).isEqualTo(VortexErrorCode.NOT_FOUND.value());
+        assertThat(e.message()).contains("not stored");
+        assertThat(ch.isActive()).isTrue();
+
+        send(request(TASK_ID, 0));
+        assertThat(answers(4)).hasSize(2).first().isInstanceOf(VortexFrame.PieceContent.class);
+    }
+
+    @Test
+    void answersAPieceNotYetStoredWithNotFound() throws Exception {
+        send(request(TASK_ID, 1));
+        assertThat(error(answers(4).get(0)).code()).isEqualTo(VortexErrorCode.NOT_FOUND.value());
+        assertThat(stats.refusals()).isEqualTo(1);
+    }
+
+    @Test
+    void answersATaskIdThatCouldNameAPathWithInvalidArgumentWithoutLookingItUp() throws Exception {
+        String hostile = ("../../../../etc/passwd" + "/".repeat(64)).substring(0, 64);
+        send(request(hostile, 0));
+        VortexFrame.ErrorFrame e = error(answers(4).get(0));
+        assertThat(e.code()).isEqualTo(VortexErrorCode.INVALID_ARGUMENT.value());
+        assertThat(lookups).hasValue(0);
+        assertThat(ch.isActive()).isTrue();
+    }
+
+    @Test
+    void refusesAPieceRecordedBeyondTheEndOfItsFileBeforeSendingAnyHeader() throws Exception {
+        send(request(TASK_ID, 5));
+        List<Object> out = answers(4);
+        assertThat(out).hasSize(1);
+        assertThat(error(out.get(0)).code()).isEqualTo(VortexErrorCode.INTERNAL.value());
+        assertThat(released).hasValue(1);
+    }
+
+    @Test
+    void aLengthAboveTheMaximumIsAnsweredWithAnErrorAndClosed() throws Exception {
+        send("2a 00 00001000");
+        VortexFrame.ErrorFrame e = error(answers(4).get(0));
+        assertThat(e.code()).isEqualTo(VortexErrorCode.INVALID_ARGUMENT.value());
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(stats.protocolViolations()).isEqualTo(1);
+    }
+
+    @Test
+    void anUnknownTagClosesTheConnection() throws Exception {
+        send("2a 09 00000000");
+        assertThat(error(answers(4).get(0)).code()).isEqualTo(VortexErrorCode.INVALID_ARGUMENT.value());
+        assertThat(ch.isOpen()).isFalse();
+    }
+
+    @Test
+    void aCloseFrameClosesTheConnection() {
+        send(VortexCodecTest.CLOSE);
+        assertThat(ch.isOpen()).isFalse();
+    }
+
+    @Test
+    void answersPipelinedRequestsInOrder() throws Exception {
+        send(request(TASK_ID, 1) + request(TASK_ID, 0) + request("e".repeat(64), 0));
+        List<Object> out = answers(4);
+        assertThat(out).hasSize(4);
+        assertThat(error(out.get(0)).message()).contains("piece 1");
+        assertThat(out.get(1)).isInstanceOf(VortexFrame.PieceContent.class);
+        ((FileRegion) out.get(2)).release();
+        assertThat(error(out.get(3)).message()).contains("task eeee");
+        assertThat(ch.config().isAutoRead()).as("reading resumes once every request is answered").isTrue();
+    }
+
+    @Test
+    void tooManyRequestsAheadOfTheirAnswersCloseTheConnection() throws Exception {
+        // Lookups that never come back keep the first request busy, so the rest queue up behind it.
+        ch.finishAndReleaseAll();
+        ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
+                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight()));
+        StringBuilder requests = new StringBuilder();
+        for (int i = 0; i < VortexServerHandler.MAX_QUEUED + 2; i++) {
+            requests.append(request(TASK_ID, i));
+        }
+        send(requests.toString());
+        assertThat(error(answers(4).get(0)).message()).contains("ahead of their answers");
+        assertThat(ch.isOpen()).isFalse();
+    }
+}
