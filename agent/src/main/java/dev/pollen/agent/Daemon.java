@@ -63,9 +63,10 @@ public final class Daemon implements AutoCloseable {
                 parts.push(channels);
                 VortexClient vortex = new VortexClient(VortexClient.Options.defaults());
                 parts.push(vortex);
+                // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
+                // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
                 SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), announced::get,
                         config.scheduler().announceInterval(), clock);
-                parts.push(scheduler);
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
@@ -82,6 +83,7 @@ public final class Daemon implements AutoCloseable {
 
             ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("rpc-", 0).factory());
             parts.push(calls::shutdownNow);
+            DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
             if (p2p != null) {
                 // Peers can only find this node through a scheduler, so without one no TCP port is opened.
@@ -91,7 +93,7 @@ public final class Daemon implements AutoCloseable {
                 parts.push(vortexServer);
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
-                        new DfdaemonUploadService(tasks, host.ip(), vortexServer.address().getPort()), calls);
+                        new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort()), calls);
                 parts.push(upload);
                 announced.set(Host.newBuilder()
                         .setId(host.hostId())
@@ -103,10 +105,10 @@ public final class Daemon implements AutoCloseable {
                         .setNetwork(Network.newBuilder().setIdc(config.host().idc()).setLocation(config.host().location()))
                         .build());
                 p2p.scheduler().start();
+                parts.push(p2p.scheduler());
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
             }
 
-            DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download), calls);
             parts.push(server);
             server.health().setStatus("", ServingStatus.SERVING);

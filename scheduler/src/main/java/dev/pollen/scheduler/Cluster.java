@@ -28,6 +28,13 @@ final class Cluster {
 
         record Empty() implements Decision {
         }
+
+        /**
+         * Wait: nobody serves the task yet but a seed will. {@code trigger} is the seed to ask now, or
+         * null when it was already asked.
+         */
+        record Held(Host trigger) implements Decision {
+        }
     }
 
     /** A parent offered to a child: its peer id and host. */
@@ -89,8 +96,15 @@ final class Cluster {
         return expired;
     }
 
-    synchronized Decision register(String hostId, String taskId, String peerId, String url) {
-        if (!hosts.containsKey(hostId)) {
+    /**
+     * Registers a peer and decides: parents if any can serve; else, when a seed peer exists and this
+     * peer is not on one, hold it while the seed starts (triggering the seed once per task), so that
+     * only the seed goes to the origin; else the origin. One step under the lock, so no other peer
+     * can be handed a held peer as its parent.
+     */
+    synchronized Decision register(String hostId, String taskId, String peerId, String url, java.time.Duration seedWait) {
+        HostRecord host = hosts.get(hostId);
+        if (host == null) {
             return new Decision.BackToSource("host " + hostId + " has not announced itself; download from the source");
         }
         TaskRecord task = tasks.computeIfAbsent(taskId, id -> new TaskRecord(id, clock.instant()));
@@ -103,6 +117,50 @@ final class Cluster {
         }
         if (task.contentLength == 0) {
             return new Decision.Empty();
+        }
+        if (!host.seed() && selector.select(peer, task, hosts).isEmpty()) {
+            Host trigger = null;
+            if (!task.seedTriggered) {
+                trigger = hosts.values().stream().filter(HostRecord::seed).map(h -> h.host).findFirst().orElse(null);
+                if (trigger != null) {
+                    task.seedTriggered = true;
+                    task.seedTriggeredAt = clock.instant();
+                }
+            }
+            if (trigger != null || awaitingSeed(task, seedWait)) {
+                peer.state = PeerRecord.State.PENDING;
+                return new Decision.Held(trigger);
+            }
+        }
+        return schedule(peer, task);
+    }
+
+    /** Whether a seed was asked for this task within {@code wait} and does not serve it yet. */
+    synchronized boolean awaitingSeed(String taskId, java.time.Duration wait) {
+        TaskRecord task = tasks.get(taskId);
+        return task != null && awaitingSeed(task, wait);
+    }
+
+    private boolean awaitingSeed(TaskRecord task, java.time.Duration wait) {
+        if (!task.seedTriggered || clock.instant().isAfter(task.seedTriggeredAt.plus(wait))) {
+            return false;
+        }
+        return task.peers.values().stream().noneMatch(p -> p.canServe() && hosts.containsKey(p.hostId) && hosts.get(p.hostId).seed());
+    }
+
+    /**
+     * For a peer held while a seed starts: its parents if any can serve now; otherwise, while
+     * {@code keepWaiting}, null and the peer stays held (so nobody is given it as a parent meanwhile),
+     * else the usual decision.
+     */
+    synchronized Decision scheduleHeld(String peerId, boolean keepWaiting) {
+        PeerRecord peer = peers.get(peerId);
+        if (peer == null) {
+            return new Decision.BackToSource("peer " + peerId + " is not registered");
+        }
+        TaskRecord task = tasks.get(peer.taskId);
+        if (keepWaiting && selector.select(peer, task, hosts).isEmpty()) {
+            return null;
         }
         return schedule(peer, task);
     }
@@ -121,8 +179,11 @@ final class Cluster {
         List<PeerRecord> chosen = selector.select(peer, task, hosts);
         if (chosen.isEmpty()) {
             peer.state = PeerRecord.State.BACK_TO_SOURCE;
+            log.info("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);
             return new Decision.BackToSource("no peer holds task " + task.id + " yet");
         }
+        log.info("event=scheduled task={} peer={} decision=parents parents={}", task.id, peer.id,
+                chosen.stream().map(p -> p.id).toList());
         peer.state = PeerRecord.State.RUNNING;
         List<Parent> parents = new ArrayList<>();
         for (PeerRecord p : chosen) {

@@ -19,29 +19,33 @@ public final class SchedulerServer implements AutoCloseable {
 
     private final Server server;
     private final ScheduledExecutorService housekeeping;
-    private final HealthStatusManager health = new HealthStatusManager();
+    private final SeedTrigger seeds;
+    private final HealthStatusManager health;
 
-    private SchedulerServer(Server server, ScheduledExecutorService housekeeping) {
+    private SchedulerServer(Server server, ScheduledExecutorService housekeeping, SeedTrigger seeds, HealthStatusManager health) {
         this.server = server;
+        this.health = health;
         this.housekeeping = housekeeping;
+        this.seeds = seeds;
     }
 
     public static SchedulerServer start(InetSocketAddress address, SchedulingConfig config, Clock clock) throws IOException {
         Cluster cluster = new Cluster(clock, config);
         HealthStatusManager health = new HealthStatusManager();
+        ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("scheduler-timer").daemon().factory());
+        SeedTrigger seeds = new SeedTrigger();
         Server server = NettyServerBuilder.forAddress(address)
-                .addService(new SchedulerService(cluster))
+                .addService(new SchedulerService(cluster, seeds, housekeeping))
                 .addService(health.getHealthService())
                 .build()
                 .start();
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus("scheduler.v2.Scheduler", ServingStatus.SERVING);
-        ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("scheduler-gc").daemon().factory());
         long every = Math.max(1, config.hostTtl().toMillis() / 3);
         housekeeping.scheduleWithFixedDelay(cluster::expireHosts, every, every, TimeUnit.MILLISECONDS);
         log.info("event=ready port={} pid={}", server.getPort(), ProcessHandle.current().pid());
-        return new SchedulerServer(server, housekeeping);
+        return new SchedulerServer(server, housekeeping, seeds, health);
     }
 
     public int port() {
@@ -61,5 +65,6 @@ public final class SchedulerServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             server.shutdownNow();
         }
+        seeds.close();
     }
 }

@@ -21,7 +21,10 @@ import dev.pollen.proto.scheduler.v2.StatPeerRequest;
 import dev.pollen.proto.scheduler.v2.StatTaskRequest;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,11 +33,19 @@ import org.slf4j.LoggerFactory;
 final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private static final Logger log = LoggerFactory.getLogger(SchedulerService.class);
 
+    /** Below the agents' default schedule timeout (10 s), so a held peer hears back before it gives up. */
+    private static final Duration SEED_WAIT = Duration.ofSeconds(5);
+    private static final long SEED_POLL_MILLIS = 100;
+
     private final Cluster cluster;
+    private final SeedTrigger seeds;
+    private final ScheduledExecutorService timer;
     private final AtomicLong messages = new AtomicLong();
 
-    SchedulerService(Cluster cluster) {
+    SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer) {
         this.cluster = cluster;
+        this.seeds = seeds;
+        this.timer = timer;
     }
 
     long messagesHandled() {
@@ -85,12 +96,19 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         switch (r.getRequestCase()) {
             case REGISTER_PEER_REQUEST -> {
                 var download = r.getRegisterPeerRequest().getDownload();
-                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download.getUrl());
-                responses.onNext(response(d));
+                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download.getUrl(), SEED_WAIT);
+                if (d instanceof Cluster.Decision.Held held) {
+                    if (held.trigger() != null) {
+                        seeds.trigger(held.trigger(), r.getTaskId(), download);
+                    }
+                    awaitSeed(r.getTaskId(), peer, responses);
+                    return;
+                }
+                send(responses, response(d));
             }
             case DOWNLOAD_PEER_STARTED_REQUEST -> cluster.started(peer, false);
             case DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST -> cluster.started(peer, true);
-            case RESCHEDULE_PEER_REQUEST -> responses.onNext(response(cluster.reschedule(peer,
+            case RESCHEDULE_PEER_REQUEST -> send(responses, response(cluster.reschedule(peer,
                     r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
             case DOWNLOAD_PIECE_FINISHED_REQUEST -> {
                 var piece = r.getDownloadPieceFinishedRequest().getPiece();
@@ -113,6 +131,29 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         }
     }
 
+    /** Answers the held peer once the seed serves the task, or sends it to the source when the seed is too slow. */
+    private void awaitSeed(String taskId, String peer, StreamObserver<AnnouncePeerResponse> responses) {
+        timer.schedule(() -> {
+            Cluster.Decision d = cluster.scheduleHeld(peer, cluster.awaitingSeed(taskId, SEED_WAIT));
+            if (d == null) {
+                awaitSeed(taskId, peer, responses);
+            } else {
+                send(responses, response(d));
+            }
+        }, SEED_POLL_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** gRPC stream observers are not thread-safe, and answers come from the timer too. */
+    private static void send(StreamObserver<AnnouncePeerResponse> responses, AnnouncePeerResponse response) {
+        synchronized (responses) {
+            try {
+                responses.onNext(response);
+            } catch (IllegalStateException | io.grpc.StatusRuntimeException closed) {
+                // the peer went away while it waited
+            }
+        }
+    }
+
     private static AnnouncePeerResponse response(Cluster.Decision d) {
         return switch (d) {
             case Cluster.Decision.Parents p -> {
@@ -125,6 +166,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                     .setNeedBackToSourceResponse(NeedBackToSourceResponse.newBuilder().setDescription(b.reason())).build();
             case Cluster.Decision.Empty e -> AnnouncePeerResponse.newBuilder()
                     .setEmptyTaskResponse(EmptyTaskResponse.getDefaultInstance()).build();
+            case Cluster.Decision.Held h -> throw new IllegalStateException("a held peer gets no answer until it is scheduled");
         };
     }
 

@@ -13,6 +13,8 @@ final class TaskRecord {
     long contentLength = -1;
     long pieceLength;
     int pieceCount = -1;
+    boolean seedTriggered;
+    Instant seedTriggeredAt;
     Instant updatedAt;
 
     TaskRecord(String id, Instant now) {

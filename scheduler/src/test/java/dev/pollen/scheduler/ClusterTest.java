@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 class ClusterTest {
     private static final String TASK = "t".repeat(64);
+    private static final Duration WAIT = Duration.ofSeconds(5);
 
     private final MutableClock clock = new MutableClock();
     private final Cluster cluster = new Cluster(clock, new SchedulingConfig(3, 40, 50, Duration.ofMinutes(3)));
@@ -31,17 +32,17 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        assertThat(cluster.register("a", TASK, "pa", "http://o/f")).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(cluster.register("a", TASK, "pa", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
         // a peer that is still downloading is offered: its pieces arrive over SyncPieces as they land
-        assertThat(parents(cluster.register("b", TASK, "pb", "http://o/f"))).containsExactly("pa");
-        assertThat(parents(cluster.register("c", TASK, "pc", "http://o/f"))).containsExactlyInAnyOrder("pa", "pb");
+        assertThat(parents(cluster.register("b", TASK, "pb", "http://o/f", WAIT))).containsExactly("pa");
+        assertThat(parents(cluster.register("c", TASK, "pc", "http://o/f", WAIT))).containsExactlyInAnyOrder("pa", "pb");
     }
 
     @Test
     void neverOffersAPeerOnTheSameHost() {
         host("a", 0);
-        cluster.register("a", TASK, "pa1", "http://o/f");
-        assertThat(cluster.register("a", TASK, "pa2", "http://o/f")).isInstanceOf(Cluster.Decision.BackToSource.class);
+        cluster.register("a", TASK, "pa1", "http://o/f", WAIT);
+        assertThat(cluster.register("a", TASK, "pa2", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
     @Test
@@ -49,9 +50,9 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u");
-        cluster.register("b", TASK, "pb", "u");
-        cluster.register("c", TASK, "pc", "u");
+        cluster.register("a", TASK, "pa", "u", WAIT);
+        cluster.register("b", TASK, "pb", "u", WAIT);
+        cluster.register("c", TASK, "pc", "u", WAIT);
         cluster.pieceFailed("pc", "pa", false);
         assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
         cluster.pieceFailed("pc", "pb", true); // temporary: still usable
@@ -65,11 +66,11 @@ class ClusterTest {
         host("s", 1);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u");
-        cluster.register("s", TASK, "ps", "u");
-        cluster.register("b", TASK, "pb", "u");
+        cluster.register("a", TASK, "pa", "u", WAIT);
+        cluster.register("s", TASK, "ps", "u", WAIT);
+        cluster.register("b", TASK, "pb", "u", WAIT);
         cluster.finished("pb", 100, 4);
-        List<String> order = parents(cluster.register("c", TASK, "pc", "u"));
+        List<String> order = parents(cluster.register("c", TASK, "pc", "u", WAIT));
         assertThat(order.get(0)).isEqualTo("pb");
         assertThat(order.get(1)).isEqualTo("ps");
     }
@@ -78,10 +79,10 @@ class ClusterTest {
     void limitsTheCandidates() {
         for (String h : List.of("a", "bb", "ccc", "dddd", "eeeee")) {
             host(h, 0);
-            cluster.register(h, TASK, "p" + h, "u");
+            cluster.register(h, TASK, "p" + h, "u", WAIT);
         }
         host("z", 0);
-        assertThat(parents(cluster.register("z", TASK, "pz", "u"))).hasSize(3);
+        assertThat(parents(cluster.register("z", TASK, "pz", "u", WAIT))).hasSize(3);
     }
 
     @Test
@@ -89,17 +90,17 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u");
-        cluster.register("b", TASK, "pb", "u");
+        cluster.register("a", TASK, "pa", "u", WAIT);
+        cluster.register("b", TASK, "pb", "u", WAIT);
         cluster.failed("pa");
         cluster.left("pb");
-        assertThat(cluster.register("c", TASK, "pc", "u")).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(cluster.register("c", TASK, "pc", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
     @Test
     void silentHostsExpireWithTheirPeers() {
         host("a", 0);
-        cluster.register("a", TASK, "pa", "u");
+        cluster.register("a", TASK, "pa", "u", WAIT);
         clock.advance(Duration.ofMinutes(2));
         host("b", 0);
         clock.advance(Duration.ofMinutes(2));
@@ -109,8 +110,35 @@ class ClusterTest {
     }
 
     @Test
+    void peersWaitForATriggeredSeedInsteadOfAllGoingToTheSource() {
+        host("a", 0);
+        host("b", 0);
+        host("s", 1);
+        Cluster.Decision first = cluster.register("a", TASK, "pa", "u", WAIT);
+        assertThat(first).isInstanceOfSatisfying(Cluster.Decision.Held.class, h -> assertThat(h.trigger().getId()).isEqualTo("s"));
+        // the second peer waits too, and is never offered the held one as a parent
+        assertThat(cluster.register("b", TASK, "pb", "u", WAIT)).isInstanceOfSatisfying(Cluster.Decision.Held.class,
+                h -> assertThat(h.trigger()).isNull());
+        assertThat(cluster.scheduleHeld("pa", true)).isNull();
+        // the seed itself goes to the source, then serves both
+        assertThat(cluster.register("s", TASK, "ps", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(parents(cluster.scheduleHeld("pa", cluster.awaitingSeed(TASK, WAIT)))).containsExactly("ps");
+        assertThat(parents(cluster.scheduleHeld("pb", cluster.awaitingSeed(TASK, WAIT)))).contains("ps");
+    }
+
+    @Test
+    void aSeedThatNeverComesSendsHeldPeersToTheSource() {
+        host("a", 0);
+        host("s", 1);
+        assertThat(cluster.register("a", TASK, "pa", "u", WAIT)).isInstanceOf(Cluster.Decision.Held.class);
+        clock.advance(Duration.ofSeconds(6));
+        assertThat(cluster.awaitingSeed(TASK, WAIT)).isFalse();
+        assertThat(cluster.scheduleHeld("pa", false)).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    @Test
     void anUnknownHostIsToldToUseTheSource() {
-        assertThat(cluster.register("ghost", TASK, "p", "u")).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(cluster.register("ghost", TASK, "p", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
     private static final class MutableClock extends Clock {

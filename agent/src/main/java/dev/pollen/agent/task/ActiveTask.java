@@ -49,12 +49,13 @@ public final class ActiveTask {
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
     private final Map<Integer, PieceOrigin> fetchedHere = new HashMap<>();
     private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
-    private StoredTask store;
+    private volatile StoredTask store;
+    private volatile boolean asking;
     private URI resolved;
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
     private PeerDownload peer;
-    int references;
+    final java.util.concurrent.atomic.AtomicInteger references = new java.util.concurrent.atomic.AtomicInteger();
 
     ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
                ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
@@ -82,11 +83,16 @@ public final class ActiveTask {
         spec = request;
     }
 
-    public synchronized StoredTask store() {
+    public StoredTask store() {
         return store;
     }
 
-    public synchronized TaskMetadata metadata() {
+    /** Whether a download is still asking the network what the task is (never blocks). */
+    boolean asking() {
+        return asking;
+    }
+
+    public TaskMetadata metadata() {
         return store.metadata();
     }
 
@@ -104,9 +110,18 @@ public final class ActiveTask {
                     store.pieces().size());
             return;
         }
-        if (p2p != null && prepareFromParents()) {
-            return;
+        asking = true;
+        try {
+            if (p2p != null && prepareFromParents()) {
+                return;
+            }
+            prepareFromOrigin(backToSourceAllowed);
+        } finally {
+            asking = false;
         }
+    }
+
+    private void prepareFromOrigin(boolean backToSourceAllowed) throws IOException {
         if (!backToSourceAllowed) {
             endPeer("back-to-source disabled");
             throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + spec.url()
@@ -150,7 +165,13 @@ public final class ActiveTask {
         if (peer == null || !(peer.decision() instanceof dev.pollen.scheduler.client.Decision.Parents)) {
             return false;
         }
-        dev.pollen.proto.common.v2.Task known = peer.statFromParents();
+        dev.pollen.proto.common.v2.Task known;
+        try {
+            known = peer.statFromParents();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
         if (known == null) {
             return false;
         }
@@ -251,7 +272,8 @@ public final class ActiveTask {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failPiece(number, e);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Whatever happens, the piece's waiters must hear of it rather than wait forever.
             failPiece(number, e);
         } finally {
             slots.release();
@@ -306,15 +328,21 @@ public final class ActiveTask {
         return () -> pieceListeners.remove(listener);
     }
 
-    private synchronized void pieceReady(PieceRecord record, PieceOrigin source) {
-        fetchedHere.put(record.number(), source);
-        CompletableFuture<ReadyPiece> waiting = inFlight.remove(record.number());
-        if (waiting != null) {
-            waiting.complete(new ReadyPiece(record, source));
+    private void pieceReady(PieceRecord record, PieceOrigin source) {
+        CompletableFuture<ReadyPiece> waiting;
+        PeerDownload reporting;
+        synchronized (this) {
+            fetchedHere.put(record.number(), source);
+            waiting = inFlight.remove(record.number());
+            reporting = source == PieceOrigin.BACK_TO_SOURCE ? peer : null;
+        }
+        // Outside the lock: listeners take their own locks (an upload stream's), and waiters resume.
+        if (reporting != null) {
+            reporting.pieceFromOrigin(record);
         }
         pieceListeners.forEach(l -> l.accept(record));
-        if (peer != null && source == PieceOrigin.BACK_TO_SOURCE) {
-            peer.pieceFromOrigin(record);
+        if (waiting != null) {
+            waiting.complete(new ReadyPiece(record, source));
         }
         finishIfComplete();
     }
@@ -344,7 +372,7 @@ public final class ActiveTask {
     }
 
     synchronized boolean busy() {
-        return references > 0 || !inFlight.isEmpty() || stream != null;
+        return references.get() > 0 || !inFlight.isEmpty() || stream != null;
     }
 
     synchronized void close() {

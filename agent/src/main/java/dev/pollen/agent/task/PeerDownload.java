@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
+    private static final long STAT_RETRY_MILLIS = 100;
 
     private final P2p p2p;
     private final String taskId;
@@ -73,21 +74,35 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         return decision;
     }
 
-    /** The task as the first parent that knows its length sees it; null if none does. */
-    Task statFromParents() {
+    /**
+     * The task as the first parent that knows its length sees it, asking again for a moment while the
+     * parents are still learning it from the origin; null if none does in time.
+     */
+    Task statFromParents() throws InterruptedException {
         if (!(decision instanceof Decision.Parents p)) {
             return null;
         }
-        for (Peer parent : p.parents()) {
+        long deadline = System.nanoTime() + p2p.scheduleTimeout().toNanos();
+        while (true) {
+            Task known = statOnce(p.parents());
+            if (known != null || System.nanoTime() > deadline) {
+                return known;
+            }
+            Thread.sleep(STAT_RETRY_MILLIS);
+        }
+    }
+
+    private Task statOnce(List<Peer> candidates) {
+        for (Peer parent : candidates) {
             try {
                 Task t = DfdaemonUploadGrpc.newBlockingStub(p2p.channels().channel(parent.getHost().getIp(), parent.getHost().getPort()))
-                        .withDeadlineAfter(p2p.scheduleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .withDeadlineAfter(2, TimeUnit.SECONDS)
                         .statTask(StatTaskRequest.newBuilder().setTaskId(taskId).build());
                 if (t.getContentLength() > 0 || "Succeeded".equals(t.getState())) {
                     return t;
                 }
             } catch (StatusRuntimeException e) {
-                log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus().getCode());
+                log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus());
             }
         }
         return null;

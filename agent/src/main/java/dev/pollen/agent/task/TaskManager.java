@@ -45,9 +45,7 @@ public final class TaskManager implements AutoCloseable {
         synchronized (this) {
             task = active.computeIfAbsent(spec.taskId(),
                     id -> new ActiveTask(id, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p));
-            synchronized (task) {
-                task.references++;
-            }
+            task.references.incrementAndGet();
             task.useRequest(spec);
         }
         try {
@@ -68,6 +66,11 @@ public final class TaskManager implements AutoCloseable {
         ActiveTask task;
         synchronized (this) {
             task = active.get(taskId);
+            if (task != null && task.asking()) {
+                // Still asking the scheduler, parents or the origin what the task is: nothing to serve
+                // yet, and waiting here could deadlock two peers that each ask the other.
+                return null;
+            }
             if (task == null) {
                 if (!storage.exists(taskId)) {
                     return null;
@@ -78,9 +81,7 @@ public final class TaskManager implements AutoCloseable {
                 task = new ActiveTask(taskId, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p);
                 active.put(taskId, task);
             }
-            synchronized (task) {
-                task.references++;
-            }
+            task.references.incrementAndGet();
         }
         try {
             task.prepare(false);
@@ -91,11 +92,12 @@ public final class TaskManager implements AutoCloseable {
         }
     }
 
-    public synchronized void release(ActiveTask task) {
-        synchronized (task) {
-            task.references--;
-        }
-        closeIfIdle(task);
+    /**
+     * Returns a lease. The task stays open for the next request (uploads lease it once per piece);
+     * housekeeping closes tasks that stay idle.
+     */
+    public void release(ActiveTask task) {
+        task.references.decrementAndGet();
     }
 
     /** Runs {@code action} on a task id only while no request uses it, so it cannot be deleted under a reader. */

@@ -1,6 +1,5 @@
 package dev.pollen.agent.upload;
 
-import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
@@ -10,7 +9,11 @@ import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.common.v2.Task;
 import dev.pollen.proto.common.v2.TaskType;
 import dev.pollen.proto.common.v2.TrafficType;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
+import dev.pollen.proto.dfdaemon.v2.DownloadTaskResponse;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesResponse;
@@ -34,13 +37,24 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
     private static final Logger log = LoggerFactory.getLogger(DfdaemonUploadService.class);
 
     private final TaskManager tasks;
+    private final DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads;
     private final String advertisedIp;
     private final int vortexPort;
 
-    public DfdaemonUploadService(TaskManager tasks, String advertisedIp, int vortexPort) {
+    /** @param downloads runs DownloadTask for the scheduler (seed peers), storing the task without any output file */
+    public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, String advertisedIp,
+                                 int vortexPort) {
         this.tasks = tasks;
+        this.downloads = downloads;
         this.advertisedIp = advertisedIp;
         this.vortexPort = vortexPort;
+    }
+
+    /** The scheduler asks a seed peer to fetch a task: stored only, never written to a path a caller names. */
+    @Override
+    public void downloadTask(DownloadTaskRequest request, StreamObserver<DownloadTaskResponse> responses) {
+        Download download = request.getDownload().toBuilder().clearOutputPath().build();
+        downloads.downloadTask(request.toBuilder().setDownload(download).build(), responses);
     }
 
     @Override

@@ -108,12 +108,8 @@ final class PieceFetch {
         result.completeExceptionally(VortexException.remote(frame, parent));
     }
 
+    /** Ends the fetch; from here on, late bytes from the connection are dropped, never written. */
     void fail(Throwable cause) {
-        result.completeExceptionally(cause);
-    }
-
-    /** Stops writing: after this, late bytes from the connection are dropped on the floor. */
-    void cancel(Throwable cause) {
         result.completeExceptionally(cause);
     }
 

@@ -199,7 +199,7 @@ public final class VortexClient implements AutoCloseable {
      * writing, and the close is awaited because it runs on the event loop after any handler call in progress.
      */
     private static void stop(PieceFetch fetch, Channel ch, Throwable cause) {
-        fetch.cancel(cause);
+        fetch.fail(cause);
         ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 

@@ -139,8 +139,11 @@ final class VortexClientHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static String progress(PieceFetch fetch) {
-        if (fetch == null || fetch.announcedLength() < 0) {
-            return fetch != null && fetch.answered() ? "" : " before answering";
+        if (fetch == null) {
+            return "";
+        }
+        if (fetch.announcedLength() < 0) {
+            return fetch.answered() ? "" : " before answering";
         }
         return " after " + fetch.written() + " of " + fetch.announcedLength() + " piece bytes";
     }

@@ -77,6 +77,7 @@ public final class VortexServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Channel listener;
+    private final InetSocketAddress address;
     private final ChannelGroup connections;
     private final InFlight inFlight;
     private final VortexServerStats stats;
@@ -87,6 +88,7 @@ public final class VortexServer implements AutoCloseable {
         this.boss = boss;
         this.workers = workers;
         this.listener = listener;
+        this.address = (InetSocketAddress) listener.localAddress();
         this.connections = connections;
         this.inFlight = inFlight;
         this.stats = stats;
@@ -137,7 +139,7 @@ public final class VortexServer implements AutoCloseable {
 
     /** The bound address (the real port when started on port 0). */
     public InetSocketAddress address() {
-        return (InetSocketAddress) listener.localAddress();
+        return address;
     }
 
     public VortexTransport transport() {
@@ -160,7 +162,7 @@ public final class VortexServer implements AutoCloseable {
         }
         connections.close().awaitUninterruptibly(options.drainTimeout().toMillis() + 1000);
         shutdown(boss, workers, options.drainTimeout());
-        log.info("event=vortex_server_stopped address={} pieces_served={} in_flight_abandoned={}", listener.localAddress(),
+        log.info("event=vortex_server_stopped address={} pieces_served={} in_flight_abandoned={}", address,
                 stats.piecesServed(), abandoned);
     }
 

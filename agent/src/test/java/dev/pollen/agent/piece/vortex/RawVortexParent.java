@@ -17,6 +17,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32;
 
@@ -56,6 +57,12 @@ final class RawVortexParent implements AutoCloseable {
                                             ctx.close();
                                         }
                                     }
+
+                                    @Override
+                                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                        // The client hanging up on a liar is the expected outcome here.
+                                        ctx.close();
+                                    }
                                 });
                     }
                 })
@@ -93,6 +100,6 @@ final class RawVortexParent implements AutoCloseable {
     @Override
     public void close() {
         listener.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }
