@@ -47,7 +47,6 @@ public final class ActiveTask {
     private final P2p p2p;
 
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
-    private final Map<Integer, PieceOrigin> fetchedHere = new HashMap<>();
     private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
     private volatile StoredTask store;
     private volatile boolean asking;
@@ -206,7 +205,8 @@ public final class ActiveTask {
     public synchronized CompletableFuture<ReadyPiece> piece(int number, boolean backToSourceAllowed) {
         PieceRecord stored = store.piece(number);
         if (stored != null) {
-            return CompletableFuture.completedFuture(new ReadyPiece(stored, fetchedHere.getOrDefault(number, PieceOrigin.LOCAL_PEER)));
+            // On disk before this caller asked: for it, the piece came from the local cache.
+            return CompletableFuture.completedFuture(new ReadyPiece(stored, PieceOrigin.LOCAL_PEER));
         }
         TaskMetadata meta = store.metadata();
         int count = meta.pieceCount();
@@ -332,7 +332,6 @@ public final class ActiveTask {
         CompletableFuture<ReadyPiece> waiting;
         PeerDownload reporting;
         synchronized (this) {
-            fetchedHere.put(record.number(), source);
             waiting = inFlight.remove(record.number());
             reporting = source == PieceOrigin.BACK_TO_SOURCE ? peer : null;
         }
