@@ -5,7 +5,9 @@ import dev.pollen.agent.piece.ParentChannels;
 import dev.pollen.agent.piece.vortex.VortexClient;
 import dev.pollen.agent.task.P2p;
 import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.TaskPieces;
+import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
 import dev.pollen.agent.upload.vortex.VortexServer;
 import dev.pollen.proto.common.v2.Host;
@@ -87,9 +89,15 @@ public final class Daemon implements AutoCloseable {
             String ports = "none";
             if (p2p != null) {
                 // Peers can only find this node through a scheduler, so without one no TCP port is opened.
+                UploadPieces pieces = new TaskPieces(tasks);
+                if ("true".equals(System.getenv(CorruptingPieces.SWITCH))) {
+                    log.warn("event=fault_injection switch={} effect=\"every uploaded piece is corrupted (tests only)\"",
+                            CorruptingPieces.SWITCH);
+                    pieces = new CorruptingPieces(pieces);
+                }
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort())),
-                        new TaskPieces(tasks), work, clock);
+                        pieces, work, clock);
                 parts.push(vortexServer);
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
