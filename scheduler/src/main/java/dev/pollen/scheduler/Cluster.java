@@ -230,6 +230,7 @@ final class Cluster {
         }
         p.state = PeerRecord.State.SUCCEEDED;
         p.updatedAt = clock.instant();
+        log.info("event=peer_finished task={} peer={} pieces={}", p.taskId, peerId, pieceCount);
         TaskRecord t = tasks.get(p.taskId);
         if (contentLength >= 0) {
             t.contentLength = contentLength;
@@ -253,6 +254,7 @@ final class Cluster {
     synchronized void left(String peerId) {
         PeerRecord p = peers.get(peerId);
         if (p != null && p.state != PeerRecord.State.SUCCEEDED) {
+            log.info("event=peer_left task={} peer={} state={}", p.taskId, peerId, p.state);
             removePeer(p);
         }
     }

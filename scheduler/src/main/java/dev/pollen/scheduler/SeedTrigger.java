@@ -28,7 +28,10 @@ final class SeedTrigger implements AutoCloseable {
         log.info("event=seed_triggered task={} seed={}", taskId, seed.getId());
         // No output path: the seed only stores the task and serves it.
         Download forSeed = download.toBuilder().clearOutputPath().clearRange().setNeedBackToSource(false).build();
-        DfdaemonUploadGrpc.newStub(channel).downloadTask(DownloadTaskRequest.newBuilder().setDownload(forSeed).build(),
+        // Not in the asking peer's call context: the seed's download must outlive that peer's stream.
+        io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+        try {
+            DfdaemonUploadGrpc.newStub(channel).downloadTask(DownloadTaskRequest.newBuilder().setDownload(forSeed).build(),
                 new StreamObserver<>() {
                     @Override
                     public void onNext(DownloadTaskResponse value) {
@@ -46,6 +49,9 @@ final class SeedTrigger implements AutoCloseable {
                         log.info("event=seed_download_finished task={} seed={}", taskId, seed.getId());
                     }
                 });
+        } finally {
+            io.grpc.Context.ROOT.detach(previous);
+        }
     }
 
     @Override

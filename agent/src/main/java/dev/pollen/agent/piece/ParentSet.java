@@ -83,7 +83,8 @@ public final class ParentSet implements AutoCloseable {
             }
             ParentState state = new ParentState(peer);
             parents.put(peer.getId(), state);
-            Context.CancellableContext ctx = Context.current().withCancellation();
+            // Detached from the request that started the download: the stream lives as long as this set.
+            Context.CancellableContext ctx = Context.ROOT.withCancellation();
             streams.add(ctx);
             SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
                     .addAllInterestedPieceNumbers(wanted).build();

@@ -48,6 +48,9 @@ public final class TaskManager implements AutoCloseable {
             task.references.incrementAndGet();
             task.useRequest(spec);
         }
+        // The task outlives the request that prepares it: its scheduler and parent calls must not be
+        // cancelled with that request's gRPC context.
+        io.grpc.Context previous = io.grpc.Context.ROOT.attach();
         try {
             task.prepare(backToSourceAllowed);
             task.store().touch(clock.instant());
@@ -55,6 +58,8 @@ public final class TaskManager implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             release(task);
             throw e;
+        } finally {
+            io.grpc.Context.ROOT.detach(previous);
         }
     }
 

@@ -43,7 +43,11 @@ public final class PeerSession implements AutoCloseable {
         this.taskId = taskId;
         this.peerId = peerId;
         this.scheduler = scheduler;
-        this.requests = SchedulerGrpc.newStub(channel).announcePeer(new StreamObserver<>() {
+        // Outside any caller's gRPC context: the stream lives as long as the task's download, not as
+        // long as the request (a dfget call) that happened to start it.
+        io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+        try {
+            this.requests = SchedulerGrpc.newStub(channel).announcePeer(new StreamObserver<>() {
             @Override
             public void onNext(AnnouncePeerResponse response) {
                 answers.add(response);
@@ -58,7 +62,10 @@ public final class PeerSession implements AutoCloseable {
             public void onCompleted() {
                 answers.add(new IllegalStateException("scheduler " + scheduler + " closed the stream"));
             }
-        });
+            });
+        } finally {
+            io.grpc.Context.ROOT.detach(previous);
+        }
     }
 
     public String scheduler() {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Peer to peer (issue 3's first benchmark): a file (1 GiB by default) is stored on agent A; agent B
+# fetches it through P2P (the scheduler names A as parent; piece bytes over Vortex). Compared, in the
+# same run, with curl -o of the same file from nginx to the same disk. Two agents on one machine use
+# loopback addresses 127.0.0.2 and 127.0.0.3 (each its own host id). Median of ROUNDS; a new tag per
+# round makes a new task. Prints a Markdown table.
+# Usage: bench/p2p-download.sh [SIZE_MIB] [ROUNDS]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../bin/_java"
+SIZE_MIB="${1:-1024}"
+ROUNDS="${2:-3}"
+BIN="$POLLEN_HOME/bin"
+[ -f "$POLLEN_JAR" ] || "$BIN/build"
+
+WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pollen-p2p.XXXXXX")"
+chmod 755 "$WORK"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/www" "$WORK/out"
+chmod 755 "$WORK/www"
+head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/www/big.bin"
+chmod 644 "$WORK/www/big.bin"
+PORT=$((30000 + RANDOM % 10000))
+SCHED_PORT=$((40000 + RANDOM % 10000))
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
+  uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
+  server { listen 127.0.0.1:$PORT; root $WORK/www; }
+}
+CONF
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' & pids+=($!)
+"$BIN/scheduler" --listen 127.0.0.1 --port "$SCHED_PORT" > "$WORK/scheduler.log" 2>&1 & pids+=($!)
+
+agent() {
+  local n=$1
+  "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
+    --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
+    --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=100GiB > "$WORK/agent-$n.log" 2>&1 &
+  pids+=($!)
+  echo $!
+}
+A=$(agent 2)
+B=$(agent 3)
+until grep -q "event=ready" "$WORK/agent-2.log" && grep -q "event=ready" "$WORK/agent-3.log"; do sleep 0.1; done
+URL="http://127.0.0.1:$PORT/big.bin"
+
+now() { date +%s.%N; }
+timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+curl -s -o /dev/null "$URL"
+"$BIN/dfget" "$URL" -O "$WORK/out/warm" -e "$WORK/2.sock" --tag warm --no-progress >/dev/null 2>&1
+"$BIN/dfget" "$URL" -O "$WORK/out/warm-b" -e "$WORK/3.sock" --tag warm --no-progress >/dev/null 2>&1
+rm -f "$WORK/out/"*
+until [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ] || [ "$JAVA_FEATURE" -lt 25 ]; do sleep 0.2; done
+
+curl_t=(); p2p_t=(); peer_share=()
+for r in $(seq "$ROUNDS"); do
+  curl_t+=("$(timed curl -s -o "$WORK/out/curl.bin" "$URL")"); rm -f "$WORK/out/curl.bin"; sync
+  "$BIN/dfget" "$URL" -O "$WORK/out/a.bin" -e "$WORK/2.sock" --tag "round-$r" --no-progress >/dev/null 2>&1
+  rm -f "$WORK/out/a.bin"; sync
+  t0=$(now)
+  "$BIN/dfget" "$URL" -O "$WORK/out/b.bin" -e "$WORK/3.sock" --tag "round-$r" --no-progress 2> "$WORK/b.summary"
+  p2p_t+=("$(echo "$(now) - $t0" | bc)")
+  cmp -s "$WORK/out/b.bin" "$WORK/www/big.bin" || { echo "P2P download differs" >&2; exit 1; }
+  grep -o "peers [0-9.]* [KMG]iB" "$WORK/b.summary" >> "$WORK/peer-bytes" || true
+  rm -f "$WORK/out/b.bin"; sync
+done
+RSS_A=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$A/status")
+RSS_B=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$B/status")
+c=$(printf '%s\n' "${curl_t[@]}" | median)
+p=$(printf '%s\n' "${p2p_t[@]}" | median)
+echo "| measure (${SIZE_MIB} MiB, median of $ROUNDS, Java $JAVA_FEATURE) | value | ratio to curl | target |"
+echo "| --- | --- | --- | --- |"
+printf '| curl -o from nginx (baseline) | %.2f s | 1.00 | |\n' "$c"
+printf '| dfget on B, every piece from A over P2P | %.2f s | %.2f | <= 1.1 |\n' "$p" "$(echo "$p / $c" | bc -l)"
+printf '| B: bytes from peers per round | %s | | all |\n' "$(sort -u "$WORK/peer-bytes" | tr '\n' ' ')"
+printf '| peak RSS of A (uploading) / B (downloading) | %d / %d MiB | | <= 256 MiB |\n' "$RSS_A" "$RSS_B"
