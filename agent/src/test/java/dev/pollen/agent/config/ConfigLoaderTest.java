@@ -110,6 +110,24 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void schedulerAddressesTakeACommaSeparatedListFromFlagsAndVariables() {
+        DaemonConfig none = loader.load(null, Map.of(), Map.of());
+        assertThat(none.scheduler().enabled()).isFalse();
+        DaemonConfig two = loader.load(null, Map.of("DFDAEMON_SCHEDULER_ADDRESSES", "s1:8002, s2:8002"), Map.of());
+        assertThat(two.scheduler().addresses()).containsExactly("s1:8002", "s2:8002");
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("scheduler.addresses", "no-port")))
+                .hasMessage("scheduler.addresses: no-port (expected: host:port entries, e.g. scheduler.pollen:8002)");
+    }
+
+    @Test
+    void refusesTheSamePortForUploadsAndPieces() {
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("storage.server.tcpPort", "4000")))
+                .hasMessageContaining("storage.server.tcpPort: 4000 (expected: a port other than upload.server.port (4000))");
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("host.ip", "not an ip")))
+                .hasMessageContaining("host.ip");
+    }
+
+    @Test
     void listsEveryKey() {
         assertThat(loader.keys()).contains("download.server.socketPath", "gc.policy.diskQuota", "storage.dir");
     }
