@@ -35,7 +35,10 @@ public final class SchedulerServer implements AutoCloseable {
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("scheduler-timer").daemon().factory());
         SeedTrigger seeds = new SeedTrigger();
+        // Every handler is a few map operations under one short lock and never blocks, so it runs on
+        // the event loop that read the message: no hand-off to a thread pool per message.
         Server server = NettyServerBuilder.forAddress(address)
+                .directExecutor()
                 .addService(new SchedulerService(cluster, seeds, housekeeping))
                 .addService(health.getHealthService())
                 .build()
