@@ -50,10 +50,9 @@ agent() {
     --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
     --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=100GiB > "$WORK/agent-$n.log" 2>&1 &
   pids+=($!)
-  echo $!
 }
-A=$(agent 2)
-B=$(agent 3)
+agent 2; A=$!
+agent 3; B=$!
 until grep -q "event=ready" "$WORK/agent-2.log" && grep -q "event=ready" "$WORK/agent-3.log"; do sleep 0.1; done
 URL="http://127.0.0.1:$PORT/big.bin"
 
