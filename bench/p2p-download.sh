@@ -78,6 +78,13 @@ for r in $(seq "$ROUNDS"); do
   grep -o "peers [0-9.]* [KMG]iB" "$WORK/b.summary" >> "$WORK/peer-bytes" || true
   rm -f "$WORK/out/b.bin"; sync
 done
+# Control plane under load: A's local API answers health checks while it uploads a fresh task to B.
+"$BIN/dfget" "$URL" -O "$WORK/out/a.bin" -e "$WORK/2.sock" --tag health --no-progress >/dev/null 2>&1
+"$JAVA" -cp "$POLLEN_JAR" "$POLLEN_HOME/bench/HealthLatency.java" "$WORK/2.sock" 6 > "$WORK/health.txt" 2>/dev/null &
+HEALTH=$!
+sleep 1
+"$BIN/dfget" "$URL" -O "$WORK/out/b.bin" -e "$WORK/3.sock" --tag health --no-progress >/dev/null 2>&1
+wait $HEALTH
 RSS_A=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$A/status")
 RSS_B=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$B/status")
 c=$(printf '%s\n' "${curl_t[@]}" | median)
@@ -88,3 +95,4 @@ printf '| curl -o from nginx (baseline) | %.2f s | 1.00 | |\n' "$c"
 printf '| dfget on B, every piece from A over P2P | %.2f s | %.2f | <= 1.1 |\n' "$p" "$(echo "$p / $c" | bc -l)"
 printf '| B: bytes from peers per round | %s | | all |\n' "$(sort -u "$WORK/peer-bytes" | tr '\n' ' ')"
 printf '| peak RSS of A (uploading) / B (downloading) | %d / %d MiB | | <= 256 MiB |\n' "$RSS_A" "$RSS_B"
+cat "$WORK/health.txt"
