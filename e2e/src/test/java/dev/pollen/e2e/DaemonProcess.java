@@ -29,20 +29,34 @@ public final class DaemonProcess implements AutoCloseable {
     static final Duration STOP_GRACE = Duration.ofSeconds(20);
     private static final String READY = "event=ready socket=";
 
-    /** Where a daemon lives and how it is started; the same spec restarts it in the same place. */
-    public record Spec(Path dir, Path socket, Path storage, List<String> flags) {
+    /**
+     * Where a daemon lives and how it is started; the same spec restarts it in the same place. The launcher is
+     * a command prefix that execs the daemon (e.g. {@code ip netns exec NS}), so the PID is still the daemon's;
+     * its dfget runs through the same prefix.
+     */
+    public record Spec(Path dir, Path socket, Path storage, List<String> flags, List<String> launcher) {
         public Spec {
             flags = List.copyOf(flags);
+            launcher = List.copyOf(launcher);
+        }
+
+        public Spec(Path dir, Path socket, Path storage, List<String> flags) {
+            this(dir, socket, storage, flags, List.of());
         }
 
         public Spec withSocket(Path newSocket) {
-            return new Spec(dir, newSocket, storage, flags);
+            return new Spec(dir, newSocket, storage, flags, launcher);
         }
 
         public Spec withFlags(String... more) {
             List<String> all = new ArrayList<>(flags);
             all.addAll(List.of(more));
-            return new Spec(dir, socket, storage, all);
+            return new Spec(dir, socket, storage, all, launcher);
+        }
+
+        /** The same daemon started through {@code prefix}, e.g. {@code [ip, netns, exec, NS]}. */
+        public Spec withLauncher(List<String> prefix) {
+            return new Spec(dir, socket, storage, flags, prefix);
         }
 
         Path lockFile() {
@@ -50,7 +64,7 @@ public final class DaemonProcess implements AutoCloseable {
         }
 
         List<String> command() {
-            List<String> cmd = new ArrayList<>();
+            List<String> cmd = new ArrayList<>(launcher);
             cmd.add(Pollen.dfdaemon().toString());
             cmd.add("--download.server.socketPath=" + socket);
             cmd.add("--storage.dir=" + storage);
@@ -184,7 +198,7 @@ public final class DaemonProcess implements AutoCloseable {
 
     /** A dfget that talks to this daemon's socket and keeps its own output beside the daemon's logs. */
     public Dfget dfget() {
-        return new Dfget(socket(), dir().resolve("dfget"));
+        return new Dfget(socket(), dir().resolve("dfget")).withLauncher(spec.launcher());
     }
 
     public String stdout() {

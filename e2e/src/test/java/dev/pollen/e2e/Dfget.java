@@ -8,7 +8,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Runs {@code bin/dfget} as a separate process against one socket. Its stdout and stderr go to files (never
@@ -16,9 +19,24 @@ import java.util.UUID;
  */
 public final class Dfget {
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
+    private static final Pattern SUMMARY = Pattern.compile(
+            "downloaded (\\S+ \\S+) in .*: origin (\\S+ \\S+), peers (\\S+ \\S+), local cache (\\S+ \\S+)");
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?) (B|KiB|MiB|GiB|TiB)");
 
     /** What one dfget run did. */
     public record Result(List<String> args, int exitCode, String stdout, String stderr, Duration took) {
+        /**
+         * Where the bytes came from, from the summary line on stderr
+         * ({@code downloaded 256.0 MiB in 3.10s (...): origin X, peers Y, local cache Z}); fails if there is none.
+         */
+        public Summary summary() {
+            Matcher m = SUMMARY.matcher(stderr);
+            if (!m.find()) {
+                throw new AssertionError("no summary line in the output of " + this);
+            }
+            return new Summary(parseSize(m.group(1)), parseSize(m.group(2)), parseSize(m.group(3)), parseSize(m.group(4)));
+        }
+
         @Override
         public String toString() {
             return "dfget " + String.join(" ", args) + " -> exit " + exitCode + " after " + took.toMillis()
@@ -57,23 +75,53 @@ public final class Dfget {
         }
     }
 
+    /**
+     * The sizes of a summary line, in bytes. dfget prints them rounded to one decimal ({@code 128.0 MiB}), so
+     * each is exact only to ±0.05 of its unit.
+     */
+    public record Summary(long total, long origin, long peers, long localCache) {
+    }
+
+    /** {@code 0 B}, {@code 512 B}, {@code 1.5 KiB}, {@code 256.0 MiB} to bytes (rounded). */
+    static long parseSize(String human) {
+        Matcher m = SIZE.matcher(human.strip());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a dfget size: " + human);
+        }
+        int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
+            case "B" -> 0;
+            case "KIB" -> 10;
+            case "MIB" -> 20;
+            case "GIB" -> 30;
+            default -> 40;
+        };
+        return Math.round(Double.parseDouble(m.group(1)) * (1L << shift));
+    }
+
     private final Path socket;
     private final Path logDir;
     private final Path workingDir;
+    private final List<String> launcher;
 
     public Dfget(Path socket, Path logDir) {
-        this(socket, logDir, null);
+        this(socket, logDir, null, List.of());
     }
 
-    private Dfget(Path socket, Path logDir, Path workingDir) {
+    private Dfget(Path socket, Path logDir, Path workingDir, List<String> launcher) {
         this.socket = socket;
         this.logDir = logDir;
         this.workingDir = workingDir;
+        this.launcher = List.copyOf(launcher);
     }
 
     /** The same dfget, run with {@code dir} as its working directory. */
     public Dfget inDirectory(Path dir) {
-        return new Dfget(socket, logDir, dir);
+        return new Dfget(socket, logDir, dir, launcher);
+    }
+
+    /** The same dfget, started through a prefix that execs it (e.g. {@code ip netns exec NS}). */
+    public Dfget withLauncher(List<String> prefix) {
+        return new Dfget(socket, logDir, workingDir, prefix);
     }
 
     /** {@code dfget URL -O OUTPUT -e SOCKET --no-progress MORE...}, waiting for it to finish. */
@@ -107,7 +155,7 @@ public final class Dfget {
             String id = UUID.randomUUID().toString();
             Path out = logDir.resolve("dfget-" + id + ".out");
             Path err = logDir.resolve("dfget-" + id + ".err");
-            List<String> cmd = new ArrayList<>();
+            List<String> cmd = new ArrayList<>(launcher);
             cmd.add(Pollen.dfget().toString());
             cmd.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(cmd)

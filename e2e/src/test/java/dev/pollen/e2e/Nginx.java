@@ -4,10 +4,11 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.HttpURLConnection;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,8 +23,11 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * A real nginx as the origin, on a free 127.0.0.1 port, serving a temp directory. Its access log records
- * {@code $request_method $uri $status $body_bytes_sent} per request, so tests count what the origin sent.
+ * A real nginx as the origin, on a free 127.0.0.1 port (or the address given to {@link #listenOn}, e.g. inside
+ * a network namespace through {@link #launcher}), serving a temp directory. Its access log records
+ * {@code $request_method $uri $status $body_bytes_sent} per request (then, for people reading it, the client,
+ * the time and the range), so tests count what the origin sent. The status page that tells when no response is
+ * in flight is on a Unix socket in its directory, so the test reaches it from any namespace.
  *
  * <pre>{@code
  * @RegisterExtension
@@ -39,6 +43,9 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
     private static final String ROOT = "@ROOT@";
 
     private final List<String> locations = new ArrayList<>();
+    private List<String> launcher = List.of();
+    private String host = "127.0.0.1";
+    private int fixedPort;
     private Path dir;
     private Process process;
     private int port;
@@ -62,6 +69,25 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
         return this;
     }
 
+    /** Listens on {@code ip:port} instead of a free loopback port (before {@link #start()}). */
+    public Nginx listenOn(String ip, int port) {
+        if (process != null) {
+            throw new IllegalStateException("choose the address before nginx starts");
+        }
+        this.host = ip;
+        this.fixedPort = port;
+        return this;
+    }
+
+    /** Starts nginx through a prefix that execs it, e.g. {@code ip netns exec NS} (before {@link #start()}). */
+    public Nginx launcher(List<String> prefix) {
+        if (process != null) {
+            throw new IllegalStateException("choose the launcher before nginx starts");
+        }
+        this.launcher = List.copyOf(prefix);
+        return this;
+    }
+
     public synchronized Nginx start() {
         if (process != null) {
             return this;
@@ -76,6 +102,11 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
             Files.createDirectories(dir.resolve("tmp"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        if (fixedPort > 0) {
+            port = fixedPort;
+            launch();
+            return this;
         }
         // Another process may take the port between our probe and nginx's bind: then try another one.
         AssertionError last = null;
@@ -94,9 +125,12 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
     private void launch() {
         try {
             Files.writeString(dir.resolve("nginx.conf"), config());
+            // A failed attempt may leave the socket behind, and nginx does not bind over it.
+            Files.deleteIfExists(statusSocket());
             Path err = dir.resolve("logs/stderr.log");
-            process = ChildProcesses.track(new ProcessBuilder(binary(), "-p", dir.toString(), "-c", dir.resolve("nginx.conf").toString(),
-                    "-g", "daemon off;")
+            List<String> cmd = new ArrayList<>(launcher);
+            cmd.addAll(List.of(binary(), "-p", dir.toString(), "-c", dir.resolve("nginx.conf").toString(), "-g", "daemon off;"));
+            process = ChildProcesses.track(new ProcessBuilder(cmd)
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(dir.resolve("logs/stdout.log").toFile())
                     .redirectError(err.toFile())
@@ -131,7 +165,7 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
                 error_log %1$s/logs/error.log warn;
                 events { worker_connections 1024; }
                 http {
-                  log_format bytes '$request_method $uri $status $body_bytes_sent';
+                  log_format bytes '$request_method $uri $status $body_bytes_sent $remote_addr $msec $http_range';
                   access_log %1$s/logs/access.log bytes;
                   client_body_temp_path %1$s/tmp/body;
                   proxy_temp_path %1$s/tmp/proxy;
@@ -142,12 +176,16 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
                   sendfile on;
                   keepalive_timeout 30s;
                   server {
-                    listen 127.0.0.1:%2$d;
+                    listen unix:%5$s;
+                    access_log off;
+                    location = /nginx_status { stub_status; }
+                  }
+                  server {
+                    listen %6$s:%2$d;
                     root %3$s;
-                    location = /nginx_status { stub_status; access_log off; }
                 %4$s  }
                 }
-                """.formatted(d, port, root(), locs);
+                """.formatted(d, port, root(), locs, statusSocket(), host);
     }
 
     @Override
@@ -163,13 +201,23 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
     /** SIGTERM to the master (it stops its workers), SIGKILL to all of them if that takes too long. */
     @Override
     public synchronized void close() {
+        stop();
+        if (dir != null) {
+            Daemons.deleteTree(dir);
+        }
+    }
+
+    /** Stops nginx and keeps its directory (its logs), e.g. for a failed test; {@link #close()} deletes it. */
+    public synchronized void stop() {
         if (process != null) {
             ChildProcesses.terminate(process, Duration.ofSeconds(10));
             process = null;
         }
-        if (dir != null) {
-            Daemons.deleteTree(dir);
-        }
+    }
+
+    /** nginx's directory: its configuration and {@code logs/}. */
+    public Path dir() {
+        return dir;
     }
 
     public int port() {
@@ -181,9 +229,9 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
         return dir.resolve("www");
     }
 
-    /** {@code http://127.0.0.1:PORT/path}. */
+    /** {@code http://127.0.0.1:PORT/path} (or the address it listens on). */
     public String url(String path) {
-        return "http://127.0.0.1:" + port + (path.startsWith("/") ? path : "/" + path);
+        return "http://" + host + ":" + port + (path.startsWith("/") ? path : "/" + path);
     }
 
     /** Creates a served file of random bytes from {@code seed}. */
@@ -227,20 +275,31 @@ public final class Nginx implements BeforeAllCallback, AfterAllCallback, AutoClo
                 .until(() -> writingConnections() <= 1);
     }
 
+    /** Responses being written, the status page's own included (nginx answers it at once). */
     private int writingConnections() throws IOException {
-        HttpURLConnection c = (HttpURLConnection) URI.create(url("/nginx_status")).toURL().openConnection();
-        c.setConnectTimeout(1000);
-        c.setReadTimeout(5000);
-        try {
-            String body = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(statusSocket()))) {
+            c.write(ByteBuffer.wrap("GET /nginx_status HTTP/1.0\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
+            String body = new String(readAll(c), StandardCharsets.US_ASCII);
             Matcher m = WRITING.matcher(body);
             if (!m.find()) {
                 throw new IOException("unexpected stub_status: " + body);
             }
             return Integer.parseInt(m.group(1));
-        } finally {
-            c.disconnect();
         }
+    }
+
+    private static byte[] readAll(SocketChannel c) throws IOException {
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        ByteBuffer buf = ByteBuffer.allocate(4096);
+        while (c.read(buf) >= 0) {
+            all.write(buf.array(), 0, buf.position());
+            buf.clear();
+        }
+        return all.toByteArray();
+    }
+
+    private Path statusSocket() {
+        return dir.resolve("status.sock");
     }
 
     /** Debian installs nginx in /usr/sbin, which is not on every PATH. */

@@ -25,4 +25,12 @@ final class Pollen {
     static Path dfget() {
         return home().resolve("bin/dfget");
     }
+
+    static Path scheduler() {
+        Path jar = home().resolve("scheduler/target/pollen-scheduler.jar");
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException(jar + " is missing (fix: ./mvnw -q -o install -DskipTests, then run the e2e tests)");
+        }
+        return home().resolve("bin/scheduler");
+    }
 }

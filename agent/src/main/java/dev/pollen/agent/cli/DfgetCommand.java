@@ -106,6 +106,9 @@ public final class DfgetCommand implements Callable<Integer> {
     private final PrintStream err = System.err;
 
     public static void main(String[] args) {
+        // Libraries fall back to java.util.logging when no SLF4J backend is bound (the launcher binds
+        // none, for start-up time); dfget reports every failure itself, so their chatter is dropped.
+        java.util.logging.LogManager.getLogManager().reset();
         System.exit(new CommandLine(new DfgetCommand()).execute(args));
     }
 

@@ -52,7 +52,14 @@ public final class ParentSet implements AutoCloseable {
     private final Map<String, ParentState> parents = new LinkedHashMap<>();
     private final Set<String> failed = new HashSet<>();
     private final List<Context.CancellableContext> streams = new ArrayList<>();
+    private long lastAnnouncementNanos = System.nanoTime();
     private boolean closed;
+
+    /**
+     * When no parent has announced any piece for this long, the parents are taken to be stuck (their
+     * own parent died, say, and they wait like us): a piece none of them holds goes elsewhere.
+     */
+    private static final long STALL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
 
     private static final class ParentState {
         final Peer peer;
@@ -127,8 +134,9 @@ public final class ParentSet implements AutoCloseable {
     }
 
     /**
-     * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it;
-     * null when none could deliver it (then the caller decides: reschedule or the origin).
+     * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it
+     * (less when the parents stop announcing anything); null when none could deliver it (then the
+     * caller decides: reschedule or the origin).
      */
     public Fetched fetch(StoredTask target, int number, Duration wait) throws InterruptedException {
         long deadline = System.nanoTime() + wait.toNanos();
@@ -138,7 +146,8 @@ public final class ParentSet implements AutoCloseable {
             synchronized (this) {
                 chosen = pick(number);
                 while (chosen == null && !closed && hasUsableParents()) {
-                    long left = deadline - System.nanoTime();
+                    long now = System.nanoTime();
+                    long left = Math.min(deadline - now, lastAnnouncementNanos + STALL_NANOS - now);
                     if (left <= 0) {
                         return null;
                     }
@@ -184,6 +193,7 @@ public final class ParentSet implements AutoCloseable {
 
     private synchronized void available(ParentState state, int number, InetSocketAddress address) {
         state.pieces.put(number, address);
+        lastAnnouncementNanos = System.nanoTime();
         notifyAll();
     }
 
