@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -180,6 +181,33 @@ class P2pSwarmTest {
         assertThat(second.summary()).as(summaryLine(second) + "\n" + swarm.report())
                 .isEqualTo(new Dfget.Summary(after.size(), 0, after.size(), 0));
         assertThat(swarm.origin().bytesSent("/after.bin")).isBetween(after.size(), after.size() + PROBE);
+    }
+
+    @Test
+    void aParentThatUploadsCorruptPiecesIsCaughtAndNotUsedAgain() {
+        swarm.withoutSeed().agents(1).start();
+        Swarm.Node liar = swarm.startAgent("liar", Map.of("POLLEN_FAULT_CORRUPT_UPLOADS", "true"));
+        TestFile file = swarm.origin().createFile("liar.bin", 64 * MiB, 25);
+        String url = swarm.origin().url("/liar.bin");
+        Dfget.Result first = liar.dfget().download(url, out.resolve("liar-own.bin"));
+        assertThat(first.exitCode()).as(first + "\n" + swarm.report()).isZero();
+
+        Swarm.Node honest = swarm.agent(0);
+        Dfget.Result result = honest.dfget().download(url, out.resolve("honest.bin"));
+
+        assertThat(result.exitCode()).as(result + "\n" + swarm.report()).isZero();
+        assertThat(TestFiles.sha256(out.resolve("honest.bin"))).isEqualTo(file.sha256());
+        String task = taskOf(honest, url);
+        assertThat(honest.logLines("event=peer_registered task=" + task)).as(swarm.report())
+                .singleElement().asString().contains("decision=Parents");
+        List<String> failures = honest.logLines("event=parent_failed task=" + task);
+        assertThat(failures).as("pieces the honest agent rejected\n" + swarm.report()).isNotEmpty()
+                .allMatch(l -> l.contains("crc32"));
+        // Reported to the scheduler, which blocks the liar for this child...
+        assertThat(swarm.scheduler().logLines("event=parent_blocked task=" + task)).as(swarm.report()).isNotEmpty();
+        // ...and not asked again once caught: at most the pieces already in flight to it fail.
+        assertThat(failures).as("fetches that went to the liar").hasSizeLessThanOrEqualTo(8);
+        assertThat(result.summary().peers()).as(summaryLine(result)).isZero();
     }
 
     /** The dfget's result if it ends before {@code deadline} ({@link System#nanoTime()}); else kills it and fails. */
