@@ -73,8 +73,20 @@ public final class DfdaemonCommand implements Callable<Integer> {
             return e.reason().exitCode();
         }
         CountDownLatch stopped = new CountDownLatch(1);
+        long hardStopMillis = effective.download().server().shutdownGracePeriod().toMillis() + 15_000;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // A supervisor waits for the exit; a shutdown stuck past the grace period must not keep it waiting.
+            Thread watchdog = Thread.ofPlatform().daemon().name("shutdown-watchdog").start(() -> {
+                try {
+                    Thread.sleep(hardStopMillis);
+                    log.error("event=shutdown_stuck after_ms={} action=halt", hardStopMillis);
+                    Runtime.getRuntime().halt(1);
+                } catch (InterruptedException done) {
+                    // shutdown finished in time
+                }
+            });
             daemon.close();
+            watchdog.interrupt();
             stopped.countDown();
         }, "shutdown"));
         stopped.await();
