@@ -25,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,16 +39,11 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private final Cluster cluster;
     private final SeedTrigger seeds;
     private final ScheduledExecutorService timer;
-    private final AtomicLong messages = new AtomicLong();
 
     SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer) {
         this.cluster = cluster;
         this.seeds = seeds;
         this.timer = timer;
-    }
-
-    long messagesHandled() {
-        return messages.get();
     }
 
     @Override
@@ -59,7 +53,6 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
 
             @Override
             public void onNext(AnnouncePeerRequest request) {
-                messages.incrementAndGet();
                 if (request.getPeerId().isEmpty() || request.getTaskId().isEmpty() || request.getHostId().isEmpty()) {
                     responses.onError(Status.INVALID_ARGUMENT
                             .withDescription("AnnouncePeerRequest needs host_id, task_id and peer_id").asRuntimeException());
@@ -172,7 +165,6 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
 
     @Override
     public void announceHost(AnnounceHostRequest request, StreamObserver<Empty> responses) {
-        messages.incrementAndGet();
         if (request.getHost().getId().isEmpty()) {
             responses.onError(Status.INVALID_ARGUMENT.withDescription("AnnounceHostRequest.host.id is empty").asRuntimeException());
             return;
