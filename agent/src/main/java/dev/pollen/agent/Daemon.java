@@ -75,7 +75,14 @@ public final class Daemon implements AutoCloseable {
             TaskManager tasks = new TaskManager(storage, new OriginClient(config.download()), work,
                     config.download().concurrentPieceCount(), clock, p2p);
             parts.push(tasks);
-            parts.push(work::shutdownNow);
+            // Interrupting a thread in file I/O closes the shared content channel, so piece work gets a
+            // few seconds to end on its own before it is interrupted.
+            parts.push(() -> {
+                work.shutdown();
+                if (!work.awaitTermination(5, TimeUnit.SECONDS)) {
+                    work.shutdownNow();
+                }
+            });
             GarbageCollector gc = new GarbageCollector(storage, config.gc().policy(), clock, tasks::whenIdle);
             ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().name("housekeeping").daemon().factory());

@@ -360,6 +360,9 @@ public final class ActiveTask {
                 store.finish();
                 log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
                 endPeer(null);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
+                log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
             } catch (IOException e) {
                 log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
             }
