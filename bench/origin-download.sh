@@ -8,59 +8,25 @@
 # and the daemon's peak RSS (VmHWM) over the whole run. Prints a Markdown table.
 # Usage: bench/origin-download.sh [SIZE_MIB] [ROUNDS]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../bin/_java"
 SIZE_MIB="${1:-1024}"
 ROUNDS="${2:-3}"
-BIN="$POLLEN_HOME/bin"
-[ -f "$POLLEN_JAR" ] || "$BIN/build"
-
-WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pollen-bench.XXXXXX")"
-chmod 755 "$WORK"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-mkdir -p "$WORK/www" "$WORK/out"
-chmod 755 "$WORK/www"
-head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/www/big.bin"
-head -c 4096 /dev/urandom > "$WORK/www/small.bin"
-chmod 644 "$WORK/www/"*.bin
-PORT=$((30000 + RANDOM % 20000))
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 2;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off; sendfile on; tcp_nopush on;
-  client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
-  uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
-  server { listen 127.0.0.1:$PORT; root $WORK/www; }
-}
-CONF
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' & pids+=($!)
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+random_file big.bin "$((SIZE_MIB << 20))"
+random_file small.bin 4096
+start_origin
 
 SOCKET="$WORK/dfdaemon.sock"
 "$BIN/dfdaemon" --download.server.socketPath="$SOCKET" --storage.dir="$WORK/store" \
   --gc.policy.diskQuota=100GiB > "$WORK/dfdaemon.log" 2>&1 & DAEMON=$!; pids+=($DAEMON)
-until grep -q "event=ready" "$WORK/dfdaemon.log"; do sleep 0.1; done
-URL="http://127.0.0.1:$PORT/big.bin"
-
-now() { date +%s.%N; }
-timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+await_ready "$WORK/dfdaemon.log"
+URL="$ORIGIN/big.bin"
 
 # Warm-up: the origin file into the page cache, dfget's class cache built, the daemon's JIT warmed.
 curl -s -o /dev/null "$URL"
-"$BIN/dfget" "http://127.0.0.1:$PORT/small.bin" -O "$WORK/out/warm" -e "$SOCKET" --no-progress >/dev/null 2>&1
+"$BIN/dfget" "$ORIGIN/small.bin" -O "$WORK/out/warm" -e "$SOCKET" --no-progress >/dev/null 2>&1
 "$BIN/dfget" "$URL" -O "$WORK/out/warm.big" -e "$SOCKET" --tag warmup --no-progress >/dev/null 2>&1
 rm -f "$WORK/out/"*
-until [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ] || [ "$JAVA_FEATURE" -lt 25 ]; do sleep 0.2; done
+await_dfget_cache
 
 curl_t=(); cold_t=(); stored_t=(); small_t=()
 for r in $(seq "$ROUNDS"); do
@@ -70,7 +36,7 @@ for r in $(seq "$ROUNDS"); do
   rm -f "$WORK/out/cold.bin"; sync
   stored_t+=("$(timed "$BIN/dfget" "$URL" -O "$WORK/out/stored.bin" -e "$SOCKET" --tag "round-$r" --no-progress)")
   rm -f "$WORK/out/stored.bin"; sync
-  small_t+=("$(timed "$BIN/dfget" "http://127.0.0.1:$PORT/small.bin" -O "$WORK/out/small.bin" -e "$SOCKET" --no-progress)")
+  small_t+=("$(timed "$BIN/dfget" "$ORIGIN/small.bin" -O "$WORK/out/small.bin" -e "$SOCKET" --no-progress)")
   rm -f "$WORK/out/small.bin"
 done
 RSS_KIB=$(awk '/VmHWM/ {print $2}' "/proc/$DAEMON/status")

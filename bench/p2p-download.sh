@@ -6,42 +6,12 @@
 # round makes a new task. Prints a Markdown table.
 # Usage: bench/p2p-download.sh [SIZE_MIB] [ROUNDS]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../bin/_java"
 SIZE_MIB="${1:-1024}"
 ROUNDS="${2:-3}"
-BIN="$POLLEN_HOME/bin"
-[ -f "$POLLEN_JAR" ] || "$BIN/build"
-
-WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pollen-p2p.XXXXXX")"
-chmod 755 "$WORK"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-mkdir -p "$WORK/www" "$WORK/out"
-chmod 755 "$WORK/www"
-head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/www/big.bin"
-chmod 644 "$WORK/www/big.bin"
-PORT=$((30000 + RANDOM % 10000))
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+random_file big.bin "$((SIZE_MIB << 20))"
+start_origin
 SCHED_PORT=$((40000 + RANDOM % 10000))
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 2;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off; sendfile on; tcp_nopush on;
-  client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
-  uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
-  server { listen 127.0.0.1:$PORT; root $WORK/www; }
-}
-CONF
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' & pids+=($!)
 "$BIN/scheduler" --listen 127.0.0.1 --port "$SCHED_PORT" > "$WORK/scheduler.log" 2>&1 & pids+=($!)
 
 agent() {
@@ -53,18 +23,15 @@ agent() {
 }
 agent 2; A=$!
 agent 3; B=$!
-until grep -q "event=ready" "$WORK/agent-2.log" && grep -q "event=ready" "$WORK/agent-3.log"; do sleep 0.1; done
-URL="http://127.0.0.1:$PORT/big.bin"
-
-now() { date +%s.%N; }
-timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+await_ready "$WORK/agent-2.log"
+await_ready "$WORK/agent-3.log"
+URL="$ORIGIN/big.bin"
 
 curl -s -o /dev/null "$URL"
 "$BIN/dfget" "$URL" -O "$WORK/out/warm" -e "$WORK/2.sock" --tag warm --no-progress >/dev/null 2>&1
 "$BIN/dfget" "$URL" -O "$WORK/out/warm-b" -e "$WORK/3.sock" --tag warm --no-progress >/dev/null 2>&1
 rm -f "$WORK/out/"*
-until [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ] || [ "$JAVA_FEATURE" -lt 25 ]; do sleep 0.2; done
+await_dfget_cache
 
 curl_t=(); p2p_t=(); peer_share=()
 for r in $(seq "$ROUNDS"); do

@@ -1,0 +1,60 @@
+# Sourced by the benchmark scripts: a scratch directory cleaned up on exit with every process the
+# script started, an nginx origin, a random file, and timing helpers.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../bin/_java"
+BIN="$POLLEN_HOME/bin"
+[ -f "$POLLEN_JAR" ] || "$BIN/build"
+
+WORK="$(mktemp -d "${BENCH_DIR:-/var/tmp}/pollen-bench.XXXXXX")"
+chmod 755 "$WORK"
+mkdir -p "$WORK/www" "$WORK/out"
+chmod 755 "$WORK/www"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# random_file NAME BYTES: a file the origin serves.
+random_file() {
+  head -c "$2" /dev/urandom > "$WORK/www/$1"
+  chmod 644 "$WORK/www/$1"
+}
+
+# start_origin: nginx on a random loopback port serving $WORK/www; sets ORIGIN (http://127.0.0.1:PORT).
+start_origin() {
+  local port=$((30000 + RANDOM % 20000))
+  cat > "$WORK/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
+  uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
+  server { listen 127.0.0.1:$port; root $WORK/www; }
+}
+CONF
+  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  ORIGIN="http://127.0.0.1:$port"
+}
+
+# await_ready LOG: until a daemon or scheduler logged its ready line.
+await_ready() {
+  until grep -q "event=ready" "$1"; do sleep 0.1; done
+}
+
+# await_dfget_cache: until dfget's class cache for this build exists (built after its first run).
+await_dfget_cache() {
+  until [ "$JAVA_FEATURE" -lt 25 ] || [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ]; do
+    sleep 0.2
+  done
+}
+
+now() { date +%s.%N; }
+timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
