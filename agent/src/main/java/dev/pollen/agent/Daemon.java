@@ -103,7 +103,8 @@ public final class Daemon implements AutoCloseable {
                     pieces = new CorruptingPieces(pieces);
                 }
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
-                        .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort())),
+                        .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
+                        .withRateLimit(config.upload().rateLimit().bytes()),
                         pieces, work, clock);
                 parts.push(vortexServer);
                 UploadGrpcServer upload = UploadGrpcServer.start(

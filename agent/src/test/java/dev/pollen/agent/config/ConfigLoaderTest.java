@@ -128,6 +128,15 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void readsTheUploadRateLimitAsASize() {
+        assertThat(loader.load(null, Map.of(), Map.of()).upload().rateLimit().bytes()).isZero();
+        assertThat(loader.load(null, Map.of(), Map.of("upload.rateLimit", "100MiB")).upload().rateLimit().bytes())
+                .isEqualTo(100L << 20);
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.rateLimit", "fast")))
+                .hasMessageContaining("upload.rateLimit").hasMessageContaining("a size such as 10GiB");
+    }
+
+    @Test
     void listsEveryKey() {
         assertThat(loader.keys()).contains("download.server.socketPath", "gc.policy.diskQuota", "storage.dir");
     }

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.traffic.GlobalTrafficShapingHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -37,7 +38,7 @@ public final class VortexServer implements AutoCloseable {
      * @param drainTimeout how long shutdown waits for pieces being sent
      */
     public record Options(InetSocketAddress address, VortexTransport transport, int ioThreads, Duration idleTimeout,
-                          Duration drainTimeout) {
+                          Duration drainTimeout, long rateLimitBytesPerSecond) {
         public Options {
             Objects.requireNonNull(address, "address");
             Objects.requireNonNull(transport, "transport");
@@ -53,6 +54,9 @@ public final class VortexServer implements AutoCloseable {
             if (idleTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
                 throw new IllegalArgumentException("vortex.idleTimeout: " + idleTimeout + " (expected: at least 1s)");
             }
+            if (rateLimitBytesPerSecond < 0) {
+                throw new IllegalArgumentException("upload.rateLimit: " + rateLimitBytesPerSecond + " (expected: 0 for none, or bytes per second)");
+            }
             if (drainTimeout.isNegative()) {
                 throw new IllegalArgumentException("vortex.drainTimeout: " + drainTimeout + " (expected: 0 or more)");
             }
@@ -61,15 +65,20 @@ public final class VortexServer implements AutoCloseable {
         /** Port {@value VortexWire#DEFAULT_PORT} on all addresses, the best transport, 4 I/O threads. */
         public static Options defaults() {
             return new Options(new InetSocketAddress(VortexWire.DEFAULT_PORT), VortexTransport.best(), 4,
-                    Duration.ofMinutes(5), Duration.ofSeconds(10));
+                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0);
         }
 
         public Options withAddress(InetSocketAddress newAddress) {
-            return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout);
+            return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond);
         }
 
         public Options withTransport(VortexTransport newTransport) {
-            return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout);
+            return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond);
+        }
+
+        /** Caps the bytes per second all uploads together send (0: no cap). */
+        public Options withRateLimit(long bytesPerSecond) {
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond);
         }
     }
 
@@ -106,6 +115,12 @@ public final class VortexServer implements AutoCloseable {
         InFlight inFlight = new InFlight();
         VortexServerStats stats = new VortexServerStats();
         long idleMillis = options.idleTimeout().toMillis();
+        // One shaper for every connection: the cap is the node's upload budget, however many children.
+        GlobalTrafficShapingHandler shaper = options.rateLimitBytesPerSecond() > 0
+                ? new GlobalTrafficShapingHandler(workers, options.rateLimitBytesPerSecond(), 0) : null;
+        if (shaper != null) {
+            workers.terminationFuture().addListener(done -> shaper.release());
+        }
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(options.transport().serverChannel())
@@ -117,6 +132,9 @@ public final class VortexServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.add(ch);
+                        if (shaper != null) {
+                            ch.pipeline().addLast(shaper);
+                        }
                         ch.pipeline().addLast(
                                 // observeOutput: a slow but moving download is not idle; a stalled one is.
                                 new IdleStateHandler(true, 0, 0, idleMillis, TimeUnit.MILLISECONDS),

@@ -125,6 +125,24 @@ abstract class VortexRoundTripTestBase {
     }
 
     @Test
+    void aRateLimitedServerDeliversEveryByteAtNoMoreThanItsLimit() throws Exception {
+        long limit = PIECE; // 1 MiB/s for all uploads together
+        try (VortexServer capped = VortexServer.start(VortexServer.Options.defaults()
+                .withAddress(new InetSocketAddress("127.0.0.1", 0)).withTransport(transport()).withRateLimit(limit),
+                pieces, lookups, Clock.systemUTC());
+             StoredTask target = childStore.create(metadata(FULL))) {
+            long start = System.nanoTime();
+            for (int n = 0; n < parentRecords.size(); n++) {
+                assertThat(client.fetch(capped.address(), target, n, TIMEOUT)).isEqualTo(parentRecords.get(n));
+            }
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(Files.readAllBytes(target.contentPath())).isEqualTo(data);
+            // 2.5 MiB at 1 MiB/s: the shaper lets the first second's worth through at once, so at least 1 s.
+            assertThat(took).isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+        }
+    }
+
+    @Test
     void fetchesPiecesInParallelFromVirtualThreads() throws Exception {
         try (StoredTask target = childStore.create(metadata(FULL));
              ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
