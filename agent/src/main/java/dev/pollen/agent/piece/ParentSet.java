@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,6 +61,8 @@ public final class ParentSet implements AutoCloseable {
      * own parent died, say, and they wait like us): a piece none of them holds goes elsewhere.
      */
     private static final long STALL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
+    private static final int NOT_FOUND_RETRIES = 10;
+    private static final long NOT_FOUND_RETRY_MILLIS = 200;
 
     private static final class ParentState {
         final Peer peer;
@@ -90,31 +93,47 @@ public final class ParentSet implements AutoCloseable {
             }
             ParentState state = new ParentState(peer);
             parents.put(peer.getId(), state);
-            // Detached from the request that started the download: the stream lives as long as this set.
-            Context.CancellableContext ctx = Context.ROOT.withCancellation();
-            streams.add(ctx);
-            SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
-                    .addAllInterestedPieceNumbers(wanted).build();
-            ctx.run(() -> DfdaemonUploadGrpc.newStub(channels.channel(peer.getHost().getIp(), peer.getHost().getPort()))
-                    .syncPieces(request, new StreamObserver<>() {
-                        @Override
-                        public void onNext(SyncPiecesResponse r) {
-                            int port = r.hasTcpPort() ? r.getTcpPort() : peer.getHost().getDownloadPort();
-                            String ip = r.getIp().isEmpty() ? peer.getHost().getIp() : r.getIp();
-                            available(state, r.getNumber(), new InetSocketAddress(ip, port));
-                        }
+            follow(state, SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
+                    .addAllInterestedPieceNumbers(wanted).build(), 1);
+        }
+    }
 
-                        @Override
-                        public void onError(Throwable t) {
+    /**
+     * Streams one parent's pieces. A parent that does not know the task yet (NOT_FOUND: it registered
+     * a moment ago and is still asking its own parents or the origin) is asked again shortly.
+     */
+    private synchronized void follow(ParentState state, SyncPiecesRequest request, int attempt) {
+        if (closed) {
+            return;
+        }
+        Peer peer = state.peer;
+        // Detached from the request that started the download: the stream lives as long as this set.
+        Context.CancellableContext ctx = Context.ROOT.withCancellation();
+        streams.add(ctx);
+        ctx.run(() -> DfdaemonUploadGrpc.newStub(channels.channel(peer.getHost().getIp(), peer.getHost().getPort()))
+                .syncPieces(request, new StreamObserver<>() {
+                    @Override
+                    public void onNext(SyncPiecesResponse r) {
+                        int port = r.hasTcpPort() ? r.getTcpPort() : peer.getHost().getDownloadPort();
+                        String ip = r.getIp().isEmpty() ? peer.getHost().getIp() : r.getIp();
+                        available(state, r.getNumber(), new InetSocketAddress(ip, port));
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        if (io.grpc.Status.fromThrowable(t).getCode() == io.grpc.Status.Code.NOT_FOUND && attempt < NOT_FOUND_RETRIES) {
+                            CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
+                                    .execute(() -> follow(state, request, attempt + 1));
+                        } else {
                             gone(state, t.toString());
                         }
+                    }
 
-                        @Override
-                        public void onCompleted() {
-                            // every wanted piece announced; the parent stays usable
-                        }
-                    }));
-        }
+                    @Override
+                    public void onCompleted() {
+                        // every wanted piece announced; the parent stays usable
+                    }
+                }));
     }
 
     /** The parents that may still serve: for rescheduling, the others are excluded. */
