@@ -4,9 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -202,11 +200,11 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     public String stdout() {
-        return read(stdoutLog);
+        return LogFiles.read(stdoutLog);
     }
 
     public String stderr() {
-        return read(stderrLog);
+        return LogFiles.read(stderrLog);
     }
 
     /** Log lines (stdout) that contain {@code text}, e.g. {@code "event=stale_socket_recovered"}. */
@@ -228,25 +226,10 @@ public final class DaemonProcess implements AutoCloseable {
                 .toList();
     }
 
-    private static String read(Path file) {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return "";
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     @Override
     public String toString() {
         return "dfdaemon pid " + pid() + (process.isAlive() ? " (running)" : " (exit " + process.exitValue() + ")")
-                + " in " + dir() + "\n--- stdout " + stdoutLog + " ---\n" + tail(stdout())
-                + "\n--- stderr " + stderrLog + " ---\n" + tail(stderr());
-    }
-
-    private static String tail(String text) {
-        List<String> lines = text.lines().toList();
-        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+                + " in " + dir() + "\n--- stdout " + stdoutLog + " ---\n" + LogFiles.tail(stdout())
+                + "\n--- stderr " + stderrLog + " ---\n" + LogFiles.tail(stderr());
     }
 }

@@ -4,9 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -128,7 +126,7 @@ final class SchedulerProcess implements AutoCloseable {
 
     /** The current run's stdout (its log). */
     String stdout() {
-        return read(out);
+        return LogFiles.read(out);
     }
 
     /** Lines of the current run's log that contain {@code text}, e.g. {@code "event=host_joined"}. */
@@ -138,25 +136,14 @@ final class SchedulerProcess implements AutoCloseable {
 
     /** ERROR lines of every run so far. */
     List<String> errors() {
-        return logs.stream().flatMap(f -> read(f).lines()).filter(l -> l.contains(" level=ERROR ")).toList();
-    }
-
-    private static String read(Path file) {
-        try {
-            return file == null ? "" : Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return "";
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return logs.stream().flatMap(f -> LogFiles.read(f).lines()).filter(l -> l.contains(" level=ERROR ")).toList();
     }
 
     @Override
     public String toString() {
-        List<String> lines = stdout().lines().toList();
         return "scheduler pid " + process.pid() + (process.isAlive() ? " (running)" : " (exit " + process.exitValue() + ")")
                 + " in " + dir + "\n--- stdout " + out + " ---\n"
-                + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()))
-                + "\n--- stderr " + err + " ---\n" + read(err);
+                + LogFiles.tail(stdout())
+                + "\n--- stderr " + err + " ---\n" + LogFiles.read(err);
     }
 }
