@@ -10,9 +10,13 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/www" "$WORK/out"
 chmod 755 "$WORK/www"
 pids=()
+# Commands run after the processes stopped and before the scratch dir goes (e.g. removing namespaces).
+teardown=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local step
+  for step in "${teardown[@]}"; do eval "$step" 2>/dev/null || true; done
   if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -23,24 +27,34 @@ random_file() {
   chmod 644 "$WORK/www/$1"
 }
 
-# start_origin: nginx on a random loopback port serving $WORK/www; sets ORIGIN (http://127.0.0.1:PORT).
+# start_origin [IP PORT [LAUNCHER...]]: nginx serving $WORK/www, by default on a random loopback port,
+# optionally started through LAUNCHER (e.g. ip netns exec NS); sets ORIGIN (http://IP:PORT). Its access
+# log ($WORK/access.log) has the bytes sent per request last, for origin_bytes.
 start_origin() {
-  local port=$((30000 + RANDOM % 20000))
+  local ip="${1:-127.0.0.1}" port="${2:-$((30000 + RANDOM % 20000))}"
+  shift 2 2>/dev/null || shift $#
   cat > "$WORK/nginx.conf" <<CONF
 worker_processes 2;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
 http {
-  access_log off; sendfile on; tcp_nopush on;
+  log_format bytes '\$request_uri \$status \$bytes_sent';
+  access_log $WORK/access.log bytes; sendfile on; tcp_nopush on;
   client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
   uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
-  server { listen 127.0.0.1:$port; root $WORK/www; }
+  server { listen $ip:$port; root $WORK/www; }
 }
 CONF
-  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+  "$@" "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
   pids+=($!)
-  ORIGIN="http://127.0.0.1:$port"
+  ORIGIN="http://$ip:$port"
+  until "$@" curl -s -o /dev/null "$ORIGIN/"; do sleep 0.05; done
+}
+
+# origin_bytes PATH: bytes the origin sent for PATH since the access log was last emptied (: > access.log).
+origin_bytes() {
+  awk -v p="$1" '$1 == p {s += $3} END {printf "%d\n", s}' "$WORK/access.log"
 }
 
 # await_ready LOG: until a daemon or scheduler logged its ready line.

@@ -1,31 +1,32 @@
 package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.ParentChannels;
 import dev.pollen.agent.piece.vortex.VortexClient;
-import dev.pollen.agent.task.P2p;
-import dev.pollen.agent.upload.DfdaemonUploadService;
-import dev.pollen.agent.upload.CorruptingPieces;
-import dev.pollen.agent.upload.TaskPieces;
-import dev.pollen.agent.upload.vortex.UploadPieces;
-import dev.pollen.agent.upload.UploadGrpcServer;
-import dev.pollen.agent.upload.vortex.VortexServer;
-import dev.pollen.proto.common.v2.Host;
-import dev.pollen.proto.common.v2.Network;
-import dev.pollen.scheduler.client.SchedulerClient;
-import java.net.InetSocketAddress;
-import java.util.concurrent.atomic.AtomicReference;
-import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.server.DfdaemonDownloadService;
 import dev.pollen.agent.server.SocketGuard;
 import dev.pollen.agent.server.UdsGrpcServer;
 import dev.pollen.agent.storage.GarbageCollector;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.Downloader;
+import dev.pollen.agent.task.P2p;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.agent.upload.CorruptingPieces;
+import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.agent.upload.HostStatus;
+import dev.pollen.agent.upload.TaskPieces;
+import dev.pollen.agent.upload.UploadGrpcServer;
+import dev.pollen.agent.upload.vortex.UploadPieces;
+import dev.pollen.agent.upload.vortex.VortexServer;
+import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Network;
+import dev.pollen.scheduler.client.SchedulerClient;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
@@ -33,6 +34,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +46,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    /** How often SyncHost streams this host's load to a peer that follows it. */
+    private static final Duration SYNC_HOST_INTERVAL = Duration.ofSeconds(5);
 
     private final Deque<AutoCloseable> parts;
 
@@ -58,7 +64,7 @@ public final class Daemon implements AutoCloseable {
             Storage storage = new Storage(config.storage().dir());
             HostIdentity host = HostIdentity.of(config.host());
             ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
-            AtomicReference<Host> announced = new AtomicReference<>();
+            AtomicReference<Supplier<Host>> announced = new AtomicReference<>();
             P2p p2p = null;
             if (config.scheduler().enabled()) {
                 ParentChannels channels = new ParentChannels();
@@ -67,7 +73,7 @@ public final class Daemon implements AutoCloseable {
                 parts.push(vortex);
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
-                SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), announced::get,
+                SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), () -> announced.get().get(),
                         config.scheduler().announceInterval(), clock);
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
@@ -83,7 +89,7 @@ public final class Daemon implements AutoCloseable {
                     work.shutdownNow();
                 }
             });
-            GarbageCollector gc = new GarbageCollector(storage, config.gc().policy(), clock, tasks::whenIdle);
+            GarbageCollector gc = new GarbageCollector(storage, config.gcPolicy(), clock, tasks::whenIdle);
             ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().name("housekeeping").daemon().factory());
             parts.push(housekeeping::shutdownNow);
@@ -104,14 +110,19 @@ public final class Daemon implements AutoCloseable {
                 }
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
-                        .withRateLimit(config.upload().rateLimit().bytes()),
+                        .withRateLimit(config.upload().rateLimit().bytes())
+                        .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
                         pieces, work, clock);
                 parts.push(vortexServer);
+                // The upload port is only known once bound (port 0 in tests), and SyncHost needs the host: a
+                // holder lets the service answer with the host built just after.
+                AtomicReference<HostStatus> status = new AtomicReference<>();
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
-                        new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort()), calls);
+                        new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort(),
+                                () -> status.get().get(), housekeeping, SYNC_HOST_INTERVAL), calls);
                 parts.push(upload);
-                announced.set(Host.newBuilder()
+                status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
                         .setType(config.seedPeer().enable() ? 1 : 0)
                         .setHostname(host.hostname())
@@ -119,7 +130,8 @@ public final class Daemon implements AutoCloseable {
                         .setPort(upload.port())
                         .setDownloadPort(vortexServer.address().getPort())
                         .setNetwork(Network.newBuilder().setIdc(config.host().idc()).setLocation(config.host().location()))
-                        .build());
+                        .build(), config.storage().dir(), vortexServer.stats()));
+                announced.set(status.get());
                 p2p.scheduler().start();
                 parts.push(p2p.scheduler());
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();

@@ -19,4 +19,14 @@ public record DaemonConfig(DownloadConfig download, StorageConfig storage, Uploa
                     "a port other than upload.server.port (" + upload.server().port() + ")");
         }
     }
+
+    /** The GC policy in force: a seed peer's own TTL and quota, else {@code gc.policy}. */
+    public GcConfig.Policy gcPolicy() {
+        if (!seedPeer.enable()) {
+            return gc.policy();
+        }
+        SeedPeerConfig.Policy seed = seedPeer.gc().policy();
+        return new GcConfig.Policy(seed.taskTTL(), seed.diskQuota(), gc.policy().distHighThresholdPercent(),
+                gc.policy().distLowThresholdPercent());
+    }
 }

@@ -5,25 +5,32 @@ import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.common.v2.Task;
 import dev.pollen.proto.common.v2.TaskType;
 import dev.pollen.proto.common.v2.TrafficType;
-import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskResponse;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
+import dev.pollen.proto.dfdaemon.v2.SyncHostRequest;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,14 +47,47 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
     private final DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads;
     private final String advertisedIp;
     private final int vortexPort;
+    private final Supplier<Host> host;
+    private final ScheduledExecutorService timer;
+    private final Duration syncHostInterval;
 
-    /** @param downloads runs DownloadTask for the scheduler (seed peers), storing the task without any output file */
+    /**
+     * @param downloads runs DownloadTask for the scheduler (seed peers), storing the task without any output file
+     * @param host this host with its current load, for SyncHost
+     * @param syncHostInterval how often SyncHost sends the host again
+     */
     public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, String advertisedIp,
-                                 int vortexPort) {
+                                 int vortexPort, Supplier<Host> host, ScheduledExecutorService timer, Duration syncHostInterval) {
         this.tasks = tasks;
         this.downloads = downloads;
         this.advertisedIp = advertisedIp;
         this.vortexPort = vortexPort;
+        this.host = host;
+        this.timer = timer;
+        this.syncHostInterval = syncHostInterval;
+    }
+
+    /** Streams this host (identity and load) now and then every interval, until the caller cancels. */
+    @Override
+    public void syncHost(SyncHostRequest request, StreamObserver<Host> responses) {
+        ServerCallStreamObserver<Host> call = (ServerCallStreamObserver<Host>) responses;
+        Object lock = new Object();
+        Runnable send = () -> {
+            synchronized (lock) {
+                if (!call.isCancelled()) {
+                    call.onNext(host.get());
+                }
+            }
+        };
+        ScheduledFuture<?> repeat = timer.scheduleAtFixedRate(() -> {
+            try {
+                send.run();
+            } catch (RuntimeException e) {
+                // The caller went away between the check and the send: the cancel handler stops the repeats.
+                log.debug("event=sync_host_send_failed peer={} error=\"{}\"", request.getPeerId(), e.toString());
+            }
+        }, 0, syncHostInterval.toMillis(), TimeUnit.MILLISECONDS);
+        call.setOnCancelHandler(() -> repeat.cancel(false));
     }
 
     /** The scheduler asks a seed peer to fetch a task: stored only, never written to a path a caller names. */

@@ -137,6 +137,30 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void readsTheUploadConcurrencyLimitAndRefusesANegativeOne() {
+        assertThat(loader.load(null, Map.of(), Map.of()).upload().concurrentPieceLimit()).isEqualTo(64);
+        assertThat(loader.load(null, Map.of(), Map.of("upload.concurrentPieceLimit", "0")).upload().concurrentPieceLimit()).isZero();
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.concurrentPieceLimit", "-1")))
+                .hasMessageContaining("upload.concurrentPieceLimit");
+    }
+
+    @Test
+    void aSeedPeerKeepsContentUnderItsOwnTtlAndQuota() {
+        DaemonConfig normal = loader.load(null, Map.of(), Map.of("gc.policy.taskTTL", "1h", "gc.policy.diskQuota", "10GiB"));
+        assertThat(normal.gcPolicy().taskTTL()).isEqualTo(java.time.Duration.ofHours(1));
+        assertThat(normal.gcPolicy().diskQuota().bytes()).isEqualTo(10L << 30);
+
+        DaemonConfig seed = loader.load(null, Map.of(), Map.of("seedPeer.enable", "true", "gc.policy.taskTTL", "1h",
+                "seedPeer.gc.policy.taskTTL", "72h", "seedPeer.gc.policy.diskQuota", "500GiB", "gc.policy.distHighThresholdPercent", "90"));
+        assertThat(seed.gcPolicy().taskTTL()).isEqualTo(java.time.Duration.ofHours(72));
+        assertThat(seed.gcPolicy().diskQuota().bytes()).isEqualTo(500L << 30);
+        assertThat(seed.gcPolicy().distHighThresholdPercent()).isEqualTo(90);
+
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("seedPeer.gc.policy.diskQuota", "0")))
+                .hasMessageContaining("seedPeer.gc.policy.diskQuota");
+    }
+
+    @Test
     void listsEveryKey() {
         assertThat(loader.keys()).contains("download.server.socketPath", "gc.policy.diskQuota", "storage.dir");
     }

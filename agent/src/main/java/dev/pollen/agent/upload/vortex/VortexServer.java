@@ -36,9 +36,10 @@ public final class VortexServer implements AutoCloseable {
      *
      * @param idleTimeout a connection with neither reads nor write progress for this long is closed
      * @param drainTimeout how long shutdown waits for pieces being sent
+     * @param concurrentPieceLimit pieces sent at once over all connections (0: no cap); more requests wait in line
      */
     public record Options(InetSocketAddress address, VortexTransport transport, int ioThreads, Duration idleTimeout,
-                          Duration drainTimeout, long rateLimitBytesPerSecond) {
+                          Duration drainTimeout, long rateLimitBytesPerSecond, int concurrentPieceLimit) {
         public Options {
             Objects.requireNonNull(address, "address");
             Objects.requireNonNull(transport, "transport");
@@ -57,28 +58,39 @@ public final class VortexServer implements AutoCloseable {
             if (rateLimitBytesPerSecond < 0) {
                 throw new IllegalArgumentException("upload.rateLimit: " + rateLimitBytesPerSecond + " (expected: 0 for none, or bytes per second)");
             }
+            if (concurrentPieceLimit < 0) {
+                throw new IllegalArgumentException("upload.concurrentPieceLimit: " + concurrentPieceLimit
+                        + " (expected: 0 for none, or more)");
+            }
             if (drainTimeout.isNegative()) {
                 throw new IllegalArgumentException("vortex.drainTimeout: " + drainTimeout + " (expected: 0 or more)");
             }
         }
 
-        /** Port {@value VortexWire#DEFAULT_PORT} on all addresses, the best transport, 4 I/O threads. */
+        /** Port {@value VortexWire#DEFAULT_PORT} on all addresses, the best transport, 4 I/O threads, no caps. */
         public static Options defaults() {
             return new Options(new InetSocketAddress(VortexWire.DEFAULT_PORT), VortexTransport.best(), 4,
-                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0);
+                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0, 0);
         }
 
         public Options withAddress(InetSocketAddress newAddress) {
-            return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond);
+            return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
+                    concurrentPieceLimit);
         }
 
         public Options withTransport(VortexTransport newTransport) {
-            return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond);
+            return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
+                    concurrentPieceLimit);
         }
 
         /** Caps the bytes per second all uploads together send (0: no cap). */
         public Options withRateLimit(long bytesPerSecond) {
-            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond);
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond, concurrentPieceLimit);
+        }
+
+        /** Caps the pieces sent at once over all connections (0: no cap). */
+        public Options withConcurrentPieceLimit(int limit) {
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond, limit);
         }
     }
 
@@ -113,7 +125,8 @@ public final class VortexServer implements AutoCloseable {
         EventLoopGroup workers = options.transport().newGroup(options.ioThreads(), "vortex-io");
         ChannelGroup connections = new DefaultChannelGroup("vortex-connections", GlobalEventExecutor.INSTANCE);
         InFlight inFlight = new InFlight();
-        VortexServerStats stats = new VortexServerStats();
+        UploadSlots slots = new UploadSlots(options.concurrentPieceLimit());
+        VortexServerStats stats = new VortexServerStats(slots);
         long idleMillis = options.idleTimeout().toMillis();
         // One shaper for every connection: the cap is the node's upload budget, however many children.
         GlobalTrafficShapingHandler shaper = options.rateLimitBytesPerSecond() > 0
@@ -140,7 +153,7 @@ public final class VortexServer implements AutoCloseable {
                                 new IdleStateHandler(true, 0, 0, idleMillis, TimeUnit.MILLISECONDS),
                                 new VortexDecoder(VortexDecoder.Side.SERVER),
                                 VortexEncoder.INSTANCE,
-                                new VortexServerHandler(pieces, lookups, clock, stats, inFlight));
+                                new VortexServerHandler(pieces, lookups, clock, stats, inFlight, slots));
                     }
                 });
         ChannelFuture bound = bootstrap.bind(options.address()).awaitUninterruptibly();

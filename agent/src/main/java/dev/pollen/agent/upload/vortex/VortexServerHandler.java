@@ -37,15 +37,20 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
     private final Clock clock;
     private final VortexServerStats stats;
     private final InFlight inFlight;
+    private final UploadSlots slots;
     private final ArrayDeque<VortexFrame> queue = new ArrayDeque<>();
     private boolean busy;
+    /** Whether the request being answered holds one of the node's upload slots (touched on the event loop). */
+    private boolean holdsSlot;
 
-    VortexServerHandler(UploadPieces pieces, Executor lookups, Clock clock, VortexServerStats stats, InFlight inFlight) {
+    VortexServerHandler(UploadPieces pieces, Executor lookups, Clock clock, VortexServerStats stats, InFlight inFlight,
+                        UploadSlots slots) {
         this.pieces = pieces;
         this.lookups = lookups;
         this.clock = clock;
         this.stats = stats;
         this.inFlight = inFlight;
+        this.slots = slots;
     }
 
     @Override
@@ -92,11 +97,15 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
                     + " (expected: 0.." + Integer.MAX_VALUE + ")"));
             return;
         }
-        try {
-            lookups.execute(() -> lookup(ctx, request));
-        } catch (RejectedExecutionException e) {
-            refuse(ctx, request, new VortexException(Reason.INTERNAL, "the server is shutting down"));
-        }
+        holdsSlot = true;
+        // A slot may be granted later, on another connection's thread: the lookup then hops back to this loop.
+        slots.acquire(() -> {
+            try {
+                lookups.execute(() -> lookup(ctx, request));
+            } catch (RejectedExecutionException e) {
+                onLoop(ctx, () -> refuse(ctx, request, new VortexException(Reason.INTERNAL, "the server is shutting down")), null);
+            }
+        });
     }
 
     /** On a lookup thread: find the piece, then hand the answer back to the channel's event loop. */
@@ -122,6 +131,10 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
             // The event loop is gone (shutdown): nobody will answer, so give back what was leased.
             if (lease != null) {
                 lease.close();
+            }
+            if (holdsSlot) {
+                holdsSlot = false;
+                slots.release();
             }
             inFlight.exit();
         }
@@ -189,6 +202,10 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
 
     private void finish() {
         busy = false;
+        if (holdsSlot) {
+            holdsSlot = false;
+            slots.release();
+        }
         inFlight.exit();
     }
 

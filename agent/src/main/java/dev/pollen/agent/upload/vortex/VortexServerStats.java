@@ -11,6 +11,11 @@ public final class VortexServerStats {
     private final LongAdder bytesServed = new LongAdder();
     private final LongAdder refusals = new LongAdder();
     private final LongAdder protocolViolations = new LongAdder();
+    private final UploadSlots slots;
+
+    VortexServerStats(UploadSlots slots) {
+        this.slots = slots;
+    }
 
     void served(long bytes) {
         piecesServed.increment();
@@ -41,5 +46,15 @@ public final class VortexServerStats {
     /** Connections closed because their bytes broke the framing (unknown tag, oversized length, ...). */
     public long protocolViolations() {
         return protocolViolations.sum();
+    }
+
+    /** Pieces being sent right now. */
+    public int uploading() {
+        return slots.inUse();
+    }
+
+    /** Requests waiting for an upload slot (the node is at its {@code upload.concurrentPieceLimit}). */
+    public int waiting() {
+        return slots.waiting();
     }
 }

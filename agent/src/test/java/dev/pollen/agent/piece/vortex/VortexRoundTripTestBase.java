@@ -2,6 +2,7 @@ package dev.pollen.agent.piece.vortex;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pollen.agent.storage.PieceRecord;
@@ -9,6 +10,7 @@ import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.upload.vortex.StoragePieces;
+import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.upload.vortex.VortexErrorCode;
 import dev.pollen.agent.upload.vortex.VortexException;
 import dev.pollen.agent.upload.vortex.VortexServer;
@@ -24,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -139,6 +142,43 @@ abstract class VortexRoundTripTestBase {
             assertThat(Files.readAllBytes(target.contentPath())).isEqualTo(data);
             // 2.5 MiB at 1 MiB/s: the shaper lets the first second's worth through at once, so at least 1 s.
             assertThat(took).isGreaterThanOrEqualTo(Duration.ofSeconds(1));
+        }
+    }
+
+    @Test
+    void aServerAtItsConcurrentPieceLimitQueuesTheNextRequestAndServesItInTurn() throws Exception {
+        CountDownLatch firstMayGo = new CountDownLatch(1);
+        List<Integer> leased = new java.util.concurrent.CopyOnWriteArrayList<>();
+        UploadPieces firstOneBlocks = (taskId, number) -> {
+            leased.add(number);
+            if (leased.size() == 1) {
+                try {
+                    firstMayGo.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return pieces.lease(taskId, number);
+        };
+        try (VortexServer limited = VortexServer.start(VortexServer.Options.defaults()
+                .withAddress(new InetSocketAddress("127.0.0.1", 0)).withTransport(transport()).withConcurrentPieceLimit(1),
+                firstOneBlocks, lookups, Clock.systemUTC());
+             StoredTask target = childStore.create(metadata(FULL));
+             ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<PieceRecord> first = callers.submit(() -> client.fetch(limited.address(), target, 0, TIMEOUT));
+            await().atMost(TIMEOUT).until(() -> limited.stats().uploading() == 1);
+            Future<PieceRecord> second = callers.submit(() -> client.fetch(limited.address(), target, 1, TIMEOUT));
+            await().atMost(TIMEOUT).until(() -> limited.stats().waiting() == 1);
+            // The second request waits for the slot: it has not even been looked up.
+            assertThat(leased).containsExactly(0);
+            assertThat(second).isNotDone();
+
+            firstMayGo.countDown();
+            assertThat(first.get()).isEqualTo(parentRecords.get(0));
+            assertThat(second.get()).isEqualTo(parentRecords.get(1));
+            assertThat(leased).containsExactly(0, 1);
+            await().atMost(TIMEOUT).until(() -> limited.stats().uploading() == 0);
+            assertThat(limited.stats().waiting()).isZero();
         }
     }
 

@@ -64,9 +64,9 @@ class VortexServerHandlerTest {
             }
             return new PieceLease(p, content, released::incrementAndGet);
         };
-        stats = new VortexServerStats();
+        stats = new VortexServerStats(new UploadSlots(0));
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight()));
+                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), new UploadSlots(0)));
     }
 
     @AfterEach
@@ -223,7 +223,7 @@ class VortexServerHandlerTest {
         // Lookups that never come back keep the first request busy, so the rest queue up behind it.
         ch.finishAndReleaseAll();
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight()));
+                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight(), new UploadSlots(0)));
         StringBuilder requests = new StringBuilder();
         for (int i = 0; i < VortexServerHandler.MAX_QUEUED + 2; i++) {
             requests.append(request(TASK_ID, i));

@@ -1,0 +1,85 @@
+package dev.pollen.agent.upload;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.SyncHostRequest;
+import io.grpc.Context;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** SyncHost over a real gRPC server: the host's identity with its load, again every interval, until cancelled. */
+class SyncHostTest {
+    private final AtomicInteger reports = new AtomicInteger();
+    private ScheduledExecutorService timer;
+    private ExecutorService calls;
+    private UploadGrpcServer server;
+    private ManagedChannel channel;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        timer = Executors.newSingleThreadScheduledExecutor();
+        calls = Executors.newVirtualThreadPerTaskExecutor();
+        DfdaemonUploadService service = new DfdaemonUploadService(null, null, "127.0.0.1", 4005,
+                () -> Host.newBuilder().setId("127.0.0.1-node").setIp("127.0.0.1").setPort(4000)
+                        .setType(reports.incrementAndGet()).build(),
+                timer, Duration.ofMillis(50));
+        server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service, calls);
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        channel.shutdownNow();
+        server.close();
+        timer.shutdownNow();
+        calls.close();
+    }
+
+    @Test
+    void streamsTheHostNowAndAgainEveryIntervalUntilTheCallerCancels() {
+        List<Host> received = new CopyOnWriteArrayList<>();
+        Context.CancellableContext call = Context.current().withCancellation();
+        call.run(() -> DfdaemonUploadGrpc.newStub(channel).syncHost(
+                SyncHostRequest.newBuilder().setHostId("child-host").setPeerId("child-peer").build(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(Host host) {
+                        received.add(host);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                }));
+        await().atMost(Duration.ofSeconds(10)).until(() -> received.size() >= 3);
+        assertThat(received).allSatisfy(h -> assertThat(h.getId()).isEqualTo("127.0.0.1-node"));
+        // Each message is a fresh report, not one snapshot repeated.
+        assertThat(received.stream().map(Host::getType).distinct().count()).isEqualTo(received.size());
+
+        call.cancel(null);
+        // The cancel reaches the server asynchronously: wait until two polls, 3 intervals apart, see the same count.
+        AtomicInteger seen = new AtomicInteger(-1);
+        await().pollInterval(Duration.ofMillis(150)).atMost(Duration.ofSeconds(10))
+                .until(() -> seen.getAndSet(reports.get()) == reports.get());
+        int after = reports.get();
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> reports.get() == after);
+    }
+}
