@@ -210,6 +210,37 @@ class P2pSwarmTest {
         assertThat(result.summary().peers()).as(summaryLine(result)).isZero();
     }
 
+    @Test
+    void aSlowParentIsGivenUpForTheOthersInsteadOfBeingWaitedFor() {
+        swarm.withoutSeed().agents(1).start();
+        Swarm.Node fast = swarm.startAgent("fast");
+        // 1 MiB/s for all its uploads: the 4 MiB pieces a child asks it for take seconds each.
+        Swarm.Node slow = swarm.startAgent("slow", "--upload.rateLimit=1MiB");
+        TestFile file = swarm.origin().createFile("slow.bin", 96 * MiB, 26);
+        String url = swarm.origin().url("/slow.bin");
+        for (Swarm.Node parent : List.of(fast, slow)) {
+            Dfget.Result own = parent.dfget().download(url, out.resolve(parent.name() + ".bin"));
+            assertThat(own.exitCode()).as(own + "\n" + swarm.report()).isZero();
+        }
+
+        Swarm.Node child = swarm.agent(0);
+        long start = System.nanoTime();
+        Dfget.Result result = child.dfget().download(url, out.resolve("child.bin"));
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+
+        assertThat(result.exitCode()).as(result + "\n" + swarm.report()).isZero();
+        assertThat(TestFiles.sha256(out.resolve("child.bin"))).isEqualTo(file.sha256());
+        String task = taskOf(child, url);
+        String slowPeer = peerOf(slow, task);
+        assertThat(child.logLines("event=parent_slow task=" + task)).as(swarm.report()).isNotEmpty()
+                .allMatch(l -> l.contains("parent=" + slowPeer));
+        // Slow is not broken: nothing was reported as a failed parent, and every byte still came from peers.
+        assertThat(child.logLines("event=parent_failed task=" + task)).as(swarm.report()).isEmpty();
+        assertThat(result.summary().peers()).as(summaryLine(result)).isEqualTo(file.size());
+        // Waiting for the slow parent would take 16 s or more (4 pieces in flight to it at 1 MiB/s).
+        assertThat(took).as(summaryLine(result) + "\n" + swarm.report()).isLessThan(Duration.ofSeconds(12));
+    }
+
     /** The dfget's result if it ends before {@code deadline} ({@link System#nanoTime()}); else kills it and fails. */
     private Dfget.Result awaitUntil(Dfget.Running dfget, long deadline, String failure) {
         long left = Math.max(0, deadline - System.nanoTime());

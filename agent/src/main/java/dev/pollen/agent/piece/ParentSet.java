@@ -3,6 +3,7 @@ package dev.pollen.agent.piece;
 import dev.pollen.agent.piece.vortex.VortexClient;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.upload.vortex.VortexException;
 import dev.pollen.proto.common.v2.Peer;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
@@ -12,6 +13,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -38,6 +40,9 @@ public final class ParentSet implements AutoCloseable {
         void pieceFromParent(PieceRecord piece, String parentId);
 
         void parentFailed(int number, String parentId, String why);
+
+        /** The parent is far slower than the others: it is no longer asked, and replacements may be found. */
+        void parentSlow(int number, String parentId);
     }
 
     /** A piece fetched from a parent. */
@@ -52,6 +57,9 @@ public final class ParentSet implements AutoCloseable {
     private final Reporter reporter;
     private final Map<String, ParentState> parents = new LinkedHashMap<>();
     private final Set<String> failed = new HashSet<>();
+    private final Set<String> slow = new HashSet<>();
+    /** How long recent pieces took, whoever sent them: what "slow" is measured against. */
+    private final ArrayDeque<Long> recentNanos = new ArrayDeque<>();
     private final List<Context.CancellableContext> streams = new ArrayList<>();
     private long lastAnnouncementNanos = System.nanoTime();
     private boolean closed;
@@ -61,6 +69,13 @@ public final class ParentSet implements AutoCloseable {
      * own parent died, say, and they wait like us): a piece none of them holds goes elsewhere.
      */
     private static final long STALL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
+    /**
+     * A piece that takes this many times the recent median is given up on and its parent counted slow
+     * (never under {@link #SLOW_FLOOR_NANOS}, so short pieces on a busy link are not punished).
+     */
+    private static final int SLOW_FACTOR = 4;
+    private static final long SLOW_FLOOR_NANOS = TimeUnit.SECONDS.toNanos(2);
+    private static final int RECENT_PIECES = 16;
     private static final int NOT_FOUND_RETRIES = 10;
     private static final long NOT_FOUND_RETRY_MILLIS = 200;
 
@@ -140,7 +155,7 @@ public final class ParentSet implements AutoCloseable {
     public synchronized List<Peer> unusable() {
         List<Peer> out = new ArrayList<>();
         for (ParentState s : parents.values()) {
-            if (s.gone || failed.contains(s.peer.getId())) {
+            if (s.gone || failed.contains(s.peer.getId()) || slow.contains(s.peer.getId())) {
                 out.add(s.peer);
             }
         }
@@ -149,7 +164,7 @@ public final class ParentSet implements AutoCloseable {
 
     /** Whether some parent can still deliver pieces. */
     public synchronized boolean hasUsableParents() {
-        return parents.values().stream().anyMatch(s -> !s.gone && !failed.contains(s.peer.getId()));
+        return parents.values().stream().anyMatch(this::usable);
     }
 
     /**
@@ -180,17 +195,32 @@ public final class ParentSet implements AutoCloseable {
                 address = chosen.pieces.get(number);
             }
             String parentId = chosen.peer.getId();
+            long started = System.nanoTime();
+            ParentState from = chosen;
             try {
-                PieceRecord piece = vortex.fetch(address, target, number, pieceTimeout);
+                PieceRecord piece = vortex.fetch(address, target, number, () -> started + slowLimitNanos(from, number));
+                tookNanos(System.nanoTime() - started);
                 reporter.pieceFromParent(piece, parentId);
                 return new Fetched(piece, parentId);
             } catch (IOException | RuntimeException e) {
-                log.warn("event=parent_failed task={} piece={} parent={} address={} error=\"{}\"", taskId, number, parentId,
-                        address, e.toString());
-                synchronized (this) {
-                    failed.add(parentId);
+                long limitNanos = slowLimitNanos(from, number);
+                if (e instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT
+                        && limitNanos < pieceTimeout.toNanos()) {
+                    log.info("event=parent_slow task={} piece={} parent={} gave_up_after_ms={} recent_median_ms={}", taskId,
+                            number, parentId, TimeUnit.NANOSECONDS.toMillis(limitNanos),
+                            TimeUnit.NANOSECONDS.toMillis(medianNanos()));
+                    synchronized (this) {
+                        slow.add(parentId);
+                    }
+                    reporter.parentSlow(number, parentId);
+                } else {
+                    log.warn("event=parent_failed task={} piece={} parent={} address={} error=\"{}\"", taskId, number, parentId,
+                            address, e.toString());
+                    synchronized (this) {
+                        failed.add(parentId);
+                    }
+                    reporter.parentFailed(number, parentId, e.toString());
                 }
-                reporter.parentFailed(number, parentId, e.toString());
             } finally {
                 synchronized (this) {
                     chosen.busy--;
@@ -199,11 +229,45 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
+    private boolean usable(ParentState s) {
+        return !s.gone && !failed.contains(s.peer.getId()) && !slow.contains(s.peer.getId());
+    }
+
+    /**
+     * How long piece {@code number} from {@code parent} may take: {@link #SLOW_FACTOR} times the recent
+     * median once there is one, but the full piece timeout while no other usable parent holds that piece
+     * (slow beats none; a seed that alone has the newest pieces is never dropped for being busy).
+     */
+    private synchronized long slowLimitNanos(ParentState parent, int number) {
+        long median = medianNanos();
+        boolean alternatives = parents.values().stream()
+                .anyMatch(s -> s != parent && usable(s) && s.pieces.containsKey(number));
+        if (median == 0 || !alternatives) {
+            return pieceTimeout.toNanos();
+        }
+        return Math.min(pieceTimeout.toNanos(), Math.max(SLOW_FLOOR_NANOS, SLOW_FACTOR * median));
+    }
+
+    private synchronized void tookNanos(long nanos) {
+        recentNanos.addLast(nanos);
+        if (recentNanos.size() > RECENT_PIECES) {
+            recentNanos.removeFirst();
+        }
+    }
+
+    /** The median time of recent pieces; 0 until a few have arrived. */
+    private synchronized long medianNanos() {
+        if (recentNanos.size() < 3) {
+            return 0;
+        }
+        long[] sorted = recentNanos.stream().mapToLong(Long::longValue).sorted().toArray();
+        return sorted[sorted.length / 2];
+    }
+
     private ParentState pick(int number) {
         ParentState best = null;
         for (ParentState s : parents.values()) {
-            if (!s.gone && !failed.contains(s.peer.getId()) && s.pieces.containsKey(number)
-                    && (best == null || s.busy < best.busy)) {
+            if (usable(s) && s.pieces.containsKey(number) && (best == null || s.busy < best.busy)) {
                 best = s;
             }
         }

@@ -18,6 +18,7 @@ import io.grpc.StatusRuntimeException;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,8 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private ParentSet parents;
     private boolean fromOrigin;
     private boolean ended;
+    private volatile int pieceCount;
+    private final AtomicBoolean replacing = new AtomicBoolean();
 
     private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
         this.p2p = p2p;
@@ -112,6 +115,7 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     synchronized void startFromParents(StoredTask store, int pieceCount) {
         session.started(false);
         parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
+        this.pieceCount = pieceCount;
         List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
         parents.add(((Decision.Parents) decision).parents(), wanted);
     }
@@ -141,20 +145,30 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         if (fetched != null) {
             return fetched;
         }
-        Decision next;
-        try {
-            next = session.reschedule(set.unusable(), "no parent delivered piece " + number, p2p.scheduleTimeout());
-        } catch (SchedulerUnavailableException e) {
-            log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
-            return null;
-        }
-        decision = next;
-        if (next instanceof Decision.Parents p) {
-            List<Integer> wanted = IntStream.range(0, store.metadata().pieceCount()).boxed().toList();
-            set.add(p.parents(), wanted);
+        if (reschedule(set, store.metadata().pieceCount(), "no parent delivered piece " + number)) {
             return set.fetch(store, number, p2p.parentWait());
         }
         return null;
+    }
+
+    /**
+     * Asks the scheduler for parents other than the unusable ones and starts following them; false when
+     * it names none (or cannot be reached), and the origin is left.
+     */
+    private boolean reschedule(ParentSet set, int pieceCount, String why) {
+        Decision next;
+        try {
+            next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
+        } catch (SchedulerUnavailableException e) {
+            log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
+            return false;
+        }
+        decision = next;
+        if (next instanceof Decision.Parents p) {
+            set.add(p.parents(), IntStream.range(0, pieceCount).boxed().toList());
+            return true;
+        }
+        return false;
     }
 
     void pieceFromOrigin(PieceRecord piece) {
@@ -169,6 +183,28 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     @Override
     public void parentFailed(int number, String parentId, String why) {
         session.pieceFailed(number, parentId, false);
+    }
+
+    /**
+     * A slow parent is reported as a temporary failure (it may serve others well) and replaced in the
+     * background, one replacement at a time, while the other parents carry on.
+     */
+    @Override
+    public void parentSlow(int number, String parentId) {
+        session.pieceFailed(number, parentId, true);
+        ParentSet set;
+        synchronized (this) {
+            set = parents;
+        }
+        if (set != null && pieceCount > 0 && replacing.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("reschedule-" + taskId.substring(0, 8)).start(() -> {
+                try {
+                    reschedule(set, pieceCount, "parent " + parentId + " is slow");
+                } finally {
+                    replacing.set(false);
+                }
+            });
+        }
     }
 
     synchronized void finished() {

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,6 +75,8 @@ public final class VortexClient implements AutoCloseable {
         }
     }
 
+    private static final long DEADLINE_RECHECK_MILLIS = 200;
+
     private final EventLoopGroup group;
     private final ParentConnections connections;
 
@@ -118,16 +121,26 @@ public final class VortexClient implements AutoCloseable {
      */
     public PieceRecord fetch(InetSocketAddress parent, StoredTask target, int number, Duration timeout)
             throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        return fetch(parent, target, number, () -> deadline);
+    }
+
+    /**
+     * As {@link #fetch(InetSocketAddress, StoredTask, int, Duration)}, with a deadline ({@link System#nanoTime}
+     * based) that may move while the piece arrives: it is read again every {@value #DEADLINE_RECHECK_MILLIS} ms,
+     * so a caller can give up on a piece that turns out slow compared with others arriving meanwhile.
+     */
+    public PieceRecord fetch(InetSocketAddress parent, StoredTask target, int number, LongSupplier deadline)
+            throws IOException, InterruptedException {
         ensureNotOnEventLoop();
         String taskId = target.taskId();
         if (!Storage.isTaskId(taskId)) {
             throw new IllegalArgumentException("task id " + taskId + " cannot be asked for over Vortex (expected: 64 hex digits)");
         }
         ExpectedPiece expected = ExpectedPiece.of(target.metadata(), number);
-        long deadline = System.nanoTime() + timeout.toNanos();
         boolean allowPooled = true;
         while (true) {
-            ParentConnections.Lease lease = connections.acquire(parent, remaining(deadline, parent, number), allowPooled);
+            ParentConnections.Lease lease = connections.acquire(parent, remaining(deadline.getAsLong(), parent, number), allowPooled);
             PieceFetch fetch = new PieceFetch(parent.toString(), taskId, expected, target.content());
             Channel ch = lease.channel();
             start(ch, fetch);
@@ -177,15 +190,24 @@ public final class VortexClient implements AutoCloseable {
         }
     }
 
-    private static PieceFetch.Received await(PieceFetch fetch, Channel ch, long deadline, InetSocketAddress parent, int number)
-            throws VortexException, InterruptedException {
+    private static PieceFetch.Received await(PieceFetch fetch, Channel ch, LongSupplier deadline, InetSocketAddress parent,
+                                             int number) throws VortexException, InterruptedException {
         try {
-            return fetch.result().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            VortexException timeout = new VortexException(Reason.TIMEOUT, "piece " + number + " from parent " + parent
-                    + " did not arrive in time (" + fetch.written() + " bytes received)");
-            stop(fetch, ch, timeout);
-            throw timeout;
+            while (true) {
+                long left = deadline.getAsLong() - System.nanoTime();
+                if (left <= 0) {
+                    VortexException timeout = new VortexException(Reason.TIMEOUT, "piece " + number + " from parent " + parent
+                            + " did not arrive in time (" + fetch.written() + " bytes received)");
+                    stop(fetch, ch, timeout);
+                    throw timeout;
+                }
+                try {
+                    return fetch.result().get(Math.min(left, TimeUnit.MILLISECONDS.toNanos(DEADLINE_RECHECK_MILLIS)),
+                            TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    // Not there yet: read the deadline again.
+                }
+            }
         } catch (InterruptedException e) {
             stop(fetch, ch, e);
             throw e;
