@@ -179,10 +179,10 @@ final class Cluster {
         List<PeerRecord> chosen = selector.select(peer, task, hosts);
         if (chosen.isEmpty()) {
             peer.state = PeerRecord.State.BACK_TO_SOURCE;
-            log.info("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);
+            log.debug("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);
             return new Decision.BackToSource("no peer holds task " + task.id + " yet");
         }
-        log.info("event=scheduled task={} peer={} decision=parents parents={}", task.id, peer.id,
+        log.debug("event=scheduled task={} peer={} decision=parents parents={}", task.id, peer.id,
                 chosen.stream().map(p -> p.id).toList());
         peer.state = PeerRecord.State.RUNNING;
         List<Parent> parents = new ArrayList<>();

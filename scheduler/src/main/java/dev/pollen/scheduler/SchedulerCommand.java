@@ -25,6 +25,10 @@ public final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--filter-parent-limit", defaultValue = "40", description = "Peers examined per decision (default: ${DEFAULT-VALUE}).")
     int filterParentLimit;
 
+    @Option(names = "--stats-interval-seconds", defaultValue = "60",
+            description = "Log the decision latency of each interval this long (default: ${DEFAULT-VALUE}).")
+    long statsIntervalSeconds;
+
     @Option(names = "--host-ttl-seconds", defaultValue = "180", description = "Expire hosts silent this long (default: ${DEFAULT-VALUE}).")
     long hostTtlSeconds;
 
@@ -37,13 +41,17 @@ public final class SchedulerCommand implements Callable<Integer> {
         SchedulingConfig config;
         try {
             config = new SchedulingConfig(candidateParentLimit, filterParentLimit, 50, Duration.ofSeconds(hostTtlSeconds));
+            if (statsIntervalSeconds < 1) {
+                throw new IllegalArgumentException("--stats-interval-seconds: " + statsIntervalSeconds + " (expected: 1 or more)");
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("scheduler: invalid configuration: " + e.getMessage());
             return 2;
         }
         SchedulerServer server;
         try {
-            server = SchedulerServer.start(new InetSocketAddress(listen, port), config, Clock.systemUTC());
+            server = SchedulerServer.start(new InetSocketAddress(listen, port), config, Clock.systemUTC(),
+                    Duration.ofSeconds(statsIntervalSeconds));
         } catch (java.io.IOException e) {
             System.err.println("scheduler: cannot listen on " + listen + ":" + port + ": " + e.getMessage()
                     + " (fix: --port, or stop what uses it)");

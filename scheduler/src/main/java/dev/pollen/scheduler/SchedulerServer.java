@@ -4,9 +4,14 @@ import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -21,25 +26,46 @@ public final class SchedulerServer implements AutoCloseable {
     private final ScheduledExecutorService housekeeping;
     private final SeedTrigger seeds;
     private final HealthStatusManager health;
+    private final DecisionLatency latency;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
 
-    private SchedulerServer(Server server, ScheduledExecutorService housekeeping, SeedTrigger seeds, HealthStatusManager health) {
+    private SchedulerServer(Server server, ScheduledExecutorService housekeeping, SeedTrigger seeds, HealthStatusManager health,
+                            DecisionLatency latency, EventLoopGroup boss, EventLoopGroup workers) {
+        this.boss = boss;
+        this.workers = workers;
         this.server = server;
         this.health = health;
         this.housekeeping = housekeeping;
         this.seeds = seeds;
+        this.latency = latency;
     }
 
     public static SchedulerServer start(InetSocketAddress address, SchedulingConfig config, Clock clock) throws IOException {
+        return start(address, config, clock, Duration.ofMinutes(1));
+    }
+
+    /** @param statsInterval how often the decision latency of the last interval is logged */
+    public static SchedulerServer start(InetSocketAddress address, SchedulingConfig config, Clock clock, Duration statsInterval)
+            throws IOException {
         Cluster cluster = new Cluster(clock, config);
         HealthStatusManager health = new HealthStatusManager();
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("scheduler-timer").daemon().factory());
         SeedTrigger seeds = new SeedTrigger();
-        // Every handler is a few map operations under one short lock and never blocks, so it runs on
-        // the event loop that read the message: no hand-off to a thread pool per message.
+        DecisionLatency latency = new DecisionLatency();
+        // Every handler is a few map operations under one lock and never blocks, so it runs on the event
+        // loop that read the message: no hand-off to a thread pool per message. One event loop: the
+        // handlers serialise on the cluster lock anyway, and a lock holder descheduled among several
+        // loops would stall the others for a whole time slice.
+        EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("scheduler-accept", true));
+        EventLoopGroup workers = new EpollEventLoopGroup(1, new DefaultThreadFactory("scheduler-io", true));
         Server server = NettyServerBuilder.forAddress(address)
+                .channelType(EpollServerSocketChannel.class)
+                .bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers)
                 .directExecutor()
-                .addService(new SchedulerService(cluster, seeds, housekeeping))
+                .addService(new SchedulerService(cluster, seeds, housekeeping, latency))
                 .addService(health.getHealthService())
                 .build()
                 .start();
@@ -47,8 +73,19 @@ public final class SchedulerServer implements AutoCloseable {
         health.setStatus("scheduler.v2.Scheduler", ServingStatus.SERVING);
         long every = Math.max(1, config.hostTtl().toMillis() / 3);
         housekeeping.scheduleWithFixedDelay(cluster::expireHosts, every, every, TimeUnit.MILLISECONDS);
+        long stats = statsInterval.toMillis();
+        housekeeping.scheduleAtFixedRate(() -> logLatency(latency), stats, stats, TimeUnit.MILLISECONDS);
         log.info("event=ready port={} pid={}", server.getPort(), ProcessHandle.current().pid());
-        return new SchedulerServer(server, housekeeping, seeds, health);
+        return new SchedulerServer(server, housekeeping, seeds, health, latency, boss, workers);
+    }
+
+    /** One line per interval with decisions in it: how many, and how long they took inside the scheduler. */
+    private static void logLatency(DecisionLatency latency) {
+        DecisionLatency.Window w = latency.takeWindow();
+        if (w != null) {
+            log.info("event=decision_latency decisions={} p50_us={} p99_us={} max_us={}", w.decisions(), w.p50Micros(),
+                    w.p99Micros(), w.maxMicros());
+        }
     }
 
     public int port() {
@@ -59,6 +96,7 @@ public final class SchedulerServer implements AutoCloseable {
     public void close() {
         health.enterTerminalState();
         housekeeping.shutdownNow();
+        logLatency(latency);
         server.shutdown();
         try {
             if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
@@ -69,5 +107,7 @@ public final class SchedulerServer implements AutoCloseable {
             server.shutdownNow();
         }
         seeds.close();
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 }

@@ -39,11 +39,13 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private final Cluster cluster;
     private final SeedTrigger seeds;
     private final ScheduledExecutorService timer;
+    private final DecisionLatency latency;
 
-    SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer) {
+    SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer, DecisionLatency latency) {
         this.cluster = cluster;
         this.seeds = seeds;
         this.timer = timer;
+        this.latency = latency;
     }
 
     @Override
@@ -88,6 +90,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         String peer = r.getPeerId();
         switch (r.getRequestCase()) {
             case REGISTER_PEER_REQUEST -> {
+                long start = System.nanoTime();
                 var download = r.getRegisterPeerRequest().getDownload();
                 Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download.getUrl(), SEED_WAIT);
                 if (d instanceof Cluster.Decision.Held held) {
@@ -98,11 +101,16 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                     return;
                 }
                 send(responses, response(d));
+                latency.record(System.nanoTime() - start);
             }
             case DOWNLOAD_PEER_STARTED_REQUEST -> cluster.started(peer, false);
             case DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST -> cluster.started(peer, true);
-            case RESCHEDULE_PEER_REQUEST -> send(responses, response(cluster.reschedule(peer,
-                    r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
+            case RESCHEDULE_PEER_REQUEST -> {
+                long start = System.nanoTime();
+                send(responses, response(cluster.reschedule(peer,
+                        r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
+                latency.record(System.nanoTime() - start);
+            }
             case DOWNLOAD_PIECE_FINISHED_REQUEST -> {
                 var piece = r.getDownloadPieceFinishedRequest().getPiece();
                 cluster.pieceFinished(peer, piece.getNumber(), piece.getLength(), piece.getOffset());
