@@ -203,11 +203,12 @@ public final class ParentSet implements AutoCloseable {
                 reporter.pieceFromParent(piece, parentId);
                 return new Fetched(piece, parentId);
             } catch (IOException | RuntimeException e) {
-                long limitNanos = slowLimitNanos(from, number);
+                // A timeout before the full piece timeout can only be the slow-parent deadline's doing.
+                long elapsed = System.nanoTime() - started;
                 if (e instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT
-                        && limitNanos < pieceTimeout.toNanos()) {
+                        && elapsed < pieceTimeout.toNanos()) {
                     log.info("event=parent_slow task={} piece={} parent={} gave_up_after_ms={} recent_median_ms={}", taskId,
-                            number, parentId, TimeUnit.NANOSECONDS.toMillis(limitNanos),
+                            number, parentId, TimeUnit.NANOSECONDS.toMillis(elapsed),
                             TimeUnit.NANOSECONDS.toMillis(medianNanos()));
                     synchronized (this) {
                         slow.add(parentId);
