@@ -70,9 +70,11 @@ class SyncHostTest {
                     }
                 }));
         await().atMost(Duration.ofSeconds(10)).until(() -> received.size() >= 3);
-        assertThat(received).allSatisfy(h -> assertThat(h.getId()).isEqualTo("127.0.0.1-node"));
+        // The stream keeps going while we look: judge one snapshot.
+        List<Host> snapshot = List.copyOf(received);
+        assertThat(snapshot).allSatisfy(h -> assertThat(h.getId()).isEqualTo("127.0.0.1-node"));
         // Each message is a fresh report, not one snapshot repeated.
-        assertThat(received.stream().map(Host::getType).distinct().count()).isEqualTo(received.size());
+        assertThat(snapshot.stream().map(Host::getType).distinct().count()).isEqualTo(snapshot.size());
 
         call.cancel(null);
         // The cancel reaches the server asynchronously: wait until two polls, 3 intervals apart, see the same count.
