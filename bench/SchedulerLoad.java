@@ -22,8 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Simulated peers against a running scheduler: PEERS peers over TASKS tasks (each peer on its own
  * host), each registering, reporting PIECES finished pieces and finishing. Reports messages handled
  * per second and the schedule-decision latency (register sent -> answer received), p50/p99, with at
- * most 64 peers in flight at once.
- * Run: java -cp 'scheduler/target/pollen-scheduler.jar:scheduler/target/lib/*' bench/SchedulerLoad.java HOST:PORT [PEERS TASKS PIECES]
+ * most 64 peers in flight at once. PASSES runs the whole load that many times on fresh tasks and reports the
+ * last pass only, so both JVMs are warm; "measuring" on stderr marks the start of the last pass.
+ * Run: java -cp 'scheduler/target/pollen-scheduler.jar:scheduler/target/lib/*' bench/SchedulerLoad.java HOST:PORT [PEERS TASKS PIECES PASSES]
  */
 public final class SchedulerLoad {
     public static void main(String[] args) throws Exception {
@@ -31,6 +32,7 @@ public final class SchedulerLoad {
         int peers = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
         int tasks = args.length > 2 ? Integer.parseInt(args[2]) : 100;
         int pieces = args.length > 3 ? Integer.parseInt(args[3]) : 64;
+        int passes = args.length > 4 ? Integer.parseInt(args[4]) : 1;
         List<ManagedChannel> channels = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             channels.add(NettyChannelBuilder.forTarget(target).usePlaintext().build());
@@ -40,6 +42,26 @@ public final class SchedulerLoad {
                     .setHost(Host.newBuilder().setId("load-host-" + p).setIp("10.1." + (p / 250) + "." + (p % 250))
                             .setPort(4000).setDownloadPort(4005)).build());
         }
+        for (int pass = 1; pass < passes; pass++) {
+            run(channels, pass, peers, tasks, pieces);
+            Thread.sleep(1500); // the scheduler logs its last window of this pass before the measured one starts
+        }
+        System.err.println("measuring");
+        run(channels, passes, peers, tasks, pieces).print(peers, tasks, pieces);
+        channels.forEach(ManagedChannel::shutdownNow);
+    }
+
+    private record Pass(long messages, double seconds, long[] latencies) {
+        void print(int peers, int tasks, int pieces) {
+            Arrays.sort(latencies);
+            System.out.printf("| peers / tasks / pieces each | %d / %d / %d |%n", peers, tasks, pieces);
+            System.out.printf("| messages handled | %d in %.2f s = %.0f msg/s |%n", messages, seconds, messages / seconds);
+            System.out.printf("| schedule decision latency p50 / p99 | %.2f / %.2f ms |%n",
+                    latencies[peers / 2] / 1e6, latencies[(int) (peers * 0.99)] / 1e6);
+        }
+    }
+
+    private static Pass run(List<ManagedChannel> channels, int pass, int peers, int tasks, int pieces) throws InterruptedException {
         long[] latencies = new long[peers];
         // At most this many peers in flight, as in a swarm that joins over time rather than in one burst.
         java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(64);
@@ -49,8 +71,8 @@ public final class SchedulerLoad {
         for (int p = 0; p < peers; p++) {
             inFlight.acquire();
             int peer = p;
-            String task = String.format("%064x", peer % tasks);
-            String peerId = "load-peer-" + peer;
+            String task = String.format("%064x", pass * tasks + peer % tasks);
+            String peerId = "load-peer-" + pass + "-" + peer;
             String hostId = "load-host-" + peer;
             long[] registeredAt = new long[1];
             StreamObserver<AnnouncePeerRequest>[] out = new StreamObserver[1];
@@ -82,18 +104,12 @@ public final class SchedulerLoad {
             });
             registeredAt[0] = System.nanoTime();
             out[0].onNext(req(hostId, task, peerId).setRegisterPeerRequest(RegisterPeerRequest.newBuilder()
-                    .setDownload(Download.newBuilder().setUrl("http://origin/" + (peer % tasks)))).build());
+                    .setDownload(Download.newBuilder().setUrl("http://origin/" + task))).build());
         }
         if (!done.await(120, TimeUnit.SECONDS)) {
             System.err.println("timed out with " + done.getCount() + " peers unfinished");
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        Arrays.sort(latencies);
-        System.out.printf("| peers / tasks / pieces each | %d / %d / %d |%n", peers, tasks, pieces);
-        System.out.printf("| messages handled | %d in %.2f s = %.0f msg/s |%n", sent.get(), seconds, sent.get() / seconds);
-        System.out.printf("| schedule decision latency p50 / p99 | %.2f / %.2f ms |%n",
-                latencies[peers / 2] / 1e6, latencies[(int) (peers * 0.99)] / 1e6);
-        channels.forEach(ManagedChannel::shutdownNow);
+        return new Pass(sent.get(), (System.nanoTime() - start) / 1e9, latencies);
     }
 
     private static AnnouncePeerRequest.Builder req(String host, String task, String peer) {
