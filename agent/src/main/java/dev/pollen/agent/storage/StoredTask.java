@@ -186,7 +186,8 @@ public final class StoredTask implements Closeable {
     }
 
     @Override
-    public void close() throws IOException {
+    /** Waits for a {@link #finish} under way, so a task being made durable is never cut off halfway. */
+    public synchronized void close() throws IOException {
         try (journal) {
             content.close();
         }

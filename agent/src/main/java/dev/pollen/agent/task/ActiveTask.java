@@ -54,6 +54,8 @@ public final class ActiveTask {
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
     private PeerDownload peer;
+    /** Set once the last piece landed and the content is being made durable: only one caller finishes. */
+    private boolean finishing;
     final java.util.concurrent.atomic.AtomicInteger references = new java.util.concurrent.atomic.AtomicInteger();
 
     ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
@@ -302,16 +304,18 @@ public final class ActiveTask {
         stream.whenComplete((length, error) -> streamEnded(error));
     }
 
-    private synchronized void streamEnded(Throwable error) {
-        stream = null;
-        int count = store.metadata().pieceCount();
-        for (Map.Entry<Integer, CompletableFuture<ReadyPiece>> e : Map.copyOf(inFlight).entrySet()) {
-            if (error != null) {
-                e.getValue().completeExceptionally(unwrap(error));
-                inFlight.remove(e.getKey());
-            } else if (e.getKey() >= count) {
-                e.getValue().completeExceptionally(new NoSuchPieceException(e.getKey(), count));
-                inFlight.remove(e.getKey());
+    private void streamEnded(Throwable error) {
+        synchronized (this) {
+            stream = null;
+            int count = store.metadata().pieceCount();
+            for (Map.Entry<Integer, CompletableFuture<ReadyPiece>> e : Map.copyOf(inFlight).entrySet()) {
+                if (error != null) {
+                    e.getValue().completeExceptionally(unwrap(error));
+                    inFlight.remove(e.getKey());
+                } else if (e.getKey() >= count) {
+                    e.getValue().completeExceptionally(new NoSuchPieceException(e.getKey(), count));
+                    inFlight.remove(e.getKey());
+                }
             }
         }
         if (error == null) {
@@ -353,19 +357,27 @@ public final class ActiveTask {
         }
     }
 
-    private synchronized void finishIfComplete() {
-        TaskMetadata meta = store.metadata();
-        if (!meta.finished() && meta.lengthKnown() && store.pieces().size() == meta.pieceCount()) {
-            try {
-                store.finish();
-                log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
-                endPeer(null);
-            } catch (java.nio.channels.ClosedChannelException e) {
-                // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
-                log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
-            } catch (IOException e) {
-                log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
+    private void finishIfComplete() {
+        TaskMetadata meta;
+        synchronized (this) {
+            meta = store.metadata();
+            if (finishing || meta.finished() || !meta.lengthKnown() || store.pieces().size() != meta.pieceCount()) {
+                return;
             }
+            finishing = true;
+        }
+        // Forcing the content to disk takes seconds for a big file (and longer when every agent on the
+        // machine does it at once): no lock is held meanwhile, so the output, other downloads of this task
+        // and uploads from it are not held up. Until it is done the task is complete but not yet "finished".
+        try {
+            store.finish();
+            log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
+            endPeer(null);
+        } catch (java.nio.channels.ClosedChannelException e) {
+            // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
+            log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
+        } catch (IOException e) {
+            log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
         }
     }
 

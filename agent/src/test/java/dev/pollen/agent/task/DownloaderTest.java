@@ -2,6 +2,7 @@ package dev.pollen.agent.task;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
@@ -10,6 +11,7 @@ import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.TestOrigin;
 import dev.pollen.agent.storage.ContentDigest;
 import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -322,5 +325,38 @@ class DownloaderTest {
                 new Recorder(), new CompletableFuture<>()))
                 .isInstanceOfSatisfying(PollenException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ORIGIN_UNREACHABLE))
                 .hasMessageContaining("cannot connect to origin");
+    }
+
+    @Test
+    void aTaskBeingMadeDurableStillAnswersItsReaders() throws Exception {
+        byte[] body = random(8 * MIB, 7);
+        origin.serve("/f", body);
+        // Platform threads fetch the pieces here, so the test can see the one that waits to finish the task.
+        ExecutorService platform = Executors.newCachedThreadPool();
+        TaskManager platformTasks = new TaskManager(storage, new OriginClient(3, new Backoff(Duration.ofMillis(10)),
+                Duration.ofSeconds(2), Duration.ofSeconds(5)), platform, 4, Clock.systemUTC(), null);
+        ActiveTask task = platformTasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true);
+        try {
+            task.prepare(true);
+            task.piece(0, true).get(10, TimeUnit.SECONDS);
+            StoredTask store = task.store();
+            // Holding the store's monitor stands in for a slow fsync: finish() cannot start until it is let go.
+            synchronized (store) {
+                assertThat(task.piece(1, true).get(10, TimeUnit.SECONDS).origin()).isEqualTo(PieceOrigin.BACK_TO_SOURCE);
+                await().atMost(Duration.ofSeconds(10)).until(() -> Thread.getAllStackTraces().entrySet().stream().anyMatch(e ->
+                        e.getKey().getState() == Thread.State.BLOCKED && e.getValue().length > 0
+                                && e.getValue()[0].getMethodName().equals("finish")
+                                && e.getValue()[0].getClassName().equals(StoredTask.class.getName())));
+                // The last piece's thread is now waiting to make the task durable: readers are not held up by it.
+                CompletableFuture<ReadyPiece> again = CompletableFuture.supplyAsync(() -> task.piece(0, true).join(), executor);
+                assertThat(again.get(5, TimeUnit.SECONDS).origin()).isEqualTo(PieceOrigin.LOCAL_PEER);
+                assertThat(task.metadata().finished()).isFalse();
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> task.metadata().finished());
+        } finally {
+            platformTasks.release(task);
+            platformTasks.close();
+            platform.shutdownNow();
+        }
     }
 }

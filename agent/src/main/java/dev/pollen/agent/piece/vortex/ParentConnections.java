@@ -8,6 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -17,7 +18,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Idle connections per parent, so consecutive pieces from one parent skip the TCP handshake. A pooled
+ * Idle connections per parent and event loop, so consecutive pieces from one parent skip the TCP
+ * handshake, and a task's connections all live on the event loop the caller names. A pooled
  * connection may have been closed by the parent in the meantime (Dragonfly's Rust server answers one
  * request per connection); the caller retries once on a fresh one when a reused connection dies
  * before answering.
@@ -29,7 +31,7 @@ final class ParentConnections {
 
     private final Bootstrap bootstrap;
     private final int maxIdlePerParent;
-    private final Map<InetSocketAddress, ArrayDeque<Channel>> idle = new HashMap<>();
+    private final Map<Key, ArrayDeque<Channel>> idle = new HashMap<>();
     private boolean closed;
 
     ParentConnections(Bootstrap bootstrap, int maxIdlePerParent) {
@@ -37,15 +39,20 @@ final class ParentConnections {
         this.maxIdlePerParent = maxIdlePerParent;
     }
 
-    Lease acquire(InetSocketAddress parent, long timeoutNanos, boolean allowPooled) throws VortexException, InterruptedException {
+    /** Pooled connections are told apart by parent and by the event loop that drives them. */
+    private record Key(InetSocketAddress parent, EventLoop loop) {
+    }
+
+    Lease acquire(InetSocketAddress parent, EventLoop loop, long timeoutNanos, boolean allowPooled)
+            throws VortexException, InterruptedException {
         if (allowPooled) {
-            Channel pooled = pollIdle(parent);
+            Channel pooled = pollIdle(new Key(parent, loop));
             if (pooled != null) {
                 return new Lease(pooled, true);
             }
         }
         long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
-        ChannelFuture connect = bootstrap.clone()
+        ChannelFuture connect = bootstrap.clone(loop)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, millis))
                 .connect(parent);
         boolean done;
@@ -66,8 +73,8 @@ final class ParentConnections {
         return new Lease(connect.channel(), false);
     }
 
-    private synchronized Channel pollIdle(InetSocketAddress parent) {
-        ArrayDeque<Channel> channels = idle.get(parent);
+    private synchronized Channel pollIdle(Key key) {
+        ArrayDeque<Channel> channels = idle.get(key);
         while (channels != null && !channels.isEmpty()) {
             Channel ch = channels.pollLast();
             if (ch.isActive()) {
@@ -81,7 +88,7 @@ final class ParentConnections {
     void release(InetSocketAddress parent, Channel ch) {
         synchronized (this) {
             if (!closed && ch.isActive()) {
-                ArrayDeque<Channel> channels = idle.computeIfAbsent(parent, p -> new ArrayDeque<>());
+                ArrayDeque<Channel> channels = idle.computeIfAbsent(new Key(parent, ch.eventLoop()), k -> new ArrayDeque<>());
                 channels.removeIf(c -> !c.isActive());
                 if (channels.size() < maxIdlePerParent) {
                     channels.addLast(ch);
