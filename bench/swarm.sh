@@ -14,6 +14,11 @@ AGENTS="${1:-8}"
 SIZE_MIB="${2:-512}"
 RATE_MBIT="${3:-400}"
 RUNS="${4:-pollen curl aria2}"
+# The work dir (each agent's store, the origin's file, aria2's downloads) is on tmpfs unless BENCH_DIR says
+# otherwise: nine "nodes" on one disk share one ext4 journal, and each agent's fsync of its finished
+# 512 MiB then stalls every other agent's metadata writes (log lines, hard links, the marks) behind
+# one journal commit, which no real node sees from its neighbours.
+BENCH_DIR="${BENCH_DIR:-/dev/shm}"
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/_netns.sh"
 for tool in aria2c opentracker mktorrent; do
@@ -33,6 +38,8 @@ random_file warm.bin $((${WARM_MIB:-64} << 20))
 start_origin "${NODE_IP[origin]}" 80 "$IP" netns exec "${NODE_NS[origin]}"
 URL="$ORIGIN/big.bin"
 
+MARKS="$WORK/marks"
+
 # all_done DIR COUNT: waits until DIR holds COUNT files, then prints the newest one's content (a time).
 all_done() {
   until [ "$(find "$1" -type f | wc -l)" -ge "$2" ]; do sleep 0.05; done
@@ -43,6 +50,9 @@ all_done() {
 origin_link_bytes() {
   on origin tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; exit}'
 }
+
+# log_epoch LINE: the time a Pollen log line was written, in seconds since the epoch.
+log_epoch() { date -d "${1%% *}" +%s.%N; }
 
 # ---- Pollen ----
 # cpu_seconds PID...: user + system CPU time the processes used so far.
@@ -90,14 +100,18 @@ sync
 sched_cpu0=$(cpu_seconds "${pollen_pids[0]}"); seed_cpu0=$(cpu_seconds "${pollen_pids[1]}")
 cpu0=$(cpu_seconds "${pollen_pids[@]}")
 : > "$WORK/access.log"
-mkdir -p "$WORK/done-pollen"
+mkdir -p "$MARKS/done-pollen"
 t0=$(now)
 for i in $(seq "$AGENTS"); do
   ( "$BIN/dfget" "$URL" -O "$WORK/out/p$i.bin" -e "$WORK/a$i.sock" --no-progress 2> "$WORK/summary-$i" \
-      && now > "$WORK/done-pollen/$i" ) &
+      && now > "$MARKS/done-pollen/$i" ) &
 done
-pollen_t=$(echo "$(all_done "$WORK/done-pollen" "$AGENTS") - $t0" | bc)
+pollen_t=$(echo "$(all_done "$MARKS/done-pollen" "$AGENTS") - $t0" | bc)
 pollen_origin=$(origin_bytes /big.bin)
+# Phases, from the seed's log (its last download is this one): when the scheduler asked it, when it had the file.
+seed_at() { log_epoch "$(grep "event=$1 " "$WORK/seed.log" | tail -1)"; }
+seed_start=$(echo "$(seed_at download_started) - $t0" | bc)
+seed_done=$(echo "$(seed_at download_finished) - $t0" | bc)
 pollen_cpu=$(echo "$(cpu_seconds "${pollen_pids[@]}") - $cpu0" | bc -l)
 sched_cpu=$(echo "$(cpu_seconds "${pollen_pids[0]}") - $sched_cpu0" | bc -l)
 seed_cpu=$(echo "$(cpu_seconds "${pollen_pids[1]}") - $seed_cpu0" | bc -l)
@@ -113,17 +127,19 @@ for pid in "${pollen_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 rm -rf "$WORK"/store-*
 printf '| Pollen (seed + %d agents, dfget at once) | %.2f s | %.2f | %s | %.3f |\n' "$AGENTS" "$pollen_t" \
   "$(ratio "$pollen_t" "$LIMIT")" "$(vs_aria "$pollen_t")" "$(ratio "$pollen_origin" "$SIZE")" >> "$WORK/table"
+printf 'Pollen phases: the seed was asked at %.2f s (the 8 dfget JVMs starting on the same CPUs), had the file from the origin at %.2f s (%.2f s, %.1f MiB/s), the last agent at %.2f s\n' \
+  "$seed_start" "$seed_done" "$(echo "$seed_done - $seed_start" | bc)" "$(echo "$SIZE_MIB / ($seed_done - $seed_start)" | bc -l)" "$pollen_t" >> "$WORK/notes"
 echo "Pollen: agents with bytes from peers: $peers_ok of $AGENTS; CPU: $(printf %.1f "$pollen_cpu") s in all (scheduler $(printf %.1f "$sched_cpu") s, seed $(printf %.1f "$seed_cpu") s, agents the rest)" >> "$WORK/notes"
 }
 
 curl_run() {
 : > "$WORK/access.log"
-mkdir -p "$WORK/done-curl"
+mkdir -p "$MARKS/done-curl"
 t0=$(now)
 for i in $(seq "$AGENTS"); do
-  ( on "a$i" curl -s -o "$WORK/out/c$i.bin" "$URL" && now > "$WORK/done-curl/$i" ) &
+  ( on "a$i" curl -s -o "$WORK/out/c$i.bin" "$URL" && now > "$MARKS/done-curl/$i" ) &
 done
-curl_t=$(echo "$(all_done "$WORK/done-curl" "$AGENTS") - $t0" | bc)
+curl_t=$(echo "$(all_done "$MARKS/done-curl" "$AGENTS") - $t0" | bc)
 curl_origin=$(origin_bytes /big.bin)
 rm -f "$WORK/out/"*
 printf '| %d concurrent curls | %.2f s | %.2f | %s | %.3f |\n' "$AGENTS" "$curl_t" \
@@ -148,10 +164,10 @@ spawn origin "$WORK/aria-seed.log" aria2c "${BT[@]}" --bt-seed-unverified=true -
 aria=("$SPAWNED")
 cat > "$WORK/bt-done" <<HOOK
 #!/bin/sh
-date +%s.%N > "$WORK/done-bt/\$(basename "\$(dirname "\$3")")"
+date +%s.%N > "$MARKS/done-bt/\$(basename "\$(dirname "\$3")")"
 HOOK
 chmod +x "$WORK/bt-done"
-mkdir -p "$WORK/done-bt"
+mkdir -p "$MARKS/done-bt"
 sent0=$(origin_link_bytes)
 t0=$(now)
 for i in $(seq "$AGENTS"); do
@@ -160,7 +176,7 @@ for i in $(seq "$AGENTS"); do
     --on-bt-download-complete="$WORK/bt-done" -d "$WORK/bt/a$i" "$WORK/big.torrent"
   aria+=("$SPAWNED")
 done
-aria_t=$(echo "$(all_done "$WORK/done-bt" "$AGENTS") - $t0" | bc)
+aria_t=$(echo "$(all_done "$MARKS/done-bt" "$AGENTS") - $t0" | bc)
 aria_origin=$(($(origin_link_bytes) - sent0))
 for pid in "${aria[@]}"; do kill "$pid" 2>/dev/null || true; done
 sleep 0.5
