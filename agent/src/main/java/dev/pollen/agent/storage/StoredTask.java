@@ -185,8 +185,8 @@ public final class StoredTask implements Closeable {
         DurableFiles.write(dir.resolve(METADATA), json.writeValueAsBytes(metadata));
     }
 
-    @Override
     /** Waits for a {@link #finish} under way, so a task being made durable is never cut off halfway. */
+    @Override
     public synchronized void close() throws IOException {
         try (journal) {
             content.close();

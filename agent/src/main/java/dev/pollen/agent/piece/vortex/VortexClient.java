@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * thread), streams the piece bytes in bounded slices straight to their offset in the task's content
  * file while computing the CRC-32, checks it against the parent's {@code crc32:} digest and only then
  * records the piece. A piece that fails any check is never recorded; its partially written bytes are
- * simply overwritten by the next attempt. Connections are reused per parent.
+ * simply overwritten by the next attempt. Connections are reused per parent; all of a task's run on one
+ * event loop.
  */
 public final class VortexClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VortexClient.class);
