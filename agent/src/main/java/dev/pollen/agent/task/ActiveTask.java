@@ -54,7 +54,7 @@ public final class ActiveTask {
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
     private PeerDownload peer;
-    /** Set once the last piece landed and the content is being made durable: only one caller finishes. */
+    /** While the last piece's caller makes the content durable: no second caller finishes, nobody closes. */
     private boolean finishing;
     final java.util.concurrent.atomic.AtomicInteger references = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -378,6 +378,10 @@ public final class ActiveTask {
             log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
         } catch (IOException e) {
             log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
+        } finally {
+            synchronized (this) {
+                finishing = false;
+            }
         }
     }
 
@@ -385,8 +389,9 @@ public final class ActiveTask {
         return new PieceSource.Target(store, resolved != null ? resolved : spec.uri(), spec.requestHeaders());
     }
 
+    /** In use: leased, fetching, streaming, or being made durable (housekeeping must not close it then). */
     synchronized boolean busy() {
-        return references.get() > 0 || !inFlight.isEmpty() || stream != null;
+        return references.get() > 0 || !inFlight.isEmpty() || stream != null || finishing;
     }
 
     synchronized void close() {

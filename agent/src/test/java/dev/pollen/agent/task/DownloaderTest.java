@@ -351,10 +351,13 @@ class DownloaderTest {
                 CompletableFuture<ReadyPiece> again = CompletableFuture.supplyAsync(() -> task.piece(0, true).join(), executor);
                 assertThat(again.get(5, TimeUnit.SECONDS).origin()).isEqualTo(PieceOrigin.LOCAL_PEER);
                 assertThat(task.metadata().finished()).isFalse();
+                // With no lease left it still counts as in use, so housekeeping does not close it halfway.
+                platformTasks.release(task);
+                assertThat(task.busy()).isTrue();
             }
             await().atMost(Duration.ofSeconds(10)).until(() -> task.metadata().finished());
+            await().atMost(Duration.ofSeconds(10)).until(() -> !task.busy());
         } finally {
-            platformTasks.release(task);
             platformTasks.close();
             platform.shutdownNow();
         }
