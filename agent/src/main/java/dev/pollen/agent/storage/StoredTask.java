@@ -139,15 +139,25 @@ public final class StoredTask implements Closeable {
     }
 
     /** Syncs content and journal, then marks the task finished: from here on it is served without re-checks. */
-    public synchronized void finish() throws IOException {
+    public void finish() throws IOException {
+        finish(contentModifiedMillis());
+    }
+
+    /**
+     * As {@link #finish()}, with the content's modification time taken when its last piece was written:
+     * a write through a hard link to the content after that (it may be handed out before the sync is
+     * done) then shows as a different time, and the pieces are checked again when the task is next opened.
+     */
+    public synchronized void finish(long contentModifiedMillis) throws IOException {
         content.force(true);
         journal.sync();
-        TaskMetadata done = metadata.asFinished(contentModifiedMillis());
+        TaskMetadata done = metadata.asFinished(contentModifiedMillis);
         writeMetadata(dir, json, done);
         metadata = done;
     }
 
-    private long contentModifiedMillis() throws IOException {
+    /** The content file's modification time, in milliseconds. */
+    public long contentModifiedMillis() throws IOException {
         return Files.getLastModifiedTime(dir.resolve(CONTENT)).toMillis();
     }
 

@@ -11,7 +11,7 @@ import java.util.Map;
  * @param contentLength bytes, or -1 while the origin has not told (chunked responses)
  * @param rangeSupported whether the origin answers range requests with 206, so pieces can be fetched in parallel
  * @param finished every piece is on disk, checked, and the content is synced
- * @param contentModifiedMillis the content file's mtime when the task finished: outputs are hard links
+ * @param contentModifiedMillis the content file's mtime when its last piece was written: outputs are hard links
  *     to it, so a later mtime means someone wrote through one and the pieces must be checked again
  */
 public record TaskMetadata(

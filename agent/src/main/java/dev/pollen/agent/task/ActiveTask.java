@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -344,10 +345,12 @@ public final class ActiveTask {
             reporting.pieceFromOrigin(record);
         }
         pieceListeners.forEach(l -> l.accept(record));
+        // Claimed before the waiter resumes: it may hard-link the content to an output the user then writes to.
+        OptionalLong completedAt = claimFinish();
         if (waiting != null) {
             waiting.complete(new ReadyPiece(record, source));
         }
-        finishIfComplete();
+        completedAt.ifPresent(this::finish);
     }
 
     private synchronized void failPiece(int number, Throwable error) {
@@ -358,20 +361,37 @@ public final class ActiveTask {
     }
 
     private void finishIfComplete() {
-        TaskMetadata meta;
-        synchronized (this) {
-            meta = store.metadata();
-            if (finishing || meta.finished() || !meta.lengthKnown() || store.pieces().size() != meta.pieceCount()) {
-                return;
-            }
-            finishing = true;
+        claimFinish().ifPresent(this::finish);
+    }
+
+    /**
+     * When every piece is in and nobody finishes the task yet: claims the finishing and returns the content's
+     * modification time as of now; otherwise empty.
+     */
+    private synchronized OptionalLong claimFinish() {
+        TaskMetadata meta = store.metadata();
+        if (finishing || meta.finished() || !meta.lengthKnown() || store.pieces().size() != meta.pieceCount()) {
+            return OptionalLong.empty();
         }
-        // Forcing the content to disk takes seconds for a big file (and longer when every agent on the
-        // machine does it at once): no lock is held meanwhile, so the output, other downloads of this task
-        // and uploads from it are not held up. Until it is done the task is complete but not yet "finished".
         try {
-            store.finish();
-            log.info("event=task_finished task={} content_length={}", id, meta.contentLength());
+            long modified = store.contentModifiedMillis();
+            finishing = true;
+            return OptionalLong.of(modified);
+        } catch (IOException e) {
+            log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
+            return OptionalLong.empty();
+        }
+    }
+
+    /**
+     * Forcing the content to disk takes seconds for a big file (longer when every agent on the machine does
+     * it at once): no lock is held meanwhile, so the output, other downloads of this task and uploads from it
+     * are not held up. Until it is done the task is complete but not yet "finished".
+     */
+    private void finish(long contentModifiedMillis) {
+        try {
+            store.finish(contentModifiedMillis);
+            log.info("event=task_finished task={} content_length={}", id, store.metadata().contentLength());
             endPeer(null);
         } catch (java.nio.channels.ClosedChannelException e) {
             // The daemon is stopping: the task stays unfinished and is re-checked on the next start.

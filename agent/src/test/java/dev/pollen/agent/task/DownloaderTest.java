@@ -292,9 +292,11 @@ class DownloaderTest {
         origin.serve("/f", body);
         Path out = dir.resolve("linked");
         downloader.download(request(origin.url("/f"), out), new Recorder(), new CompletableFuture<>());
-        Path content = dir.resolve("store/tasks").resolve(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of())
-                .taskId()).resolve("content");
+        String taskId = new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()).taskId();
+        Path content = dir.resolve("store/tasks").resolve(taskId).resolve("content");
         assertThat(Files.isSameFile(out, content)).isTrue();
+        // Housekeeping closes the task once it is idle (made durable too), so the next request opens it again.
+        await().atMost(Duration.ofSeconds(10)).until(() -> !tasks.isActive(taskId));
         tasks.closeIdle();
         long before = origin.bodyBytesSent();
         try (var ch = java.nio.channels.FileChannel.open(out, java.nio.file.StandardOpenOption.WRITE)) {
@@ -354,9 +356,14 @@ class DownloaderTest {
                 // With no lease left it still counts as in use, so housekeeping does not close it halfway.
                 platformTasks.release(task);
                 assertThat(task.busy()).isTrue();
+                // A write through a hard-linked output meanwhile...
+                Files.setLastModifiedTime(dir.resolve("store/tasks").resolve(task.id()).resolve("content"),
+                        java.nio.file.attribute.FileTime.from(java.time.Instant.now().plusSeconds(5)));
             }
             await().atMost(Duration.ofSeconds(10)).until(() -> task.metadata().finished());
             await().atMost(Duration.ofSeconds(10)).until(() -> !task.busy());
+            // ...is not taken for the task's own: the recorded time is from when the last piece landed.
+            assertThat(task.metadata().contentModifiedMillis()).isLessThan(task.store().contentModifiedMillis());
         } finally {
             platformTasks.close();
             platform.shutdownNow();
