@@ -64,7 +64,10 @@ public final class Daemon implements AutoCloseable {
             Storage storage = new Storage(config.storage().dir());
             HostIdentity host = HostIdentity.of(config.host());
             ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
-            AtomicReference<Supplier<Host>> announced = new AtomicReference<>();
+            // This host as announced to the scheduler and streamed by SyncHost: built once the upload ports are
+            // bound (port 0 in tests), after the parts that report it are made.
+            AtomicReference<HostStatus> status = new AtomicReference<>();
+            Supplier<Host> currentHost = () -> status.get().get();
             P2p p2p = null;
             if (config.scheduler().enabled()) {
                 ParentChannels channels = new ParentChannels();
@@ -73,7 +76,7 @@ public final class Daemon implements AutoCloseable {
                 parts.push(vortex);
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
-                SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), () -> announced.get().get(),
+                SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), currentHost,
                         config.scheduler().announceInterval(), clock);
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
@@ -114,13 +117,10 @@ public final class Daemon implements AutoCloseable {
                         .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
                         pieces, work, clock);
                 parts.push(vortexServer);
-                // The upload port is only known once bound (port 0 in tests), and SyncHost needs the host: a
-                // holder lets the service answer with the host built just after.
-                AtomicReference<HostStatus> status = new AtomicReference<>();
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
                         new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort(),
-                                () -> status.get().get(), housekeeping, SYNC_HOST_INTERVAL), calls);
+                                currentHost, housekeeping, SYNC_HOST_INTERVAL), calls);
                 parts.push(upload);
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
@@ -131,7 +131,6 @@ public final class Daemon implements AutoCloseable {
                         .setDownloadPort(vortexServer.address().getPort())
                         .setNetwork(Network.newBuilder().setIdc(config.host().idc()).setLocation(config.host().location()))
                         .build(), config.storage().dir(), vortexServer.stats()));
-                announced.set(status.get());
                 p2p.scheduler().start();
                 parts.push(p2p.scheduler());
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();

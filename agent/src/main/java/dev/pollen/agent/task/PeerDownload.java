@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +41,7 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private boolean ended;
     private volatile int pieceCount;
     private final AtomicBoolean replacing = new AtomicBoolean();
+    private final ReentrantLock rescheduling = new ReentrantLock();
 
     private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
         this.p2p = p2p;
@@ -157,13 +159,18 @@ final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
      */
     private boolean reschedule(ParentSet set, int pieceCount, String why) {
         Decision next;
+        // One question at a time: the session's answers come back in order, not addressed to an asker.
+        // (A lock, not a monitor: the wait must not pin a virtual thread's carrier on Java 21.)
+        rescheduling.lock();
         try {
             next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
+            decision = next;
         } catch (SchedulerUnavailableException e) {
             log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
             return false;
+        } finally {
+            rescheduling.unlock();
         }
-        decision = next;
         if (next instanceof Decision.Parents p) {
             set.add(p.parents(), IntStream.range(0, pieceCount).boxed().toList());
             return true;

@@ -71,17 +71,12 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
     @Override
     public void syncHost(SyncHostRequest request, StreamObserver<Host> responses) {
         ServerCallStreamObserver<Host> call = (ServerCallStreamObserver<Host>) responses;
-        Object lock = new Object();
-        Runnable send = () -> {
-            synchronized (lock) {
+        // Runs of one fixed-rate task never overlap, so the stream never sees two sends at once.
+        ScheduledFuture<?> repeat = timer.scheduleAtFixedRate(() -> {
+            try {
                 if (!call.isCancelled()) {
                     call.onNext(host.get());
                 }
-            }
-        };
-        ScheduledFuture<?> repeat = timer.scheduleAtFixedRate(() -> {
-            try {
-                send.run();
             } catch (RuntimeException e) {
                 // The caller went away between the check and the send: the cancel handler stops the repeats.
                 log.debug("event=sync_host_send_failed peer={} error=\"{}\"", request.getPeerId(), e.toString());

@@ -132,10 +132,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
             if (lease != null) {
                 lease.close();
             }
-            if (holdsSlot) {
-                holdsSlot = false;
-                slots.release();
-            }
+            releaseSlot();
             inFlight.exit();
         }
     }
@@ -202,11 +199,15 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
 
     private void finish() {
         busy = false;
+        releaseSlot();
+        inFlight.exit();
+    }
+
+    private void releaseSlot() {
         if (holdsSlot) {
             holdsSlot = false;
             slots.release();
         }
-        inFlight.exit();
     }
 
     /** The framing is broken: say why once, then close, dropping anything queued behind it. */
