@@ -81,7 +81,7 @@ class DiskFullTest {
             failed.add(i);
             assertThat(result.exitCode()).as("a download the local disk could not hold (8: no space): " + result).isEqualTo(8);
             assertThat(result.stderr().toLowerCase(Locale.ROOT)).as("dfget's message names the local disk: " + result)
-                    .contains("no space")
+                    .containsPattern("(no|not enough)( free)? space")
                     .containsAnyOf(storage.toString().toLowerCase(Locale.ROOT), "storage.dir");
             assertThat(origin.requests(uri(file))).as("origin requests of the download that ran out of space: a local"
                     + " write failure is not retried against the origin\n" + daemon).hasSizeLessThanOrEqualTo(REQUESTS_WITHOUT_RETRY);
