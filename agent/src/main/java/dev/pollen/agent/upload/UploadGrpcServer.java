@@ -28,8 +28,9 @@ public final class UploadGrpcServer implements AutoCloseable {
 
     /**
      * How a quiet connection is probed: a ping after {@code time} without reads, dropped when the ack takes
-     * longer than {@code timeout}; clients may ping as often as every {@code permitTime}, with or without
-     * calls (Dragonfly's Rust client pings idle channels), before the server calls it abuse.
+     * longer than {@code timeout}. Clients may ping as often as every {@code permitTime}, with or without
+     * calls in flight, before the server calls it abuse and drops them (gRPC's default: every 5 min, and
+     * only during calls). gRPC pings no sooner than 10 s after the last read, whatever {@code time} says.
      */
     public record KeepAlive(Duration time, Duration timeout, Duration permitTime) {
         /** A vanished peer is noticed within about 30 s. */
