@@ -38,7 +38,10 @@ final class PieceStream {
     private final String advertisedIp;
     private final int vortexPort;
     private final AtomicBoolean done = new AtomicBoolean();
-    /** Orders the stored pieces and the listener's, and each against the end of the stream. */
+    /**
+     * Orders the stored pieces and the listener's, and each against the end of the stream (the call is not
+     * thread-safe); {@code onNext} only queues a message on the transport, it never waits for the child.
+     */
     private final Object lock = new Object();
     private final BitSet sent = new BitSet();
     private BitSet wanted;
