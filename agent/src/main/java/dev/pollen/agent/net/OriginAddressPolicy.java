@@ -62,10 +62,12 @@ public final class OriginAddressPolicy {
         for (InetAddress address : addresses) {
             for (Cidr block : denied) {
                 if (block.contains(address) || block.contains(embeddedIpv4(address))) {
-                    throw new PollenException(ErrorCode.ORIGIN_DENIED, "origin " + uri + " is refused: its host "
-                            + host + " is " + address.getHostAddress() + ", in denied block " + block
-                            + " (this node fetches no such address for another host; fix: remove the block from " + KEY
-                            + " if it is really meant to be reachable)");
+                    // A literal host (1.2.3.4, [::1], 2852039166) ends in a digit or is bracketed; a name does not.
+                    boolean literal = host.startsWith("[") || Character.isDigit(host.charAt(host.length() - 1));
+                    throw new PollenException(ErrorCode.ORIGIN_DENIED, "origin " + uri + " is refused: "
+                            + (literal ? host + " is" : host + " resolves to " + address.getHostAddress() + ",")
+                            + " in denied block " + block + ", which this node never fetches for another host"
+                            + " (fix: remove the block from " + KEY + " if it must be reachable)");
                 }
             }
         }
