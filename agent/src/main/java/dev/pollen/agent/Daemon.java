@@ -1,6 +1,7 @@
 package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.net.OriginAddressPolicy;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.ParentChannels;
 import dev.pollen.agent.piece.vortex.VortexClient;
@@ -14,6 +15,7 @@ import dev.pollen.agent.task.P2p;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.agent.upload.DownloadTaskGuard;
 import dev.pollen.agent.upload.HostStatus;
 import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
@@ -117,10 +119,12 @@ public final class Daemon implements AutoCloseable {
                         .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
                         pieces, work, clock);
                 parts.push(vortexServer);
+                OriginAddressPolicy origins = new OriginAddressPolicy(config.upload().downloadTask().deniedOrigins());
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
-                        new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort(),
-                                currentHost, housekeeping, SYNC_HOST_INTERVAL), calls);
+                        new DfdaemonUploadService(tasks, download, origins, host.ip(), vortexServer.address().getPort(),
+                                currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge()),
+                        DownloadTaskGuard.start(config, housekeeping), calls, UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())

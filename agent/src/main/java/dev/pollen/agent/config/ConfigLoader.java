@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.pollen.agent.net.Cidr;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -39,7 +40,9 @@ public final class ConfigLoader {
     public ConfigLoader() {
         SimpleModule units = new SimpleModule()
                 .addDeserializer(Duration.class, new ScalarDeserializer<>(Durations::parse, "a duration such as 30s"))
-                .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"));
+                .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"))
+                .addDeserializer(Cidr.class, new ScalarDeserializer<>(Cidr::parse,
+                        "an IP address or CIDR block such as 10.0.0.0/8 or fd00:ec2::254"));
         yaml = new ObjectMapper(new YAMLFactory())
                 .registerModule(units)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)

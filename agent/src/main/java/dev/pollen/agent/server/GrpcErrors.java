@@ -20,7 +20,7 @@ public final class GrpcErrors {
     private GrpcErrors() {
     }
 
-    static StatusRuntimeException toStatus(PollenException e) {
+    public static StatusRuntimeException toStatus(PollenException e) {
         Code code = switch (e.code()) {
             case INVALID_ARGUMENT, OUTPUT_INVALID -> Code.INVALID_ARGUMENT;
             case ORIGIN_NOT_FOUND, TASK_NOT_FOUND -> Code.NOT_FOUND;

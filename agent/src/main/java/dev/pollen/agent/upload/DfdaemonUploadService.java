@@ -1,6 +1,8 @@
 package dev.pollen.agent.upload;
 
 import dev.pollen.agent.PollenException;
+import dev.pollen.agent.net.OriginAddressPolicy;
+import dev.pollen.agent.server.GrpcErrors;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.ActiveTask;
@@ -23,13 +25,12 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,33 +39,42 @@ import org.slf4j.LoggerFactory;
  * {@code dfdaemon.v2.DfdaemonUpload}: what other peers call. SyncPieces streams the pieces a child is
  * interested in as they land here, so a child can fetch from a parent that is itself still
  * downloading; the bytes then travel over Vortex. Only recorded pieces (on disk, digest checked) are
- * ever announced.
+ * ever announced. DownloadTask, which makes this node fetch for someone else, is for its schedulers
+ * only ({@link DownloadTaskGuard}) and never reaches a denied origin ({@link OriginAddressPolicy}).
  */
 public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUploadImplBase {
     private static final Logger log = LoggerFactory.getLogger(DfdaemonUploadService.class);
 
     private final TaskManager tasks;
     private final DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads;
+    private final OriginAddressPolicy origins;
     private final String advertisedIp;
     private final int vortexPort;
     private final Supplier<Host> host;
     private final ScheduledExecutorService timer;
     private final Duration syncHostInterval;
+    private final Duration syncPiecesMaxAge;
 
     /**
-     * @param downloads runs DownloadTask for the scheduler (seed peers), storing the task without any output file
+     * @param downloads runs DownloadTask for the scheduler, storing the task without any output file
+     * @param origins the origins DownloadTask never fetches (its callers are checked by {@link DownloadTaskGuard})
      * @param host this host with its current load, for SyncHost
+     * @param timer runs SyncHost's repeats and ends SyncPieces streams at their maximum age
      * @param syncHostInterval how often SyncHost sends the host again
+     * @param syncPiecesMaxAge how long one SyncPieces stream may last
      */
-    public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, String advertisedIp,
-                                 int vortexPort, Supplier<Host> host, ScheduledExecutorService timer, Duration syncHostInterval) {
+    public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, OriginAddressPolicy origins,
+                                 String advertisedIp, int vortexPort, Supplier<Host> host, ScheduledExecutorService timer,
+                                 Duration syncHostInterval, Duration syncPiecesMaxAge) {
         this.tasks = tasks;
         this.downloads = downloads;
+        this.origins = origins;
         this.advertisedIp = advertisedIp;
         this.vortexPort = vortexPort;
         this.host = host;
         this.timer = timer;
         this.syncHostInterval = syncHostInterval;
+        this.syncPiecesMaxAge = syncPiecesMaxAge;
     }
 
     /** Streams this host (identity and load) now and then every interval, until the caller cancels. */
@@ -85,61 +95,36 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
         call.setOnCancelHandler(() -> repeat.cancel(false));
     }
 
-    /** The scheduler asks a seed peer to fetch a task: stored only, never written to a path a caller names. */
+    /**
+     * The scheduler asks this node to fetch a task (a seed's back-to-source, or a preheat): stored only,
+     * never written to a path a caller names. {@link DownloadTaskGuard} has already checked the caller; the
+     * origin is checked here, before anything connects to it.
+     */
     @Override
     public void downloadTask(DownloadTaskRequest request, StreamObserver<DownloadTaskResponse> responses) {
+        String url = request.getDownload().getUrl();
+        try {
+            origins.check(new URI(url));
+        } catch (URISyntaxException e) {
+            responses.onError(Status.INVALID_ARGUMENT.withDescription("malformed url " + url + ": " + e.getReason())
+                    .asRuntimeException());
+            return;
+        } catch (PollenException e) {
+            log.warn("event=download_task_refused url={} code={} error=\"{}\"", url, e.code(), e.getMessage());
+            responses.onError(GrpcErrors.toStatus(e));
+            return;
+        }
         Download download = request.getDownload().toBuilder().clearOutputPath().build();
         downloads.downloadTask(request.toBuilder().setDownload(download).build(), responses);
     }
 
     @Override
     public void syncPieces(SyncPiecesRequest request, StreamObserver<SyncPiecesResponse> responses) {
-        ServerCallStreamObserver<SyncPiecesResponse> call = (ServerCallStreamObserver<SyncPiecesResponse>) responses;
         ActiveTask task = lease(request.getTaskId(), responses);
-        if (task == null) {
-            return;
+        if (task != null) {
+            new PieceStream(tasks, task, (ServerCallStreamObserver<SyncPiecesResponse>) responses, advertisedIp, vortexPort)
+                    .start(request.getInterestedPieceNumbersList(), timer, syncPiecesMaxAge);
         }
-        Set<Integer> wanted = new HashSet<>(request.getInterestedPieceNumbersList());
-        Set<Integer> sent = new HashSet<>();
-        AtomicBoolean done = new AtomicBoolean();
-        Runnable[] unsubscribe = {() -> { }};
-        Runnable finish = () -> {
-            if (done.compareAndSet(false, true)) {
-                unsubscribe[0].run();
-                tasks.release(task);
-            }
-        };
-        call.setOnCancelHandler(finish);
-        // Under the call's lock: pieces from the store and from the listener must not interleave.
-        Object lock = new Object();
-        java.util.function.Consumer<PieceRecord> send = piece -> {
-            synchronized (lock) {
-                if (done.get() || (!wanted.isEmpty() && !wanted.contains(piece.number())) || !sent.add(piece.number())) {
-                    return;
-                }
-                call.onNext(SyncPiecesResponse.newBuilder().setNumber(piece.number()).setOffset(piece.offset())
-                        .setLength(piece.length()).setIp(advertisedIp).setTcpPort(vortexPort).build());
-                if (complete(task.metadata(), wanted, sent)) {
-                    finish.run();
-                    call.onCompleted();
-                }
-            }
-        };
-        unsubscribe[0] = task.onPiece(send);
-        task.store().pieces().forEach(send);
-        synchronized (lock) {
-            if (!done.get() && complete(task.metadata(), wanted, sent)) {
-                finish.run();
-                call.onCompleted();
-            }
-        }
-    }
-
-    private static boolean complete(TaskMetadata meta, Set<Integer> wanted, Set<Integer> sent) {
-        if (!wanted.isEmpty()) {
-            return sent.containsAll(wanted);
-        }
-        return meta.lengthKnown() && sent.size() >= meta.pieceCount();
     }
 
     @Override

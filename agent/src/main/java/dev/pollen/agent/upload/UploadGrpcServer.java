@@ -2,6 +2,8 @@ package dev.pollen.agent.upload;
 
 import io.grpc.BindableService;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollEventLoopGroup;
@@ -9,6 +11,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -16,10 +19,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * DfdaemonUpload over TCP for other peers and the scheduler, on event loops of its own so that peer
- * traffic never delays the local socket's API.
+ * traffic never delays the local socket's API. Connections are pinged while quiet, so a peer that
+ * vanished without closing (powered off, partitioned) is dropped and its streams cancelled: a child's
+ * SyncPieces then gives its task lease back instead of holding it forever.
  */
 public final class UploadGrpcServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UploadGrpcServer.class);
+
+    /**
+     * How a quiet connection is probed: a ping after {@code time} without reads, dropped when the ack takes
+     * longer than {@code timeout}. Clients may ping as often as every {@code permitTime}, with or without
+     * calls in flight, before the server calls it abuse and drops them (gRPC's default: every 5 min, and
+     * only during calls). gRPC pings no sooner than 10 s after the last read, whatever {@code time} says.
+     */
+    public record KeepAlive(Duration time, Duration timeout, Duration permitTime) {
+        /** A vanished peer is noticed within about 30 s. */
+        public static final KeepAlive DEFAULT = new KeepAlive(Duration.ofSeconds(20), Duration.ofSeconds(10),
+                Duration.ofSeconds(10));
+    }
 
     private final Server server;
     private final EventLoopGroup boss;
@@ -31,8 +48,9 @@ public final class UploadGrpcServer implements AutoCloseable {
         this.workers = workers;
     }
 
-    public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ExecutorService executor)
-            throws IOException {
+    /** @param guard sees every call first (the upload service's {@link DownloadTaskGuard}) */
+    public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ServerInterceptor guard,
+                                         ExecutorService executor, KeepAlive keepAlive) throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
         EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("upload-io", true));
         try {
@@ -41,7 +59,11 @@ public final class UploadGrpcServer implements AutoCloseable {
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(workers)
                     .executor(executor)
-                    .addService(service)
+                    .keepAliveTime(keepAlive.time().toNanos(), TimeUnit.NANOSECONDS)
+                    .keepAliveTimeout(keepAlive.timeout().toNanos(), TimeUnit.NANOSECONDS)
+                    .permitKeepAliveTime(keepAlive.permitTime().toNanos(), TimeUnit.NANOSECONDS)
+                    .permitKeepAliveWithoutCalls(true)
+                    .addService(ServerInterceptors.intercept(service, guard))
                     .build()
                     .start();
             log.info("event=upload_listening address={} port={}", address.getHostString(), server.getPort());

@@ -3,6 +3,7 @@ package dev.pollen.agent.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pollen.agent.net.HostResolver;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncHostRequest;
@@ -34,11 +35,13 @@ class SyncHostTest {
     void setUp() throws Exception {
         timer = Executors.newSingleThreadScheduledExecutor();
         calls = Executors.newVirtualThreadPerTaskExecutor();
-        DfdaemonUploadService service = new DfdaemonUploadService(null, null, "127.0.0.1", 4005,
+        DfdaemonUploadService service = new DfdaemonUploadService(null, null, null, "127.0.0.1", 4005,
                 () -> Host.newBuilder().setId("127.0.0.1-node").setIp("127.0.0.1").setPort(4000)
                         .setType(reports.incrementAndGet()).build(),
-                timer, Duration.ofMillis(50));
-        server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service, calls);
+                timer, Duration.ofMillis(50), Duration.ofHours(1));
+        server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
+                new DownloadTaskGuard(false, false, new SchedulerAllowList(List.of(), List.of(), HostResolver.SYSTEM)),
+                calls, UploadGrpcServer.KeepAlive.DEFAULT);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     }
 
