@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PeerFaultTest {
     private static final int RUNS = Integer.getInteger("faults.runs", 1);
-    private static final Pattern STARTED = Pattern.compile("event=download_started task=(\\w+) peer=(\\S+) .*url=(\\S+)");
+    private static final Pattern STARTED = Pattern.compile("event=download_started task=(\\w+) .*url=(\\S+)");
 
     @RegisterExtension
     final Swarm swarm = new Swarm();
@@ -58,7 +58,7 @@ class PeerFaultTest {
                 assertThat(result.exitCode()).as(context).isZero();
                 assertThat(TestFiles.sha256(out.resolve("child-" + run + ".bin"))).as(context).isEqualTo(file.sha256());
                 String task = started(child, url).group(1);
-                String badPeer = started(bad, url).group(2);
+                String badPeer = peerOf(bad, task);
                 assertThat(child.logLines("event=peer_registered task=" + task)).as(context)
                         .singleElement().asString().contains("decision=Parents");
                 assertThat(LogFiles.read(vortexLog)).as("connections the proxy cut\n" + context).contains(kind + " after");
@@ -67,6 +67,9 @@ class PeerFaultTest {
                                 && l.contains("task=" + task) && l.contains(badPeer))
                         .toList();
                 assertThat(reported).as("the child reporting " + badPeer + "\n" + context).isNotEmpty();
+                // ...to the scheduler, which stops offering it to this child.
+                assertThat(swarm.scheduler().logLines("event=parent_blocked task=" + task)).as(context)
+                        .anyMatch(l -> l.contains("parent=" + badPeer));
                 System.out.println("[e2e] parent " + kind + " mid-piece, run " + run + ": " + summary(result)
                         + "; reported: " + reported.getFirst().replaceFirst("^.*?event=", "event="));
             }
@@ -100,11 +103,19 @@ class PeerFaultTest {
     private static Matcher started(Swarm.Node node, String url) {
         for (String line : node.logLines("event=download_started")) {
             Matcher m = STARTED.matcher(line);
-            if (m.find() && m.group(3).equals(url)) {
+            if (m.find() && m.group(2).equals(url)) {
                 return m;
             }
         }
         throw new AssertionError(node.name() + " logged no download of " + url + ":\n" + node.daemon());
+    }
+
+    /** The peer id the daemon registered for {@code task} with the scheduler (what children call it). */
+    private static String peerOf(Swarm.Node node, String task) {
+        Pattern registered = Pattern.compile("event=peer_registered task=" + task + " peer=(\\S+)");
+        return node.logLines("event=peer_registered").stream().map(registered::matcher).filter(Matcher::find)
+                .map(m -> m.group(1)).findFirst()
+                .orElseThrow(() -> new AssertionError(node.name() + " registered no peer for " + task + ":\n" + node.daemon()));
     }
 
     private static String summary(Dfget.Result result) {
