@@ -58,7 +58,8 @@ public final class Daemon implements AutoCloseable {
         this.parts = parts;
     }
 
-    public static Daemon start(DaemonConfig config, Clock clock) throws IOException {
+    /** @param corruptUploads tests only: every piece this node uploads has one byte flipped ({@link CorruptingPieces}) */
+    public static Daemon start(DaemonConfig config, Clock clock, boolean corruptUploads) throws IOException {
         Deque<AutoCloseable> parts = new ArrayDeque<>();
         try {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
@@ -108,9 +109,7 @@ public final class Daemon implements AutoCloseable {
             if (p2p != null) {
                 // Peers can only find this node through a scheduler, so without one no TCP port is opened.
                 UploadPieces pieces = new TaskPieces(tasks);
-                if ("true".equals(System.getenv(CorruptingPieces.SWITCH))) {
-                    log.warn("event=fault_injection switch={} effect=\"every uploaded piece is corrupted (tests only)\"",
-                            CorruptingPieces.SWITCH);
+                if (corruptUploads) {
                     pieces = new CorruptingPieces(pieces);
                 }
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()

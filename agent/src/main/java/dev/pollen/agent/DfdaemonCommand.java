@@ -4,6 +4,7 @@ import dev.pollen.agent.config.ConfigException;
 import dev.pollen.agent.config.ConfigLoader;
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.server.SocketStartupException;
+import dev.pollen.agent.upload.CorruptingPieces;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.LinkedHashMap;
@@ -43,6 +44,12 @@ public final class DfdaemonCommand implements Callable<Integer> {
     @Option(names = "--print-config", description = "Print the effective configuration and exit.")
     boolean printConfig;
 
+    @Option(names = "--debug-fault-injection", paramLabel = "FAULT",
+            description = {"Tests only, never in production: " + CorruptingPieces.FAULT + " flips one byte of every",
+                "piece this node uploads to peers. Only this flag enables it (no config key or environment",
+                "variable does); logged as a warning at start-up."})
+    String faultInjection;
+
     @CommandLine.Unmatched
     List<String> overrides = new java.util.ArrayList<>();
 
@@ -59,14 +66,23 @@ public final class DfdaemonCommand implements Callable<Integer> {
             System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
             return 2;
         }
+        if (faultInjection != null && !faultInjection.equals(CorruptingPieces.FAULT)) {
+            System.err.println("dfdaemon: --debug-fault-injection: " + faultInjection + " (expected: " + CorruptingPieces.FAULT + ")");
+            return 2;
+        }
         if (printConfig) {
             System.out.println(effective);
             return 0;
         }
         log.info("event=config {}", effective);
+        boolean corruptUploads = faultInjection != null;
+        if (corruptUploads) {
+            log.warn("event=fault_injection_enabled fault={} effect=\"every piece this node uploads is corrupted;"
+                    + " tests only, never in production\"", faultInjection);
+        }
         Daemon daemon;
         try {
-            daemon = Daemon.start(effective, Clock.systemUTC());
+            daemon = Daemon.start(effective, Clock.systemUTC(), corruptUploads);
         } catch (SocketStartupException e) {
             log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
             System.err.println("dfdaemon: " + e.getMessage());

@@ -19,6 +19,12 @@ public enum ErrorCode {
     TASK_NOT_FOUND(10),
     INTERNAL(1);
 
+    /**
+     * Name of the gRPC trailer that carries the code's name across the API edge (several codes share a
+     * gRPC status), so the server and dfget agree on it without one importing the other.
+     */
+    public static final String TRAILER = "pollen-error-code";
+
     private final int exitCode;
 
     ErrorCode(int exitCode) {

@@ -20,7 +20,8 @@ import org.awaitility.core.ConditionTimeoutException;
  * stdout and stderr in files beside them. Stopped by PID, never by name.
  *
  * <p>Create it through {@link Daemons}, which stops every daemon after the test and fails the test when a
- * daemon logged an ERROR line the test did not {@linkplain #expectErrors expect}.
+ * daemon wrote an ERROR line (or a WARN event that means a bug, see {@link LogFiles#BUG_SIGNS}) to stdout or
+ * stderr that the test did not {@linkplain #expectErrors expect}.
  */
 public final class DaemonProcess implements AutoCloseable {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
@@ -212,18 +213,20 @@ public final class DaemonProcess implements AutoCloseable {
         return stdout().lines().filter(l -> l.contains(text)).toList();
     }
 
-    /** Declares ERROR lines that this test provokes on purpose (a regular expression found in the line). */
+    /**
+     * Declares lines this test provokes on purpose (a regular expression found in the line): ERROR lines, or
+     * the WARN events that otherwise mean a bug ({@link LogFiles#BUG_SIGNS}), on stdout or stderr.
+     */
     public DaemonProcess expectErrors(String regex) {
         expectedErrors.add(Pattern.compile(regex));
         return this;
     }
 
-    /** ERROR lines in the log that no {@link #expectErrors} pattern covers. */
+    /** Lines of stdout and stderr that show a {@linkplain LogFiles#BUG_SIGNS bug sign} no {@link #expectErrors} covers. */
     List<String> unexpectedErrors() {
-        return stdout().lines()
-                .filter(l -> l.contains(" level=ERROR "))
-                .filter(l -> expectedErrors.stream().noneMatch(p -> p.matcher(l).find()))
-                .toList();
+        List<String> problems = new ArrayList<>(LogFiles.unexpectedProblems(stdout(), expectedErrors));
+        LogFiles.unexpectedProblems(stderr(), expectedErrors).forEach(l -> problems.add("(stderr) " + l));
+        return problems;
     }
 
     @Override

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Starts dfdaemon processes, each in a temp directory of its own, and stops them by PID: those started
- * by a test after that test, those started in {@code @BeforeAll} after the class. A daemon that logged an
- * ERROR it was not told to {@linkplain DaemonProcess#expectErrors expect}, or that does not stop gracefully on
+ * by a test after that test, those started in {@code @BeforeAll} after the class. A daemon that wrote an
+ * ERROR (or a WARN event that means a bug, {@link LogFiles#BUG_SIGNS}) to stdout or stderr it was not told to
+ * {@linkplain DaemonProcess#expectErrors expect}, or that does not stop gracefully on
  * SIGTERM, fails the test; the directories
  * of a failed test are kept (their path is printed) and the others deleted.
  *
@@ -92,6 +93,20 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
 
     private static void stopAndCheck(ExtensionContext context, List<DaemonProcess> daemons, List<Path> dirs,
             boolean keep) {
+        List<String> problems = stopAll(daemons);
+        boolean failed = keep || context.getExecutionException().isPresent() || !problems.isEmpty();
+        if (failed) {
+            dirs.forEach(d -> System.err.println("[e2e] kept " + d + " of " + context.getDisplayName()));
+        } else {
+            dirs.forEach(Daemons::deleteTree);
+        }
+        if (!problems.isEmpty()) {
+            throw new AssertionError(String.join("\n", problems));
+        }
+    }
+
+    /** Stops the daemons (last started first) and returns what is wrong with them: each problem a message. */
+    static List<String> stopAll(List<DaemonProcess> daemons) {
         List<String> problems = new ArrayList<>();
         for (DaemonProcess daemon : daemons.reversed()) {
             boolean serving = daemon.isAlive() && daemon.isReady();
@@ -106,15 +121,7 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
                         + String.join("\n  ", errors));
             }
         }
-        boolean failed = keep || context.getExecutionException().isPresent() || !problems.isEmpty();
-        if (failed) {
-            dirs.forEach(d -> System.err.println("[e2e] kept " + d + " of " + context.getDisplayName()));
-        } else {
-            dirs.forEach(Daemons::deleteTree);
-        }
-        if (!problems.isEmpty()) {
-            throw new AssertionError(String.join("\n", problems));
-        }
+        return problems;
     }
 
     static void deleteTree(Path dir) {

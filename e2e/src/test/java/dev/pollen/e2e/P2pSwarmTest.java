@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -186,7 +185,7 @@ class P2pSwarmTest {
     @Test
     void aParentThatUploadsCorruptPiecesIsCaughtAndNotUsedAgain() {
         swarm.withoutSeed().agents(1).start();
-        Swarm.Node liar = swarm.startAgent("liar", Map.of("POLLEN_FAULT_CORRUPT_UPLOADS", "true"));
+        Swarm.Node liar = swarm.startAgent("liar", "--debug-fault-injection=corrupt-uploads");
         TestFile file = swarm.origin().createFile("liar.bin", 64 * MiB, 25);
         String url = swarm.origin().url("/liar.bin");
         Dfget.Result first = liar.dfget().download(url, out.resolve("liar-own.bin"));

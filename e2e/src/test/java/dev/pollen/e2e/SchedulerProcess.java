@@ -26,6 +26,7 @@ final class SchedulerProcess implements AutoCloseable {
 
     private final Path dir;
     private final List<String> command;
+    /** stdout and stderr of every run. */
     private final List<Path> logs = new CopyOnWriteArrayList<>();
     private volatile Process process;
     private volatile Path out;
@@ -62,10 +63,11 @@ final class SchedulerProcess implements AutoCloseable {
     private synchronized void launch() {
         try {
             Files.createDirectories(dir);
-            int run = logs.size() + 1;
+            int run = logs.size() / 2 + 1;
             out = dir.resolve("scheduler-" + run + ".out");
             err = dir.resolve("scheduler-" + run + ".err");
             logs.add(out);
+            logs.add(err);
             process = ChildProcesses.track(new ProcessBuilder(command)
                     .directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
@@ -134,9 +136,9 @@ final class SchedulerProcess implements AutoCloseable {
         return stdout().lines().filter(l -> l.contains(text)).toList();
     }
 
-    /** ERROR lines of every run so far. */
+    /** Lines of every run's stdout and stderr so far that show a {@linkplain LogFiles#BUG_SIGNS bug sign}. */
     List<String> errors() {
-        return logs.stream().flatMap(f -> LogFiles.read(f).lines()).filter(l -> l.contains(" level=ERROR ")).toList();
+        return logs.stream().flatMap(f -> LogFiles.unexpectedProblems(LogFiles.read(f), List.of()).stream()).toList();
     }
 
     @Override

@@ -164,8 +164,8 @@ public final class Swarm implements BeforeEachCallback, AfterEachCallback {
     }
 
     /**
-     * One more agent with extra environment variables, e.g. a test-only fault switch
-     * ({@code Map.of("POLLEN_FAULT_CORRUPT_UPLOADS", "true")} makes it upload corrupted pieces).
+     * One more agent with extra environment variables
+     * (e.g. {@code Map.of("POLLEN_JAVA_OPTS", "-Dpollen.log.level=DEBUG")}).
      */
     public Node startAgent(String name, Map<String, String> env, String... flags) {
         Node node = launchNode(name, env, flags);

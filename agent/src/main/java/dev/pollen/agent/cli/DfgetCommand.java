@@ -1,6 +1,6 @@
 package dev.pollen.agent.cli;
 
-import com.google.protobuf.Duration;
+import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
 import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.Durations;
@@ -11,7 +11,9 @@ import dev.pollen.proto.common.v2.TrafficType;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskResponse;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -23,6 +25,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,15 +49,20 @@ import picocli.CommandLine.Parameters;
             "0:downloaded and verified",
             "1:internal error in dfdaemon",
             "2:invalid arguments (bad URL, digest, header or flag)",
-            "3:cannot connect to dfdaemon at the socket",
+            "3:cannot connect to dfdaemon at the socket, or it went away mid-download (run again to resume)",
             "4:the origin refused or failed (404, 403, 5xx, unreachable)",
             "5:the content does not match --digest",
-            "6:--timeout passed",
+            "6:--timeout passed, or no progress for --stall-timeout",
             "7:output file exists (use --overwrite) or output path unusable",
             "8:no space left on device",
             "9:no peer has the file and --disable-back-to-source is set"})
 public final class DfgetCommand implements Callable<Integer> {
     static final String DEFAULT_SOCKET = "/var/run/pollen/dfdaemon.sock";
+    /**
+     * Longer than the daemon's worst quiet spell on a healthy download: a piece retried against the origin
+     * (5 retries of up to download.pieceTimeout, 60 s) before the next piece lands.
+     */
+    static final String DEFAULT_STALL_TIMEOUT = "10m";
 
     @Parameters(index = "0", paramLabel = "URL", description = "http:// or https:// URL to download.")
     String url;
@@ -87,6 +95,10 @@ public final class DfgetCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "DURATION", description = "Give up after this long (e.g. 30s, 2h); default: no limit.")
     String timeout;
 
+    @Option(names = "--stall-timeout", paramLabel = "DURATION", defaultValue = DEFAULT_STALL_TIMEOUT,
+            description = "Give up when the daemon reports no progress for this long (default: ${DEFAULT-VALUE}; 0s: never).")
+    String stallTimeout;
+
     @Option(names = "--overwrite", description = "Replace an existing output file.")
     boolean overwrite;
 
@@ -103,7 +115,15 @@ public final class DfgetCommand implements Callable<Integer> {
             description = "dfdaemon's Unix socket (default: ${DEFAULT-VALUE}; env DFGET_ENDPOINT).")
     Path endpoint;
 
-    private final PrintStream err = System.err;
+    private final PrintStream err;
+
+    public DfgetCommand() {
+        this(System.err);
+    }
+
+    DfgetCommand(PrintStream err) {
+        this.err = err;
+    }
 
     public static void main(String[] args) {
         // Libraries fall back to java.util.logging when no SLF4J backend is bound (the launcher binds
@@ -115,8 +135,10 @@ public final class DfgetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Download download;
+        Duration stallLimit;
         try {
             download = download();
+            stallLimit = Durations.parse(stallTimeout);
         } catch (PollenException | IllegalArgumentException e) {
             err.println("dfget: " + e.getMessage());
             return 2;
@@ -132,41 +154,69 @@ public final class DfgetCommand implements Callable<Integer> {
                 .maxInboundMessageSize(64 << 20)
                 .build();
         Progress progress = new Progress(err, isTerminal(), !noProgress, System::nanoTime);
-        try {
+        Context.CancellableContext call = Context.current().withCancellation();
+        boolean answered = false;
+        try (StallWatch watch = new StallWatch(stallLimit, call)) {
             var stub = DfdaemonDownloadGrpc.newBlockingStub(channel);
             if (download.hasTimeout()) {
                 // The daemon enforces the timeout and says so; the deadline is only a backstop.
                 stub = stub.withDeadlineAfter(download.getTimeout().getSeconds() + 5, TimeUnit.SECONDS);
             }
-            Iterator<DownloadTaskResponse> responses = stub.downloadTask(DownloadTaskRequest.newBuilder().setDownload(download).build());
-            while (responses.hasNext()) {
-                DownloadTaskResponse r = responses.next();
-                if (r.hasDownloadTaskStartedResponse()) {
-                    progress.started(r.getDownloadTaskStartedResponse().getContentLength());
-                } else if (r.hasDownloadPieceFinishedResponse()) {
-                    Piece p = r.getDownloadPieceFinishedResponse().getPiece();
-                    progress.piece(p.getLength(), source(p.getTrafficType()));
+            Context previous = call.attach();
+            try {
+                Iterator<DownloadTaskResponse> responses = stub.downloadTask(DownloadTaskRequest.newBuilder().setDownload(download).build());
+                while (responses.hasNext()) {
+                    DownloadTaskResponse r = responses.next();
+                    answered = true;
+                    watch.progress();
+                    if (r.hasDownloadTaskStartedResponse()) {
+                        progress.started(r.getDownloadTaskStartedResponse().getContentLength());
+                    } else if (r.hasDownloadPieceFinishedResponse()) {
+                        Piece p = r.getDownloadPieceFinishedResponse().getPiece();
+                        progress.piece(p.getLength(), source(p.getTrafficType()));
+                    }
                 }
+            } finally {
+                call.detach(previous);
             }
             progress.finish();
             err.println(progress.summary());
             return 0;
         } catch (StatusRuntimeException e) {
             progress.finish();
-            if (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && e.getStatus().getCause() != null) {
-                return cannotConnect();
-            }
-            err.println("dfget: " + e.getStatus().getDescription());
-            return ExitCodes.of(e.getStatus(), e.getTrailers());
+            return failed(e, answered);
         } finally {
+            call.cancel(null);
             channel.shutdownNow();
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
         }
     }
 
+    /** One line naming what happened and what to do, and the exit code for it. */
+    private int failed(StatusRuntimeException e, boolean answered) {
+        Status status = e.getStatus();
+        if (status.getCause() instanceof StallWatch.Stalled) {
+            err.println("dfget: the daemon at " + endpoint + " reported no progress for " + stallTimeout
+                    + "; the download is stalled (fix: see the daemon's log; running the same command again resumes;"
+                    + " --stall-timeout sets the limit)");
+            return ErrorCode.TIMEOUT.exitCode();
+        }
+        if (status.getCode() == Status.Code.UNAVAILABLE && !ExitCodes.fromDaemon(e.getTrailers())) {
+            // The transport's own UNAVAILABLE: no connection at all, or one that broke under the call.
+            if (!answered && status.getCause() != null) {
+                return cannotConnect();
+            }
+            err.println("dfget: the daemon at " + endpoint + " closed the connection mid-download (it stopped or"
+                    + " restarted); running the same command again resumes");
+            return ExitCodes.DAEMON_UNAVAILABLE;
+        }
+        err.println("dfget: " + status.getDescription());
+        return ExitCodes.of(status, e.getTrailers());
+    }
+
     private int cannotConnect() {
         err.println("dfget: cannot connect to dfdaemon at " + endpoint + " — is it running? (fix: start dfdaemon, or pass -e SOCKET)");
-        return ExitCodes.CANNOT_CONNECT;
+        return ExitCodes.DAEMON_UNAVAILABLE;
     }
 
     private Download download() {
@@ -191,8 +241,8 @@ public final class DfgetCommand implements Callable<Integer> {
             d.setPieceLength(ByteSize.parse(pieceLength).bytes());
         }
         if (timeout != null) {
-            java.time.Duration t = Durations.parse(timeout);
-            d.setTimeout(Duration.newBuilder().setSeconds(t.getSeconds()).setNanos(t.getNano()));
+            Duration t = Durations.parse(timeout);
+            d.setTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(t.getSeconds()).setNanos(t.getNano()));
         }
         return d.build();
     }

@@ -1,20 +1,22 @@
 package dev.pollen.agent.cli;
 
 import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.server.GrpcErrors;
 import io.grpc.Metadata;
 import io.grpc.Status;
 
 /** dfget's exit codes, one per kind of failure, derived from the daemon's gRPC status. */
 final class ExitCodes {
-    static final int CANNOT_CONNECT = 3;
+    /** The daemon is not there: it cannot be reached, or it went away mid-download. Run again once it is back. */
+    static final int DAEMON_UNAVAILABLE = 3;
+    /** The daemon's exact error code, sent alongside its gRPC status. */
+    private static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of(ErrorCode.TRAILER, Metadata.ASCII_STRING_MARSHALLER);
 
     private ExitCodes() {
     }
 
     /** From the daemon's exact error code when it sent one, else from the gRPC code. */
     static int of(Status status, Metadata trailers) {
-        String name = trailers == null ? null : trailers.get(GrpcErrors.ERROR_CODE);
+        String name = trailers == null ? null : trailers.get(ERROR_CODE);
         if (name != null) {
             try {
                 return ErrorCode.valueOf(name).exitCode();
@@ -23,6 +25,14 @@ final class ExitCodes {
             }
         }
         return of(status.getCode());
+    }
+
+    /**
+     * Whether the status is the daemon's own answer (it sent its error code); otherwise the transport made
+     * it up, e.g. when the connection broke.
+     */
+    static boolean fromDaemon(Metadata trailers) {
+        return trailers != null && trailers.containsKey(ERROR_CODE);
     }
 
     static int of(Status.Code code) {

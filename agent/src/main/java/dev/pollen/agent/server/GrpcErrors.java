@@ -2,6 +2,7 @@ package dev.pollen.agent.server;
 
 import com.google.protobuf.Any;
 import com.google.rpc.Code;
+import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
 import dev.pollen.proto.errordetails.v2.Backend;
 import io.grpc.Metadata;
@@ -14,8 +15,8 @@ import io.grpc.protobuf.StatusProto;
  * dfget turns into its exit code; other clients can ignore it.
  */
 public final class GrpcErrors {
-    /** Trailer with the {@link dev.pollen.agent.ErrorCode} name. */
-    public static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("pollen-error-code", Metadata.ASCII_STRING_MARSHALLER);
+    /** Trailer with the {@link ErrorCode} name. */
+    static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of(ErrorCode.TRAILER, Metadata.ASCII_STRING_MARSHALLER);
 
     private GrpcErrors() {
     }

@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * A fault switch for tests only ({@code POLLEN_FAULT_CORRUPT_UPLOADS=true}): every piece this node
- * uploads has one byte flipped, so tests can prove that children detect bad pieces by their CRC-32,
- * fetch them elsewhere, and report the parent. The bytes on disk stay intact.
+ * A fault for tests only, enabled by nothing but dfdaemon's explicit command-line flag
+ * {@code --debug-fault-injection=corrupt-uploads} (no config key or environment variable reaches it): every
+ * piece this node uploads has one byte flipped, so tests can prove that children detect bad pieces by their
+ * CRC-32, fetch them elsewhere, and report the parent. The bytes on disk stay intact.
  */
 public final class CorruptingPieces implements UploadPieces {
-    public static final String SWITCH = "POLLEN_FAULT_CORRUPT_UPLOADS";
+    /** The value of dfdaemon's {@code --debug-fault-injection} that turns it on. */
+    public static final String FAULT = "corrupt-uploads";
 
     private final UploadPieces honest;
 
