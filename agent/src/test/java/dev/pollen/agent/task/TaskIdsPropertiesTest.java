@@ -49,7 +49,8 @@ class TaskIdsPropertiesTest {
     void filteringAParamThatIsAbsentChangesNothing(@ForAll("queries") String query, @ForAll("names") Set<String> filtered) {
         String url = "http://h/p?" + query;
         Set<String> absent = new HashSet<>(filtered);
-        for (String pair : query.split("&")) {
+        int hash = query.indexOf('#');
+        for (String pair : (hash < 0 ? query : query.substring(0, hash)).split("&")) {
             absent.remove(nameOf(pair));
         }
         assertThat(TaskIds.filterQuery(url, absent)).isEqualTo(TaskIds.filterQuery(url, Set.of()));
