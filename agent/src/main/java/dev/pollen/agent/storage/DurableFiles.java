@@ -13,29 +13,45 @@ import java.util.HexFormat;
 import java.util.zip.CRC32;
 
 /**
- * Small files that must survive a crash whole or not at all: written to a temporary sibling, synced,
- * renamed over the target, and the directory synced so the rename itself is durable. A CRC-32 header
- * line guards against a torn or bit-rotted file being read as valid.
+ * Every step that makes something of the store durable goes through here. Small files that must survive
+ * a crash whole or not at all are written to a temporary sibling of a unique name, synced, renamed over
+ * the target, and the directory synced so the rename itself is durable. A CRC-32 header line guards
+ * against a torn or bit-rotted file being read as valid.
  */
 public final class DurableFiles {
+    /** What a durability step did, in the order done; only tests watch it. */
+    enum Step { FORCE, RENAME, SYNC_DIRECTORY }
+
+    interface Observer {
+        void done(Step step, Path path);
+    }
+
+    /** Tests of the order of durability steps replace this; production leaves it a no-op. */
+    static volatile Observer observer = (step, path) -> { };
+
     private DurableFiles() {
     }
 
     public static void write(Path target, byte[] body) throws IOException {
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
-        byte[] header = (HexFormat.of().toHexDigits((int) crc(body)) + "\n").getBytes(StandardCharsets.US_ASCII);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buf = ByteBuffer.allocate(header.length + body.length).put(header).put(body).flip();
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
+        // Unique per write: two writers of one file (a download and a concurrent stat) never share a temp file.
+        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
         try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("filesystem of " + target + " cannot rename atomically", e);
+            byte[] header = (HexFormat.of().toHexDigits((int) crc(body)) + "\n").getBytes(StandardCharsets.US_ASCII);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ByteBuffer buf = ByteBuffer.allocate(header.length + body.length).put(header).put(body).flip();
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                force(ch, tmp);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("filesystem of " + target + " cannot rename atomically", e);
+            }
+            observer.done(Step.RENAME, target);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
         syncDirectory(target.getParent());
     }
@@ -57,10 +73,25 @@ public final class DurableFiles {
         return body;
     }
 
+    /** Forces a file's bytes and size to the device ({@code file} names it for the record). */
+    public static void force(FileChannel channel, Path file) throws IOException {
+        channel.force(true);
+        observer.done(Step.FORCE, file);
+    }
+
+    /** Forces a file's bytes and size to the device, through a channel of its own. */
+    public static void force(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            force(ch, file);
+        }
+    }
+
+    /** Makes the directory's entries (files created, renamed, linked or removed in it) durable. */
     public static void syncDirectory(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         }
+        observer.done(Step.SYNC_DIRECTORY, dir);
     }
 
     static long crc(byte[] bytes) {

@@ -15,7 +15,9 @@ import java.util.UUID;
 /**
  * Puts a task's content (or a range of it) at a user's output path so that the path only ever holds
  * complete, verified content: bytes go to a temporary name in the same directory, are checked
- * against the expected digest, and are renamed into place atomically.
+ * against the expected digest, and are renamed into place atomically. Before {@link #write} returns
+ * (and the caller is told of success) the output's bytes and its directory entry are forced to the
+ * device, so the output survives a power loss, not only a crash of the daemon.
  */
 public final class OutputWriter {
     private static final int BUFFER = 1 << 20;
@@ -84,12 +86,16 @@ public final class OutputWriter {
             if (!linked) {
                 copy(task.content(), offset, length, tmp);
             }
+            // A link shares the stored content's inode, whose own sync may still be under way: forced here either way.
+            DurableFiles.force(tmp);
             if (overwrite) {
                 Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 // A link cannot replace an existing name, so a file created meanwhile is never clobbered.
                 Files.createLink(output, tmp);
+                Files.delete(tmp);
             }
+            DurableFiles.syncDirectory(output.getParent());
             return linked;
         } catch (FileAlreadyExistsException e) {
             throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");

@@ -20,9 +20,11 @@ import java.util.zip.CRC32;
 final class PieceJournal implements Closeable {
     static final int RECORD_BYTES = 4 + 8 + 8 + 4 + 4;
 
+    private final Path file;
     private final FileChannel channel;
 
     PieceJournal(Path file) throws IOException {
+        this.file = file;
         channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     }
 
@@ -37,8 +39,9 @@ final class PieceJournal implements Closeable {
         }
     }
 
-    synchronized void sync() throws IOException {
-        channel.force(true);
+    /** Not under the monitor: an fsync takes long, and appends may go on meanwhile (the channel is thread-safe). */
+    void sync() throws IOException {
+        DurableFiles.force(channel, file);
     }
 
     /** The valid records of a journal, in the order written, stopping at the first damaged one. */

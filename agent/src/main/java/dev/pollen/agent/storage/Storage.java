@@ -30,6 +30,7 @@ public final class Storage {
     public Storage(Path dir) throws IOException {
         this.tasksDir = dir.resolve("tasks");
         Files.createDirectories(tasksDir);
+        DurableFiles.syncDirectory(dir); // tasks/ itself: each task syncs only its own entry in it
     }
 
     /** Task ids name directories, so only the 64-hex form is ever accepted: no request can name a path. */

@@ -15,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +36,8 @@ public final class StoredTask implements Closeable {
     private final FileChannel content;
     private final PieceJournal journal;
     private final Map<Integer, PieceRecord> pieces = new ConcurrentHashMap<>();
+    /** Serialises metadata writes, finishing and closing; held across fsyncs, so a lock rather than a monitor. */
+    private final ReentrantLock durability = new ReentrantLock();
     private volatile TaskMetadata metadata;
 
     private StoredTask(Path dir, ObjectMapper json, TaskMetadata metadata, Collection<PieceRecord> valid) throws IOException {
@@ -47,17 +50,29 @@ public final class StoredTask implements Closeable {
         valid.forEach(p -> pieces.put(p.number(), p));
     }
 
+    /**
+     * Creates the task's directory and files and syncs the directories that name them (the task's own and
+     * {@code tasks/}), so a task later marked finished cannot lose its directory or content file to a power
+     * loss.
+     */
     static StoredTask create(Path dir, ObjectMapper json, TaskMetadata metadata) throws IOException {
         Files.createDirectories(dir);
         Files.deleteIfExists(dir.resolve(JOURNAL));
         Files.deleteIfExists(dir.resolve(CONTENT));
         writeMetadata(dir, json, metadata);
         StoredTask task = new StoredTask(dir, json, metadata, List.of());
-        if (metadata.lengthKnown()) {
-            task.content.truncate(0);
-            try (var raf = new java.io.RandomAccessFile(dir.resolve(CONTENT).toFile(), "rw")) {
-                raf.setLength(metadata.contentLength());
+        try {
+            if (metadata.lengthKnown()) {
+                task.content.truncate(0);
+                try (var raf = new java.io.RandomAccessFile(dir.resolve(CONTENT).toFile(), "rw")) {
+                    raf.setLength(metadata.contentLength());
+                }
             }
+            DurableFiles.syncDirectory(dir);
+            DurableFiles.syncDirectory(dir.getParent());
+        } catch (IOException e) {
+            task.close();
+            throw e;
         }
         return task;
     }
@@ -133,9 +148,14 @@ public final class StoredTask implements Closeable {
     }
 
     /** Updates what the origin told about the task (length learned at the end of a chunked stream). */
-    public synchronized void updateMetadata(TaskMetadata updated) throws IOException {
-        writeMetadata(dir, json, updated);
-        metadata = updated;
+    public void updateMetadata(TaskMetadata updated) throws IOException {
+        durability.lock();
+        try {
+            writeMetadata(dir, json, updated);
+            metadata = updated;
+        } finally {
+            durability.unlock();
+        }
     }
 
     /** Syncs content and journal, then marks the task finished: from here on it is served without re-checks. */
@@ -148,12 +168,18 @@ public final class StoredTask implements Closeable {
      * a write through a hard link to the content after that (it may be handed out before the sync is
      * done) then shows as a different time, and the pieces are checked again when the task is next opened.
      */
-    public synchronized void finish(long contentModifiedMillis) throws IOException {
-        content.force(true);
-        journal.sync();
-        TaskMetadata done = metadata.asFinished(contentModifiedMillis);
-        writeMetadata(dir, json, done);
-        metadata = done;
+    public void finish(long contentModifiedMillis) throws IOException {
+        durability.lock();
+        try {
+            // The content and journal first: metadata that says "finished" must never name bytes a power loss can take.
+            DurableFiles.force(content, contentPath());
+            journal.sync();
+            TaskMetadata done = metadata.asFinished(contentModifiedMillis);
+            writeMetadata(dir, json, done);
+            metadata = done;
+        } finally {
+            durability.unlock();
+        }
     }
 
     /** The content file's modification time, in milliseconds. */
@@ -197,9 +223,12 @@ public final class StoredTask implements Closeable {
 
     /** Waits for a {@link #finish} under way, so a task being made durable is never cut off halfway. */
     @Override
-    public synchronized void close() throws IOException {
+    public void close() throws IOException {
+        durability.lock();
         try (journal) {
             content.close();
+        } finally {
+            durability.unlock();
         }
     }
 }

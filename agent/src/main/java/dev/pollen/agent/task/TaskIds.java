@@ -35,25 +35,35 @@ public final class TaskIds {
         return HexFormat.of().formatHex(sha256.digest());
     }
 
-    /** The url without the named query parameters; no {@code ?} is left when none remain. */
+    /**
+     * The url without the named query parameters; no {@code ?} is left when none remain. A url that has
+     * none of them is returned as it is, so naming a parameter the url lacks never changes its task id;
+     * a {@code ?} after the {@code #} belongs to the fragment, not to a query.
+     */
     static String filterQuery(String url, Set<String> filtered) {
+        int hash = url.indexOf('#');
         int q = url.indexOf('?');
-        if (q < 0 || filtered.isEmpty()) {
+        if (q < 0 || (hash >= 0 && q > hash) || filtered.isEmpty()) {
             return url;
         }
-        int hash = url.indexOf('#', q);
         String query = hash < 0 ? url.substring(q + 1) : url.substring(q + 1, hash);
         String fragment = hash < 0 ? "" : url.substring(hash);
         List<String> kept = new ArrayList<>();
+        boolean dropped = false;
         for (String pair : query.split("&")) {
             if (pair.isEmpty()) {
                 continue;
             }
             int eq = pair.indexOf('=');
             String name = eq < 0 ? pair : pair.substring(0, eq);
-            if (!filtered.contains(name)) {
+            if (filtered.contains(name)) {
+                dropped = true;
+            } else {
                 kept.add(pair);
             }
+        }
+        if (!dropped) {
+            return url;
         }
         return url.substring(0, q) + (kept.isEmpty() ? "" : "?" + String.join("&", kept)) + fragment;
     }

@@ -10,8 +10,8 @@ import dev.pollen.agent.piece.Backoff;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.TestOrigin;
 import dev.pollen.agent.storage.ContentDigest;
+import dev.pollen.agent.storage.StalledContentSyncs;
 import dev.pollen.agent.storage.Storage;
-import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -341,14 +341,10 @@ class DownloaderTest {
         try {
             task.prepare(true);
             task.piece(0, true).get(10, TimeUnit.SECONDS);
-            StoredTask store = task.store();
-            // Holding the store's monitor stands in for a slow fsync: finish() cannot start until it is let go.
-            synchronized (store) {
+            // A stalled content sync stands in for a slow fsync: finish() cannot complete until it is let go.
+            try (StalledContentSyncs slowSync = new StalledContentSyncs()) {
                 assertThat(task.piece(1, true).get(10, TimeUnit.SECONDS).origin()).isEqualTo(PieceOrigin.BACK_TO_SOURCE);
-                await().atMost(Duration.ofSeconds(10)).until(() -> Thread.getAllStackTraces().entrySet().stream().anyMatch(e ->
-                        e.getKey().getState() == Thread.State.BLOCKED && e.getValue().length > 0
-                                && e.getValue()[0].getMethodName().equals("finish")
-                                && e.getValue()[0].getClassName().equals(StoredTask.class.getName())));
+                slowSync.awaitStalled(Duration.ofSeconds(10));
                 // The last piece's thread is now waiting to make the task durable: readers are not held up by it.
                 CompletableFuture<ReadyPiece> again = CompletableFuture.supplyAsync(() -> task.piece(0, true).join(), executor);
                 assertThat(again.get(5, TimeUnit.SECONDS).origin()).isEqualTo(PieceOrigin.LOCAL_PEER);
