@@ -44,8 +44,8 @@ public final class PieceLengths {
     /** Refuses a fixed piece length outside [{@link #MIN_FIXED}, {@link #MAX}]. */
     static void checkFixed(long pieceLength) {
         if (pieceLength < MIN_FIXED || pieceLength > MAX) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, OPTION + ": " + pieceLength + " bytes is out of range (expected: "
-                    + ByteSize.human(MIN_FIXED) + ".." + ByteSize.human(MAX) + ", e.g. --piece-length 4MiB, or omit it)");
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, OPTION + " " + ByteSize.human(pieceLength) + " is out of range (expected: "
+                    + ByteSize.human(MIN_FIXED) + ".." + ByteSize.human(MAX) + "; e.g. --piece-length 4MiB, or omit it for the default)");
         }
     }
 
