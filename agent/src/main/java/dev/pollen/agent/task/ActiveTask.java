@@ -426,9 +426,14 @@ public final class ActiveTask {
         }
         OriginResponse first = pendingStream;
         pendingStream = null;
-        stream = CompletableFuture.supplyAsync(
-                () -> originStream.streamAll(target(), first, r -> pieceReady(r, PieceOrigin.BACK_TO_SOURCE)), executor);
+        stream = CompletableFuture.supplyAsync(() -> originStream.streamAll(target(), first, this::streamed), executor);
         stream.whenComplete((length, error) -> streamEnded(error));
+    }
+
+    /** A piece cut from the stream; what it throws ends the stream, and every waiter hears of it. */
+    private void streamed(PieceRecord record) {
+        PieceLengths.checkStreamed(spec.url(), record.number(), store.metadata().pieceLength());
+        pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
     }
 
     private void streamEnded(Throwable error) {

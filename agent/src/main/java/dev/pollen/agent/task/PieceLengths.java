@@ -72,4 +72,16 @@ public final class PieceLengths {
         }
         return pieceLength;
     }
+
+    /**
+     * Refuses piece {@code number} of a stream whose length the origin did not tell (chunked): it ends the
+     * stream once it runs past {@link #MAX_PIECE_COUNT} pieces, which a known length is refused for up front.
+     */
+    static void checkStreamed(String url, int number, long pieceLength) {
+        if (number >= MAX_PIECE_COUNT) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "the origin's stream of " + url + " runs past " + MAX_PIECE_COUNT
+                    + " pieces of " + ByteSize.human(pieceLength) + " (" + ByteSize.human(MAX_PIECE_COUNT * pieceLength)
+                    + "), more than a task may have (fix: raise " + OPTION + ", up to " + ByteSize.human(MAX) + ")");
+        }
+    }
 }

@@ -54,4 +54,13 @@ class PieceLengthsTest {
                 .hasMessageContaining("65537 pieces of 64.0 KiB")
                 .hasMessageContaining("to at least 128.0 KiB");
     }
+
+    @Test
+    void aStreamOfUnknownLengthEndsWhenItRunsPastTheCap() {
+        PieceLengths.checkStreamed("http://o/f", PieceLengths.MAX_PIECE_COUNT - 1, 4 * MIB);
+        assertThatThrownBy(() -> PieceLengths.checkStreamed("http://o/f", PieceLengths.MAX_PIECE_COUNT, 4 * MIB))
+                .isInstanceOfSatisfying(PollenException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
+                .hasMessageContaining("runs past 65536 pieces of 4.0 MiB (256.0 GiB)")
+                .hasMessageContaining("raise Download.piece_length (dfget --piece-length), up to 64.0 MiB");
+    }
 }
