@@ -167,11 +167,6 @@ public final class ActiveTask {
         }
     }
 
-    /** Shorthand for a caller that cannot be cancelled (tests, and callers whose reach is only the disk). */
-    boolean prepare(boolean backToSourceAllowed) throws IOException {
-        return prepare(backToSourceAllowed ? Reach.ORIGIN : Reach.PEERS, new CompletableFuture<>());
-    }
-
     private boolean run(Preparation preparation) throws IOException {
         try {
             boolean ready = learn(preparation.reach());

@@ -44,8 +44,9 @@ public final class PieceLengths {
     /** Refuses a fixed piece length outside [{@link #MIN_FIXED}, {@link #MAX}]. */
     static void checkFixed(long pieceLength) {
         if (pieceLength < MIN_FIXED || pieceLength > MAX) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, OPTION + " " + ByteSize.human(pieceLength) + " is out of range (expected: "
-                    + ByteSize.human(MIN_FIXED) + ".." + ByteSize.human(MAX) + "; e.g. --piece-length 4MiB, or omit it for the default)");
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, OPTION + " " + ByteSize.human(pieceLength)
+                    + " is out of range (expected: " + ByteSize.human(MIN_FIXED) + ".." + ByteSize.human(MAX)
+                    + "; e.g. --piece-length 4MiB, or omit it for the default)");
         }
     }
 
@@ -79,8 +80,8 @@ public final class PieceLengths {
      */
     static void checkStreamed(String url, int number, long pieceLength) {
         if (number >= MAX_PIECE_COUNT) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "the origin's stream of " + url + " runs past " + MAX_PIECE_COUNT
-                    + " pieces of " + ByteSize.human(pieceLength) + " (" + ByteSize.human(MAX_PIECE_COUNT * pieceLength)
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "the origin's stream of " + url + " runs past "
+                    + MAX_PIECE_COUNT + " pieces of " + ByteSize.human(pieceLength) + " (" + ByteSize.human(MAX_PIECE_COUNT * pieceLength)
                     + "), more than a task may have (fix: raise " + OPTION + ", up to " + ByteSize.human(MAX) + ")");
         }
     }

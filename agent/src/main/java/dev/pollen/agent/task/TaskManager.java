@@ -60,11 +60,6 @@ public final class TaskManager implements AutoCloseable {
         return 2 * concurrentPieces;
     }
 
-    /** As {@link #acquire(TaskSpec, boolean, CompletableFuture)} for a caller that is never cancelled. */
-    public ActiveTask acquire(TaskSpec spec, boolean backToSourceAllowed) throws IOException {
-        return acquire(spec, backToSourceAllowed, new CompletableFuture<>());
-    }
-
     /**
      * Leases the task, loading or creating it; every successful call must be paired with {@link #release}.
      *
@@ -150,10 +145,14 @@ public final class TaskManager implements AutoCloseable {
         }
     }
 
-    /** A task made for a lease by id alone has no real request: uploads never reach the origin, so the url is a placeholder. */
+    /**
+     * A task as a lease makes it, before any request is known (a download's replaces it at once): uploads
+     * never reach the origin, so the url is a placeholder.
+     */
     private ActiveTask newTask(String taskId) {
         TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, java.util.Set.of(), Map.of());
-        return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p);
+        return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock,
+                p2p);
     }
 
     /**

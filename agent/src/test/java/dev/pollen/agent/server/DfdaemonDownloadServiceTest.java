@@ -36,6 +36,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -117,7 +118,8 @@ class DfdaemonDownloadServiceTest {
         byte[] body = new byte[12 * MIB];
         new Random(1).nextBytes(body);
         origin.serve("/f", body);
-        ActiveTask task = tasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true);
+        ActiveTask task = tasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true,
+                new CompletableFuture<>());
         try {
             task.piece(1, true).get(10, TimeUnit.SECONDS);
             Path metadata = storage.dir().resolve(task.id()).resolve("metadata");

@@ -213,7 +213,7 @@ class TaskConcurrencyTest {
     @Test
     void aPieceListenerThatThrowsIsDroppedAndTheWaiterStillHearsOfThePiece() throws Exception {
         origin.serve("/f", random(8 * MIB, 7));
-        ActiveTask task = tasks.acquire(spec(origin.url("/f")), true);
+        ActiveTask task = tasks.acquire(spec(origin.url("/f")), true, new CompletableFuture<>());
         try {
             AtomicInteger calls = new AtomicInteger();
             task.onPiece(piece -> {
