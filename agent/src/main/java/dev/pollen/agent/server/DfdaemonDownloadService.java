@@ -6,7 +6,7 @@ import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
-import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.storage.TaskSnapshot;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.DownloadListener;
 import dev.pollen.agent.task.DownloadRequest;
@@ -124,7 +124,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
 
     @Override
     public void statTask(StatTaskRequest request, StreamObserver<Task> responses) {
-        withStoredTask(request.getTaskId(), responses, task -> {
+        withSnapshot(request.getTaskId(), responses, task -> {
             TaskMetadata meta = task.metadata();
             Task.Builder b = Task.newBuilder()
                     .setId(meta.taskId())
@@ -142,7 +142,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
 
     @Override
     public void statLocalTask(StatLocalTaskRequest request, StreamObserver<StatLocalTaskResponse> responses) {
-        withStoredTask(request.getTaskId(), responses, DfdaemonDownloadService::localTask);
+        withSnapshot(request.getTaskId(), responses, DfdaemonDownloadService::localTask);
     }
 
     @Override
@@ -150,7 +150,8 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         try {
             ListLocalTasksResponse.Builder b = ListLocalTasksResponse.newBuilder();
             for (String id : storage.taskIds()) {
-                try (StoredTask task = storage.open(id)) {
+                try {
+                    TaskSnapshot task = tasks.snapshot(id);
                     if (task != null) {
                         b.addTasks(localTask(task));
                     }
@@ -181,7 +182,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
             boolean[] existed = {false};
             boolean idle = tasks.whenIdle(taskId, id -> {
                 try {
-                    existed[0] = storage.taskIds().contains(id);
+                    existed[0] = storage.exists(id);
                     storage.delete(id);
                     return true;
                 } catch (IOException e) {
@@ -205,18 +206,18 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
     }
 
     private interface TaskView<T> {
-        T apply(StoredTask task) throws IOException;
+        T apply(TaskSnapshot task);
     }
 
-    private <T> void withStoredTask(String taskId, StreamObserver<T> responses, TaskView<T> view) {
+    /** Answers from the task as it stands (see {@link TaskManager#snapshot}): a stat never changes a task. */
+    private <T> void withSnapshot(String taskId, StreamObserver<T> responses, TaskView<T> view) {
         try {
             requireTaskId(taskId);
-            try (StoredTask task = storage.open(taskId)) {
-                if (task == null) {
-                    throw new PollenException(ErrorCode.TASK_NOT_FOUND, "task " + taskId + " is not stored on this node");
-                }
-                responses.onNext(view.apply(task));
+            TaskSnapshot task = tasks.snapshot(taskId);
+            if (task == null) {
+                throw new PollenException(ErrorCode.TASK_NOT_FOUND, "task " + taskId + " is not stored on this node");
             }
+            responses.onNext(view.apply(task));
             responses.onCompleted();
         } catch (PollenException e) {
             responses.onError(GrpcErrors.toStatus(e));
@@ -231,7 +232,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         }
     }
 
-    private static StatLocalTaskResponse localTask(StoredTask task) throws IOException {
+    private static StatLocalTaskResponse localTask(TaskSnapshot task) {
         TaskMetadata meta = task.metadata();
         StatLocalTaskResponse.Builder b = StatLocalTaskResponse.newBuilder()
                 .setTaskId(meta.taskId())

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.pollen.agent.ErrorCode;
 import dev.pollen.agent.PollenException;
+import dev.pollen.agent.config.ByteSize;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -56,6 +57,19 @@ public final class Storage {
         return task;
     }
 
+    /**
+     * The stored task as its files say, without opening it: never re-checks, rewrites or deletes anything,
+     * so it is safe beside a download that is creating or resuming the task. Null when the task is absent
+     * or has no readable metadata (yet: a download writes it just after creating the directory).
+     */
+    public TaskSnapshot snapshot(String taskId) throws IOException {
+        Path dir = taskDir(taskId);
+        if (!Files.isDirectory(dir)) {
+            return null;
+        }
+        return StoredTask.snapshot(dir, json);
+    }
+
     public boolean exists(String taskId) {
         return isTaskId(taskId) && Files.isDirectory(tasksDir.resolve(taskId));
     }
@@ -63,8 +77,8 @@ public final class Storage {
     public StoredTask create(TaskMetadata metadata) throws IOException {
         long free = Files.getFileStore(tasksDir).getUsableSpace();
         if (metadata.lengthKnown() && metadata.contentLength() > free) {
-            throw new PollenException(ErrorCode.NO_SPACE, "not enough disk space for task " + metadata.taskId()
-                    + ": need " + metadata.contentLength() + " bytes, " + free + " free under " + tasksDir
+            throw new PollenException(ErrorCode.NO_SPACE, "not enough disk space for " + metadata.url() + ": needs "
+                    + ByteSize.human(metadata.contentLength()) + ", has " + ByteSize.human(free) + " free under " + tasksDir
                     + " (fix: free space or point storage.dir at a larger disk)");
         }
         return StoredTask.create(taskDir(metadata.taskId()), json, metadata);

@@ -83,11 +83,10 @@ public final class StoredTask implements Closeable {
      * are really there.
      */
     static StoredTask open(Path dir, ObjectMapper json) throws IOException {
-        byte[] body = DurableFiles.read(dir.resolve(METADATA));
-        if (body == null) {
+        TaskMetadata metadata = readMetadata(dir, json);
+        if (metadata == null) {
             return null;
         }
-        TaskMetadata metadata = json.readValue(body, TaskMetadata.class);
         List<PieceRecord> records = PieceJournal.read(dir.resolve(JOURNAL));
         StoredTask task = new StoredTask(dir, json, metadata, List.of());
         boolean trusted = metadata.finished() && task.contentModifiedMillis() == metadata.contentModifiedMillis();
@@ -110,6 +109,45 @@ public final class StoredTask implements Closeable {
             return null;
         }
         return task;
+    }
+
+    /** See {@link Storage#snapshot}. */
+    static TaskSnapshot snapshot(Path dir, ObjectMapper json) throws IOException {
+        TaskMetadata metadata = readMetadata(dir, json);
+        if (metadata == null) {
+            return null;
+        }
+        List<PieceRecord> records = PieceJournal.read(dir.resolve(JOURNAL)).stream()
+                .filter(r -> metadata.pieceCount() < 0 || r.number() < metadata.pieceCount())
+                .sorted(Comparator.comparingInt(PieceRecord::number)).toList();
+        try {
+            return new TaskSnapshot(metadata, records, Files.getLastModifiedTime(dir.resolve(METADATA)).toInstant());
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    /** This open task as it stands now. */
+    public TaskSnapshot snapshot() throws IOException {
+        return new TaskSnapshot(metadata, pieces(), lastAccess());
+    }
+
+    /** The metadata, or null when it is missing, torn or does not describe a valid task. */
+    private static TaskMetadata readMetadata(Path dir, ObjectMapper json) throws IOException {
+        byte[] body;
+        try {
+            body = DurableFiles.read(dir.resolve(METADATA));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+        if (body == null) {
+            return null;
+        }
+        try {
+            return json.readValue(body, TaskMetadata.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            return null;
+        }
     }
 
     public TaskMetadata metadata() {

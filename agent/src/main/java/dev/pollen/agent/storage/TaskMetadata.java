@@ -27,6 +27,14 @@ public record TaskMetadata(
 
     public TaskMetadata {
         responseHeaders = responseHeaders == null ? Map.of() : Map.copyOf(responseHeaders);
+        // Checked here, so no stored or announced value can make pieceCount() divide by zero or wrap around.
+        if (pieceLength < 1) {
+            throw new IllegalArgumentException("piece length " + pieceLength + " of task " + taskId + " (expected: >= 1)");
+        }
+        if (contentLength > 0 && (contentLength - 1) / pieceLength + 1 > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("content length " + contentLength + " of task " + taskId + " at piece length "
+                    + pieceLength + " needs more than " + Integer.MAX_VALUE + " pieces");
+        }
     }
 
     public boolean lengthKnown() {
@@ -38,7 +46,7 @@ public record TaskMetadata(
         if (!lengthKnown()) {
             return -1;
         }
-        return (int) ((contentLength + pieceLength - 1) / pieceLength);
+        return contentLength == 0 ? 0 : (int) ((contentLength - 1) / pieceLength + 1);
     }
 
     /** A task in progress. */

@@ -23,6 +23,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
@@ -33,10 +34,32 @@ import org.slf4j.LoggerFactory;
  * many callers ask, each missing piece is fetched once. A caller asks for a piece and gets a future;
  * the first ask starts the fetch, later asks share it.
  */
+/**
+ * A task that at least one request is using: the one place where its pieces are claimed, so however
+ * many callers ask, each missing piece is fetched once. A caller asks for a piece and gets a future;
+ * the first ask starts the fetch, later asks share it.
+ *
+ * <p>The monitor guards only in-memory bookkeeping: no network I/O, sleep or fsync runs under it, so a
+ * caller, housekeeping ({@link #busy}) or the task manager never waits behind the origin or the disk.
+ */
 public final class ActiveTask {
     private static final Logger log = LoggerFactory.getLogger(ActiveTask.class);
 
-    private TaskSpec spec;
+    /** How far a caller may go to learn what a task is; each reach includes the ones before it. */
+    enum Reach {
+        /** Only from disk: uploads serve what is here and never make a node fetch. */
+        STORED,
+        /** From disk or from parents the scheduler names (back-to-source disabled). */
+        PEERS,
+        /** From disk, parents or the origin. */
+        ORIGIN
+    }
+
+    /** One caller learning what the task is; later callers join it instead of asking again. */
+    private record Preparation(Reach reach, CompletableFuture<Void> done) {
+    }
+
+    private volatile TaskSpec spec;
     private final String id;
     private final Storage storage;
     private final OriginClient origin;
@@ -50,7 +73,7 @@ public final class ActiveTask {
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
     private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
     private volatile StoredTask store;
-    private volatile boolean asking;
+    private Preparation preparing;
     private URI resolved;
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
@@ -81,7 +104,7 @@ public final class ActiveTask {
      * The latest downloader's request: its url and headers (credentials may have been refreshed) reach
      * the origin from now on. A task leased only for uploads has no real request until then.
      */
-    synchronized void useRequest(TaskSpec request) {
+    void useRequest(TaskSpec request) {
         spec = request;
     }
 
@@ -89,87 +112,173 @@ public final class ActiveTask {
         return store;
     }
 
-    /** Whether a download is still asking the network what the task is (never blocks). */
-    boolean asking() {
-        return asking;
-    }
-
     public TaskMetadata metadata() {
         return store.metadata();
     }
 
+    /** Pieces asked for and not yet landed or failed (each holds a future and, while fetched, a thread). */
+    synchronized int inFlightCount() {
+        return inFlight.size();
+    }
+
     /**
-     * Loads the task from disk, or asks the origin what it is and creates it. Cheap after the first
-     * call; a stored task needs no origin request at all.
+     * Loads the task from disk, or asks the network what it is and creates it; cheap once done. Runs once
+     * per task however many callers ask at the same time: the first runs it, outside any lock, and the
+     * others join it. A failure is not kept: it is reported to the callers that joined, and the next
+     * caller tries again (at once, when the one that failed could not reach as far as it may).
+     *
+     * @param cancelled completes when the caller goes away; it then stops waiting for another's preparation
+     * @return false only for {@link Reach#STORED}: the task is not on disk, or another caller is still
+     *     learning what it is (an upload must not wait for that: two peers could each wait for the other)
      */
-    synchronized void prepare(boolean backToSourceAllowed) throws IOException {
-        if (store != null) {
-            return;
-        }
-        store = storage.open(id);
-        if (store != null) {
-            log.info("event=task_loaded task={} finished={} stored_pieces={}", id, store.metadata().finished(),
-                    store.pieces().size());
-            return;
-        }
-        asking = true;
-        try {
-            if (p2p != null && prepareFromParents()) {
-                return;
+    boolean prepare(Reach reach, CompletableFuture<?> cancelled) throws IOException {
+        while (true) {
+            Preparation running;
+            boolean mine = false;
+            synchronized (this) {
+                if (store != null) {
+                    return true;
+                }
+                if (preparing == null) {
+                    preparing = new Preparation(reach, new CompletableFuture<>());
+                    mine = true;
+                } else if (reach == Reach.STORED) {
+                    return false;
+                }
+                running = preparing;
             }
-            prepareFromOrigin(backToSourceAllowed);
-        } finally {
-            asking = false;
+            if (mine) {
+                return run(running);
+            }
+            try {
+                CompletableFuture.anyOf(running.done(), cancelled).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PollenException(ErrorCode.INTERNAL, "interrupted while task " + id + " was being prepared", e);
+            } catch (ExecutionException e) {
+                if (running.reach().compareTo(reach) < 0) {
+                    continue;
+                }
+                throw rethrow(e.getCause());
+            }
+            if (!running.done().isDone()) {
+                throw new java.util.concurrent.CancellationException("the caller went away");
+            }
         }
     }
 
-    private void prepareFromOrigin(boolean backToSourceAllowed) throws IOException {
+    private boolean run(Preparation preparation) throws IOException {
+        try {
+            boolean ready = learn(preparation.reach());
+            synchronized (this) {
+                preparing = null;
+            }
+            if (ready) {
+                preparation.done().complete(null);
+            } else {
+                preparation.done().completeExceptionally(new PollenException(ErrorCode.TASK_NOT_FOUND,
+                        "task " + id + " is not stored on this node"));
+            }
+            return ready;
+        } catch (IOException | RuntimeException | Error e) {
+            synchronized (this) {
+                preparing = null;
+            }
+            preparation.done().completeExceptionally(e);
+            throw e;
+        }
+    }
+
+    /** What {@link #prepare} does once; false when the task is not on disk and the reach is the disk. */
+    private boolean learn(Reach reach) throws IOException {
+        StoredTask stored = storage.open(id);
+        if (stored != null) {
+            log.info("event=task_loaded task={} finished={} stored_pieces={}", id, stored.metadata().finished(),
+                    stored.pieces().size());
+            publish(stored, null, null, null);
+            return true;
+        }
+        if (reach == Reach.STORED) {
+            return false;
+        }
+        TaskSpec request = spec;
+        PeerDownload registered = p2p == null ? null : PeerDownload.register(p2p, id, request);
+        try {
+            if (registered != null && prepareFromParents(request, registered)) {
+                return true;
+            }
+            prepareFromOrigin(request, registered, reach == Reach.ORIGIN);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            if (registered != null) {
+                // Not yet the task's peer: the scheduler hears of the failure now, not when the task is closed.
+                registered.failed(String.valueOf(e.getMessage()));
+                registered.close();
+            }
+            throw e;
+        }
+    }
+
+    /** Makes what {@link #prepare} learned the task's state, all at once. */
+    private synchronized void publish(StoredTask created, PeerDownload registered, URI location, OriginResponse firstStream) {
+        peer = registered;
+        resolved = location;
+        pendingStream = firstStream;
+        store = created;
+    }
+
+    private void prepareFromOrigin(TaskSpec request, PeerDownload registered, boolean backToSourceAllowed) throws IOException {
         if (!backToSourceAllowed) {
-            endPeer("back-to-source disabled");
-            throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + spec.url()
+            throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + request.url()
                     + " and back-to-source is disabled (fix: drop --disable-back-to-source)");
         }
-        if (peer != null) {
-            peer.startFromOrigin();
+        if (registered != null) {
+            registered.startFromOrigin();
         }
-        OriginResponse probe = origin.probe(spec.uri(), spec.requestHeaders());
-        boolean ranged = probe.partial() && probe.totalLength() >= 0;
-        long length = probe.totalLength();
-        if (ranged) {
-            try (InputStream ignored = probe.body()) {
-                ignored.transferTo(java.io.OutputStream.nullOutputStream());
+        OriginResponse probe = origin.probe(request.uri(), request.requestHeaders());
+        OriginResponse firstStream = null;
+        try {
+            boolean ranged = probe.partial() && probe.totalLength() >= 0;
+            long length = probe.totalLength();
+            long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
+            Map<String, java.util.List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            headers.putAll(probe.headers());
+            headers.remove("Content-Range");
+            headers.remove("Content-Length");
+            if (ranged) {
+                try (InputStream ignored = probe.body()) {
+                    ignored.transferTo(java.io.OutputStream.nullOutputStream());
+                }
+            } else if (probe.partial()) {
+                probe.body().close();
+            } else {
+                firstStream = probe;
             }
-        } else if (probe.partial()) {
-            probe.body().close();
-        } else {
-            pendingStream = probe;
-        }
-        Map<String, java.util.List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        headers.putAll(probe.headers());
-        headers.remove("Content-Range");
-        headers.remove("Content-Length");
-        long pieceLength = spec.pieceLength() != null ? spec.pieceLength() : PieceLengths.forContentLength(length);
-        resolved = probe.uri();
-        store = storage.create(TaskMetadata.started(id, spec.url(), length, pieceLength, ranged, headers, clock.instant()));
-        log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, spec.url(), length,
-                pieceLength, ranged);
-        if (length == 0) {
-            store.finish();
+            StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, ranged, headers,
+                    clock.instant()));
+            log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, request.url(), length,
+                    pieceLength, ranged);
+            if (length == 0) {
+                created.finish();
+            }
+            publish(created, registered, probe.uri(), firstStream);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(firstStream != null ? firstStream : probe);
+            throw e;
         }
     }
 
     /**
-     * Registers with the scheduler; when it names parents that know the task's length, creates the task
-     * from that and downloads from them. False: the origin is needed (or no scheduler answered).
+     * When the scheduler names parents that know the task's length, creates the task from that and
+     * downloads from them. False: the origin is needed.
      */
-    private boolean prepareFromParents() throws IOException {
-        peer = PeerDownload.register(p2p, id, spec);
-        if (peer == null || !(peer.decision() instanceof dev.pollen.scheduler.client.Decision.Parents)) {
+    private boolean prepareFromParents(TaskSpec request, PeerDownload registered) throws IOException {
+        if (!(registered.decision() instanceof dev.pollen.scheduler.client.Decision.Parents)) {
             return false;
         }
         dev.pollen.proto.common.v2.Task known;
         try {
-            known = peer.statFromParents();
+            known = registered.statFromParents();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -178,29 +287,38 @@ public final class ActiveTask {
             return false;
         }
         long length = known.getContentLength();
-        long pieceLength = spec.pieceLength() != null ? spec.pieceLength() : PieceLengths.forContentLength(length);
+        long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
         // Ranges are assumed for the origin fallback; an origin that ignores them switches the task to a stream.
-        store = storage.create(TaskMetadata.started(id, spec.url(), length, pieceLength, true, Map.of(), clock.instant()));
-        peer.startFromParents(store, store.metadata().pieceCount());
-        log.info("event=task_created task={} url={} content_length={} piece_length={} source=parents", id, spec.url(), length,
+        StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, true, Map.of(),
+                clock.instant()));
+        registered.startFromParents(created, created.metadata().pieceCount());
+        log.info("event=task_created task={} url={} content_length={} piece_length={} source=parents", id, request.url(), length,
                 pieceLength);
         if (length == 0) {
-            store.finish();
-            endPeer(null);
+            created.finish();
+            registered.finished();
+            registered.close();
+            publish(created, null, null, null);
+        } else {
+            publish(created, registered, null, null);
         }
         return true;
     }
 
     /** Reports the end of this node's download of the task to the scheduler and leaves its stream. */
-    private synchronized void endPeer(String failure) {
-        if (peer != null) {
-            if (failure == null) {
-                peer.finished();
-            } else {
-                peer.failed(failure);
-            }
-            peer.close();
+    private void endPeer(String failure) {
+        PeerDownload ending;
+        synchronized (this) {
+            ending = peer;
             peer = null;
+        }
+        if (ending != null) {
+            if (failure == null) {
+                ending.finished();
+            } else {
+                ending.failed(failure);
+            }
+            ending.close();
         }
     }
 
@@ -283,10 +401,13 @@ public final class ActiveTask {
         }
     }
 
-    private synchronized void switchToStream() {
-        if (store.metadata().rangeSupported()) {
+    /** The origin ignored a range request: the task is stored as one that streams, and the stream starts. */
+    private void switchToStream() {
+        StoredTask task = store;
+        if (task.metadata().rangeSupported()) {
+            // The metadata write syncs to disk: done before taking the monitor (a second writer writes the same).
             try {
-                store.updateMetadata(store.metadata().withoutRanges());
+                task.updateMetadata(task.metadata().withoutRanges());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -300,25 +421,33 @@ public final class ActiveTask {
         }
         OriginResponse first = pendingStream;
         pendingStream = null;
-        stream = CompletableFuture.supplyAsync(
-                () -> originStream.streamAll(target(), first, r -> pieceReady(r, PieceOrigin.BACK_TO_SOURCE)), executor);
+        stream = CompletableFuture.supplyAsync(() -> originStream.streamAll(target(), first, this::streamed), executor);
         stream.whenComplete((length, error) -> streamEnded(error));
     }
 
+    /** A piece cut from the stream; what it throws ends the stream, and every waiter hears of it. */
+    private void streamed(PieceRecord record) {
+        PieceLengths.checkStreamed(spec.url(), record.number(), store.metadata().pieceLength());
+        pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
+    }
+
     private void streamEnded(Throwable error) {
+        Map<Integer, CompletableFuture<ReadyPiece>> ended = new HashMap<>();
+        int count;
         synchronized (this) {
             stream = null;
-            int count = store.metadata().pieceCount();
-            for (Map.Entry<Integer, CompletableFuture<ReadyPiece>> e : Map.copyOf(inFlight).entrySet()) {
-                if (error != null) {
-                    e.getValue().completeExceptionally(unwrap(error));
-                    inFlight.remove(e.getKey());
-                } else if (e.getKey() >= count) {
-                    e.getValue().completeExceptionally(new NoSuchPieceException(e.getKey(), count));
-                    inFlight.remove(e.getKey());
+            count = store.metadata().pieceCount();
+            for (var it = inFlight.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<Integer, CompletableFuture<ReadyPiece>> e = it.next();
+                if (error != null || e.getKey() >= count) {
+                    ended.put(e.getKey(), e.getValue());
+                    it.remove();
                 }
             }
         }
+        // Outside the lock: completing a future resumes its waiters' callbacks.
+        ended.forEach((number, waiting) -> waiting.completeExceptionally(
+                error != null ? unwrap(error) : new NoSuchPieceException(number, count)));
         if (error == null) {
             finishIfComplete();
         }
@@ -340,11 +469,24 @@ public final class ActiveTask {
             waiting = inFlight.remove(record.number());
             reporting = source == PieceOrigin.BACK_TO_SOURCE ? peer : null;
         }
-        // Outside the lock: listeners take their own locks (an upload stream's), and waiters resume.
+        // Outside the lock: listeners take their own locks (an upload stream's), and waiters resume. Neither the
+        // report nor a listener can keep the piece from its waiter: whatever they throw is theirs alone.
         if (reporting != null) {
-            reporting.pieceFromOrigin(record);
+            try {
+                reporting.pieceFromOrigin(record);
+            } catch (RuntimeException e) {
+                log.warn("event=piece_report_failed task={} piece={} error=\"{}\"", id, record.number(), e.toString());
+            }
         }
-        pieceListeners.forEach(l -> l.accept(record));
+        for (Consumer<PieceRecord> listener : pieceListeners) {
+            try {
+                listener.accept(record);
+            } catch (RuntimeException e) {
+                pieceListeners.remove(listener);
+                log.warn("event=piece_listener_failed task={} piece={} action=dropped error=\"{}\"", id, record.number(),
+                        e.toString());
+            }
+        }
         // Claimed before the waiter resumes: it may hard-link the content to an output the user then writes to.
         OptionalLong completedAt = claimFinish();
         if (waiting != null) {
@@ -353,8 +495,11 @@ public final class ActiveTask {
         completedAt.ifPresent(this::finish);
     }
 
-    private synchronized void failPiece(int number, Throwable error) {
-        CompletableFuture<ReadyPiece> waiting = inFlight.remove(number);
+    private void failPiece(int number, Throwable error) {
+        CompletableFuture<ReadyPiece> waiting;
+        synchronized (this) {
+            waiting = inFlight.remove(number);
+        }
         if (waiting != null) {
             waiting.completeExceptionally(error);
         }
@@ -414,23 +559,47 @@ public final class ActiveTask {
         return references.get() > 0 || !inFlight.isEmpty() || stream != null || finishing;
     }
 
-    synchronized void close() {
+    /** Lets the task go: called once nobody uses it ({@link #busy} false), or at shutdown. */
+    void close() {
         endPeer("task closed before it finished");
-        if (pendingStream != null) {
-            try {
-                pendingStream.body().close();
-            } catch (IOException ignored) {
-                // the probe's unread body: closing only drops the connection
-            }
+        OriginResponse unread;
+        synchronized (this) {
+            unread = pendingStream;
             pendingStream = null;
         }
-        if (store != null) {
+        closeQuietly(unread);
+        StoredTask closing = store;
+        if (closing != null) {
             try {
-                store.close();
+                closing.close();
             } catch (IOException e) {
                 log.warn("event=task_close_failed task={} error=\"{}\"", id, e.toString());
             }
         }
+    }
+
+    /** An origin response whose body nobody will read: closing only drops the connection. */
+    private static void closeQuietly(OriginResponse response) {
+        if (response != null) {
+            try {
+                response.body().close();
+            } catch (IOException ignored) {
+                // nothing was wanted from it
+            }
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable cause) throws IOException {
+        if (cause instanceof IOException io) {
+            throw io;
+        }
+        if (cause instanceof RuntimeException r) {
+            return r;
+        }
+        if (cause instanceof Error e) {
+            throw e;
+        }
+        return new PollenException(ErrorCode.INTERNAL, String.valueOf(cause), cause);
     }
 
     private static Throwable unwrap(Throwable t) {

@@ -37,7 +37,7 @@ public final class Downloader {
         if (request.output() != null) {
             OutputWriter.checkWritable(request.output(), request.overwrite());
         }
-        ActiveTask task = tasks.acquire(request.spec(), request.backToSourceAllowed());
+        ActiveTask task = tasks.acquire(request.spec(), request.backToSourceAllowed(), cancelled);
         try {
             TaskMetadata meta = task.metadata();
             listener.started(meta);
@@ -77,11 +77,15 @@ public final class Downloader {
             first = (int) Math.min(request.range().start() / meta.pieceLength(), meta.pieceCount());
             last = end < request.range().start() ? first - 1 : (int) (end / meta.pieceLength());
         }
-        List<CompletableFuture<ReadyPiece>> pending = new ArrayList<>();
-        for (int n = first; n <= last; n++) {
-            pending.add(task.piece(n, request.backToSourceAllowed()));
-        }
-        while (!pending.isEmpty()) {
+        // A window of pieces asked for at a time, the next asked as earlier ones land: what a caller holds
+        // stays the same however many pieces the task has.
+        int window = tasks.pieceWindow();
+        List<CompletableFuture<ReadyPiece>> pending = new ArrayList<>(window);
+        int next = first;
+        while (next <= last || !pending.isEmpty()) {
+            while (next <= last && pending.size() < window) {
+                pending.add(task.piece(next++, request.backToSourceAllowed()));
+            }
             CompletableFuture<Object> any = CompletableFuture.anyOf(pending.toArray(CompletableFuture[]::new));
             await(CompletableFuture.anyOf(any, cancelled), cancelled);
             for (var it = pending.iterator(); it.hasNext(); ) {

@@ -1,20 +1,31 @@
 package dev.pollen.agent.task;
 
+import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.PollenException;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.OriginPieceSource;
 import dev.pollen.agent.piece.OriginStreamSource;
 import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.storage.TaskSnapshot;
 import java.io.IOException;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.function.Predicate;
 
 /**
  * One {@link ActiveTask} per task id however many requests use it. Requests lease a task and return
  * it; a task nobody uses and that fetches nothing can be closed and evicted.
+ *
+ * <p>The manager's monitor guards only its two maps: preparing a task, closing it, deleting it and
+ * listing the disk all run outside it, so one slow task never holds up requests for another.
  */
 public final class TaskManager implements AutoCloseable {
     private final Storage storage;
@@ -26,6 +37,8 @@ public final class TaskManager implements AutoCloseable {
     private final Clock clock;
     private final P2p p2p;
     private final Map<String, ActiveTask> active = new HashMap<>();
+    /** Task ids whose files are being deleted, and when that is done: nobody leases them meanwhile. */
+    private final Map<String, CompletableFuture<Void>> deleting = new HashMap<>();
 
     /** @param p2p how to download from peers, or null to use only the origin */
     public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
@@ -39,20 +52,26 @@ public final class TaskManager implements AutoCloseable {
         this.p2p = p2p;
     }
 
-    /** Leases the task, loading or creating it; every successful call must be paired with {@link #release}. */
-    public ActiveTask acquire(TaskSpec spec, boolean backToSourceAllowed) throws IOException {
-        ActiveTask task;
-        synchronized (this) {
-            task = active.computeIfAbsent(spec.taskId(),
-                    id -> new ActiveTask(id, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p));
-            task.references.incrementAndGet();
-            task.useRequest(spec);
-        }
+    /**
+     * How many pieces one caller keeps asked for at a time: twice the pieces fetched at once, so a fetch
+     * slot never waits for the caller, while what a caller holds does not grow with the piece count.
+     */
+    int pieceWindow() {
+        return 2 * concurrentPieces;
+    }
+
+    /**
+     * Leases the task, loading or creating it; every successful call must be paired with {@link #release}.
+     *
+     * @param cancelled completes when the caller goes away: it then stops waiting for another caller's work
+     */
+    public ActiveTask acquire(TaskSpec spec, boolean backToSourceAllowed, CompletableFuture<?> cancelled) throws IOException {
+        ActiveTask task = lease(spec, cancelled);
         // The task outlives the request that prepares it: its scheduler and parent calls must not be
         // cancelled with that request's gRPC context.
         io.grpc.Context previous = io.grpc.Context.ROOT.attach();
         try {
-            task.prepare(backToSourceAllowed);
+            task.prepare(backToSourceAllowed ? ActiveTask.Reach.ORIGIN : ActiveTask.Reach.PEERS, cancelled);
             task.store().touch(clock.instant());
             return task;
         } catch (IOException | RuntimeException e) {
@@ -63,38 +82,77 @@ public final class TaskManager implements AutoCloseable {
         }
     }
 
+    /** Takes a reference on the task, made if need be; waits (outside the lock) while its files are deleted. */
+    private ActiveTask lease(TaskSpec spec, CompletableFuture<?> cancelled) {
+        while (true) {
+            CompletableFuture<Void> deletion;
+            synchronized (this) {
+                deletion = deleting.get(spec.taskId());
+                if (deletion == null) {
+                    ActiveTask task = active.computeIfAbsent(spec.taskId(), this::newTask);
+                    task.references.incrementAndGet();
+                    task.useRequest(spec);
+                    return task;
+                }
+            }
+            try {
+                CompletableFuture.anyOf(deletion, cancelled).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PollenException(ErrorCode.INTERNAL, "interrupted while task " + spec.taskId() + " was deleted", e);
+            } catch (ExecutionException e) {
+                // a deletion only ever completes normally
+            }
+            if (cancelled.isDone()) {
+                throw new CancellationException("the caller went away");
+            }
+        }
+    }
+
     /**
      * Leases a task that is active or stored, by id alone, for serving it to peers; null when this
-     * node has no such task. Never goes to the origin.
+     * node has no such task (or is still learning what it is). Never goes to the network.
      */
     public ActiveTask acquireExisting(String taskId) throws IOException {
         ActiveTask task;
         synchronized (this) {
             task = active.get(taskId);
-            if (task != null && task.asking()) {
-                // Still asking the scheduler, parents or the origin what the task is: nothing to serve
-                // yet, and waiting here could deadlock two peers that each ask the other.
+            if (task != null) {
+                task.references.incrementAndGet();
+            }
+        }
+        if (task == null) {
+            if (!storage.exists(taskId)) {
                 return null;
             }
-            if (task == null) {
-                if (!storage.exists(taskId)) {
+            synchronized (this) {
+                if (deleting.containsKey(taskId)) {
                     return null;
                 }
-                // Only uploads use this lease and they never reach the origin, so the url is a placeholder.
-                TaskSpec spec = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, java.util.Set.of(),
-                        java.util.Map.of());
-                task = new ActiveTask(taskId, spec, storage, origin, originPieces, originStream, executor, concurrentPieces, clock, p2p);
-                active.put(taskId, task);
+                task = active.computeIfAbsent(taskId, this::newTask);
+                task.references.incrementAndGet();
             }
-            task.references.incrementAndGet();
         }
         try {
-            task.prepare(false);
-            return task;
+            if (task.prepare(ActiveTask.Reach.STORED, new CompletableFuture<>())) {
+                return task;
+            }
+            release(task);
+            return null;
         } catch (IOException | RuntimeException e) {
             release(task);
             throw e;
         }
+    }
+
+    /**
+     * A task as a lease makes it, before any request is known (a download's replaces it at once): uploads
+     * never reach the origin, so the url is a placeholder.
+     */
+    private ActiveTask newTask(String taskId) {
+        TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, java.util.Set.of(), Map.of());
+        return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock,
+                p2p);
     }
 
     /**
@@ -105,41 +163,90 @@ public final class TaskManager implements AutoCloseable {
         task.references.decrementAndGet();
     }
 
-    /** Runs {@code action} on a task id only while no request uses it, so it cannot be deleted under a reader. */
-    public synchronized boolean whenIdle(String taskId, Predicate<String> action) {
-        ActiveTask task = active.get(taskId);
-        if (task != null) {
-            if (task.busy()) {
-                return false;
-            }
-            active.remove(taskId);
-            task.close();
+    /**
+     * The task as it stands, for a stat: from the open task while one is active (its current pieces), else
+     * read from its files without opening them. Null when this node has no such task, or is still learning
+     * what it is. Never creates, rewrites or deletes anything.
+     */
+    public TaskSnapshot snapshot(String taskId) throws IOException {
+        ActiveTask task;
+        synchronized (this) {
+            task = active.get(taskId);
         }
-        return action.test(taskId);
+        StoredTask open = task == null ? null : task.store();
+        if (open != null) {
+            try {
+                return open.snapshot();
+            } catch (java.nio.file.NoSuchFileException e) {
+                return null;
+            }
+        }
+        return storage.snapshot(taskId);
     }
 
-    public synchronized boolean isActive(String taskId) {
-        ActiveTask task = active.get(taskId);
+    /**
+     * Runs {@code action} on a task id only while no request uses it, so it cannot be deleted under a reader;
+     * false when the task is busy. Requests for the task wait until the action is done.
+     */
+    public boolean whenIdle(String taskId, Predicate<String> action) {
+        ActiveTask task;
+        CompletableFuture<Void> deletion = new CompletableFuture<>();
+        synchronized (this) {
+            if (deleting.containsKey(taskId)) {
+                return false;
+            }
+            task = active.get(taskId);
+            if (task != null) {
+                if (task.busy()) {
+                    return false;
+                }
+                active.remove(taskId);
+            }
+            deleting.put(taskId, deletion);
+        }
+        try {
+            if (task != null) {
+                task.close();
+            }
+            return action.test(taskId);
+        } finally {
+            synchronized (this) {
+                deleting.remove(taskId);
+            }
+            deletion.complete(null);
+        }
+    }
+
+    public boolean isActive(String taskId) {
+        ActiveTask task;
+        synchronized (this) {
+            task = active.get(taskId);
+        }
         return task != null && task.busy();
     }
 
     /** Closes tasks whose last request left while pieces were still in flight. */
-    public synchronized void closeIdle() {
-        for (ActiveTask task : List.copyOf(active.values())) {
-            closeIfIdle(task);
+    public void closeIdle() {
+        List<ActiveTask> idle = new ArrayList<>();
+        synchronized (this) {
+            for (var it = active.values().iterator(); it.hasNext(); ) {
+                ActiveTask task = it.next();
+                if (!task.busy()) {
+                    it.remove();
+                    idle.add(task);
+                }
+            }
         }
-    }
-
-    private void closeIfIdle(ActiveTask task) {
-        if (!task.busy()) {
-            active.remove(task.id(), task);
-            task.close();
-        }
+        idle.forEach(ActiveTask::close);
     }
 
     @Override
-    public synchronized void close() {
-        active.values().forEach(ActiveTask::close);
-        active.clear();
+    public void close() {
+        List<ActiveTask> all;
+        synchronized (this) {
+            all = List.copyOf(active.values());
+            active.clear();
+        }
+        all.forEach(ActiveTask::close);
     }
 }

@@ -26,9 +26,8 @@ public record TaskSpec(
         filteredQueryParams = Set.copyOf(filteredQueryParams);
         requestHeaders = Map.copyOf(requestHeaders);
         uri(url);
-        if (pieceLength != null && (pieceLength < 1 || pieceLength > PieceLengths.MAX)) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "piece length " + pieceLength
-                    + " out of range (expected: 1.." + PieceLengths.MAX + " bytes)");
+        if (pieceLength != null) {
+            PieceLengths.checkFixed(pieceLength);
         }
     }
 

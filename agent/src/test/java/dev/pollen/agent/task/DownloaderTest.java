@@ -337,9 +337,9 @@ class DownloaderTest {
         ExecutorService platform = Executors.newCachedThreadPool();
         TaskManager platformTasks = new TaskManager(storage, new OriginClient(3, new Backoff(Duration.ofMillis(10)),
                 Duration.ofSeconds(2), Duration.ofSeconds(5)), platform, 4, Clock.systemUTC(), null);
-        ActiveTask task = platformTasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true);
+        ActiveTask task = platformTasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true,
+                new CompletableFuture<>());
         try {
-            task.prepare(true);
             task.piece(0, true).get(10, TimeUnit.SECONDS);
             // A stalled content sync stands in for a slow fsync: finish() cannot complete until it is let go.
             try (StalledContentSyncs slowSync = new StalledContentSyncs()) {
