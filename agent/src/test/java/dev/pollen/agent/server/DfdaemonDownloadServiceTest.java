@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.pollen.agent.piece.Backoff;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.TestOrigin;
+import dev.pollen.agent.net.OriginAddressPolicy;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.Downloader;
@@ -33,6 +34,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -72,8 +74,9 @@ class DfdaemonDownloadServiceTest {
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
         tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
         DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
-        DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download, "127.0.0.1", 0, Host::getDefaultInstance,
-                timer, Duration.ofSeconds(5));
+        DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
+                new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),
+                Duration.ofHours(1));
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(download).addService(upload)
                 .executor(executor).build().start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
