@@ -39,7 +39,9 @@ public final class ConfigLoader {
     public ConfigLoader() {
         SimpleModule units = new SimpleModule()
                 .addDeserializer(Duration.class, new ScalarDeserializer<>(Durations::parse, "a duration such as 30s"))
-                .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"));
+                .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"))
+                .addDeserializer(FreeSpaceFloor.class, new ScalarDeserializer<>(FreeSpaceFloor::parse,
+                        "a share of the disk such as 5% or a size such as 10GiB"));
         yaml = new ObjectMapper(new YAMLFactory())
                 .registerModule(units)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)

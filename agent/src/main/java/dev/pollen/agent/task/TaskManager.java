@@ -17,6 +17,7 @@ import java.util.function.Predicate;
  * it; a task nobody uses and that fetches nothing can be closed and evicted.
  */
 public final class TaskManager implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskManager.class);
     private final Storage storage;
     private final OriginClient origin;
     private final OriginPieceSource originPieces;
@@ -116,6 +117,26 @@ public final class TaskManager implements AutoCloseable {
             task.close();
         }
         return action.test(taskId);
+    }
+
+    /**
+     * After a download failed for want of space: once the task's fetches in flight have ended, deletes
+     * the partial task unless someone uses it, so the disk recovers.
+     */
+    public void discardWhenSettled(ActiveTask task) {
+        // Async: the pieces complete under the task's lock, and whenIdle takes this manager's first.
+        task.settled().thenRunAsync(() -> {
+            boolean deleted = whenIdle(task.id(), id -> {
+                try {
+                    storage.delete(id);
+                    return true;
+                } catch (IOException e) {
+                    log.warn("event=task_discard_failed task={} error=\"{}\"", id, e.toString());
+                    return false;
+                }
+            });
+            log.info("event=task_discarded task={} reason=no_space deleted={}", task.id(), deleted);
+        }, executor);
     }
 
     public synchronized boolean isActive(String taskId) {
