@@ -104,9 +104,8 @@ final class StallGuard {
         }
 
         private SocketTimeoutException timeout() {
-            SocketTimeoutException e = new SocketTimeoutException("origin " + uri + " sent no bytes for "
-                    + stall.toMillis() + " ms (download.pieceTimeout)");
-            return e;
+            return new SocketTimeoutException("origin " + uri + " sent no bytes for " + stall.toMillis()
+                    + " ms (download.pieceTimeout)");
         }
 
         private void closeQuietly() {
