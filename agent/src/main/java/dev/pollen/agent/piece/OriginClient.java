@@ -209,7 +209,7 @@ public final class OriginClient implements AutoCloseable {
                     + " with a malformed Location '" + location + "'", status, null);
         }
         String scheme = String.valueOf(next.getScheme()).toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https") || next.getHost() == null) {
+        if ((!scheme.equals("http") && !scheme.equals("https")) || next.getHost() == null) {
             throw new PollenException(ErrorCode.ORIGIN_STATUS, "origin " + from + " redirected to " + next
                     + " (expected: an http or https url)", status, null);
         }

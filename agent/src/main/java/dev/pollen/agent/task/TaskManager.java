@@ -121,12 +121,16 @@ public final class TaskManager implements AutoCloseable {
 
     /**
      * After a download failed for want of space: once the task's fetches in flight have ended, deletes
-     * the partial task unless someone uses it, so the disk recovers.
+     * the partial task unless someone uses it, so the disk recovers. A finished task is kept (the space
+     * ran out writing an output, and the task is good cache).
      */
     public void discardWhenSettled(ActiveTask task) {
+        if (task.store() == null || task.metadata().finished()) {
+            return;
+        }
         // Async: the pieces complete under the task's lock, and whenIdle takes this manager's first.
         task.settled().thenRunAsync(() -> {
-            boolean deleted = whenIdle(task.id(), id -> {
+            boolean deleted = !task.metadata().finished() && whenIdle(task.id(), id -> {
                 try {
                     storage.delete(id);
                     return true;
@@ -136,7 +140,13 @@ public final class TaskManager implements AutoCloseable {
                 }
             });
             log.info("event=task_discarded task={} reason=no_space deleted={}", task.id(), deleted);
-        }, executor);
+        }, command -> {
+            try {
+                executor.execute(command);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // The daemon is stopping: the partial task stays, and GC's free-space floor takes it later.
+            }
+        });
     }
 
     public synchronized boolean isActive(String taskId) {
