@@ -42,7 +42,9 @@ public final class ConfigLoader {
                 .addDeserializer(Duration.class, new ScalarDeserializer<>(Durations::parse, "a duration such as 30s"))
                 .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"))
                 .addDeserializer(Cidr.class, new ScalarDeserializer<>(Cidr::parse,
-                        "an IP address or CIDR block such as 10.0.0.0/8 or fd00:ec2::254"));
+                        "an IP address or CIDR block such as 10.0.0.0/8 or fd00:ec2::254"))
+                .addDeserializer(FreeSpaceFloor.class, new ScalarDeserializer<>(FreeSpaceFloor::parse,
+                        "a share of the disk such as 5% or a size such as 10GiB"));
         yaml = new ObjectMapper(new YAMLFactory())
                 .registerModule(units)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)

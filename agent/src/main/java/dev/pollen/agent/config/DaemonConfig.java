@@ -27,6 +27,6 @@ public record DaemonConfig(DownloadConfig download, StorageConfig storage, Uploa
         }
         SeedPeerConfig.Policy seed = seedPeer.gc().policy();
         return new GcConfig.Policy(seed.taskTTL(), seed.diskQuota(), gc.policy().distHighThresholdPercent(),
-                gc.policy().distLowThresholdPercent());
+                gc.policy().distLowThresholdPercent(), gc.policy().minFreeSpace());
     }
 }

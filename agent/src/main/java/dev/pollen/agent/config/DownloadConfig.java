@@ -2,6 +2,7 @@ package dev.pollen.agent.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /** {@code download.*}: the local API server and how pieces are fetched. */
 public record DownloadConfig(Server server, int concurrentPieceCount, Duration pieceTimeout, BackToSource backToSource) {
@@ -33,12 +34,20 @@ public record DownloadConfig(Server server, int concurrentPieceCount, Duration p
         }
     }
 
-    /** {@code download.backToSource.*} (Pollen): requests to the origin. */
-    public record BackToSource(int retries, Duration retryBackoff, Duration connectTimeout) {
+    /**
+     * {@code download.backToSource.*} (Pollen): requests to the origin.
+     *
+     * @param caCerts PEM files of CA certificates trusted for HTTPS origins besides the JVM's trust store
+     *     (Dragonfly's dfdaemon has no key for this: it takes an origin's certificate chain per request);
+     *     each is read here, so a bad file stops the start-up with an error naming the key
+     */
+    public record BackToSource(int retries, Duration retryBackoff, Duration connectTimeout, List<Path> caCerts) {
         public BackToSource {
             Check.range("download.backToSource.retries", retries, 0, 100);
             Check.positive("download.backToSource.retryBackoff", retryBackoff);
             Check.positive("download.backToSource.connectTimeout", connectTimeout);
+            caCerts = List.copyOf(Check.present("download.backToSource.caCerts", caCerts));
+            CaCertificates.readAll("download.backToSource.caCerts", caCerts);
         }
     }
 }

@@ -8,7 +8,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 
-/** Pieces from the origin by HTTP range requests, each retried on its own. */
+/**
+ * Pieces from the origin by HTTP range requests, each retried on its own; a failure to write one
+ * locally ends the fetch at once (see {@link LocalStorageError}).
+ */
 public final class OriginPieceSource implements PieceSource {
     private final OriginClient origin;
 
@@ -33,10 +36,16 @@ public final class OriginPieceSource implements PieceSource {
                                 + " changed length from " + meta.contentLength() + " to " + response.totalLength()
                                 + " during the download; retry to fetch the new content");
                     }
-                    PieceWriter.Written w = PieceWriter.writeExactly(body, target.store().content(), offset, length);
-                    PieceRecord record = new PieceRecord(number, offset, length, w.crc32());
-                    target.store().recordPiece(record);
-                    return record;
+                    try {
+                        PieceWriter.Written w = PieceWriter.writeExactly(body, target.store().content(), offset, length);
+                        PieceRecord record = new PieceRecord(number, offset, length, w.crc32());
+                        PieceWriter.record(target.store(), record);
+                        return record;
+                    } catch (LocalWriteException e) {
+                        // Ours, not the origin's: no retry, and the user hears of the disk.
+                        throw LocalStorageError.of("piece " + number + " of task " + target.store().taskId(),
+                                target.store().contentPath(), e.bytesWanted(), e);
+                    }
                 }
             });
         } catch (RangeIgnoredSignal s) {

@@ -12,7 +12,8 @@ import java.util.function.Consumer;
 /**
  * The whole content in one response, for origins that ignore ranges or do not tell the length
  * (chunked). Pieces are cut from the stream in order; a failure restarts the stream from the
- * beginning, skipping the bytes of pieces already stored.
+ * beginning, skipping the bytes of pieces already stored. A failure to write locally ends the stream at
+ * once (see {@link LocalStorageError}).
  */
 public final class OriginStreamSource {
     private final OriginClient origin;
@@ -32,6 +33,9 @@ public final class OriginStreamSource {
             pending[0] = null;
             try (InputStream body = response.body()) {
                 return copy(target.store(), body, response.totalLength(), onPiece);
+            } catch (LocalWriteException e) {
+                // Ours, not the origin's: no retry, and the user hears of the disk.
+                throw LocalStorageError.of("task " + target.store().taskId(), target.store().contentPath(), e.bytesWanted(), e);
             }
         });
     }
@@ -51,7 +55,7 @@ public final class OriginStreamSource {
                 got = w.length();
                 if (got > 0) {
                     PieceRecord record = new PieceRecord(number, offset, got, w.crc32());
-                    store.recordPiece(record);
+                    PieceWriter.record(store, record);
                     onPiece.accept(record);
                 }
             }
@@ -72,7 +76,11 @@ public final class OriginStreamSource {
                 throw new PollenException(ErrorCode.ORIGIN_STATUS, "origin content of " + meta.url()
                         + " changed length from " + meta.contentLength() + " to " + length);
             }
-            store.updateMetadata(meta.withLength(length));
+            try {
+                store.updateMetadata(meta.withLength(length));
+            } catch (IOException e) {
+                throw new LocalWriteException(0, e);
+            }
         }
         return length;
     }

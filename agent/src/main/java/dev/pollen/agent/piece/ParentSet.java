@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * The parents one task downloads from. A SyncPieces stream per parent says which pieces it holds as
  * they land there; a piece is then fetched over Vortex from the least busy parent that has it. A
  * parent that fails a fetch (bad bytes, an error frame, a lost connection) is reported and not used
- * again for this task.
+ * again for this task. A failure to write the piece to our own disk is no parent's fault: it ends the
+ * fetch with the local error ({@link LocalStorageError}) and blames nobody.
  */
 public final class ParentSet implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ParentSet.class);
@@ -171,6 +172,8 @@ public final class ParentSet implements AutoCloseable {
      * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it
      * (less when the parents stop announcing anything); null when none could deliver it (then the
      * caller decides: reschedule or the origin).
+     *
+     * @throws dev.pollen.agent.PollenException when the piece cannot be written locally (NO_SPACE when the disk is full)
      */
     public Fetched fetch(StoredTask target, int number, Duration wait) throws InterruptedException {
         long deadline = System.nanoTime() + wait.toNanos();
@@ -203,6 +206,13 @@ public final class ParentSet implements AutoCloseable {
                 reporter.pieceFromParent(piece, parentId);
                 return new Fetched(piece, parentId);
             } catch (IOException | RuntimeException e) {
+                if (e instanceof VortexException v && v.reason() == VortexException.Reason.LOCAL_WRITE_FAILED) {
+                    // Our disk failed, not the parent: it is neither dropped nor reported, and since the origin's
+                    // bytes would land on the same disk, the piece fails here and now.
+                    long wanted = v.getCause() instanceof LocalWriteException l ? l.bytesWanted() : 0;
+                    throw LocalStorageError.of("piece " + number + " of task " + taskId + " from parent " + parentId,
+                            target.contentPath(), wanted, v);
+                }
                 // A timeout before the full piece timeout can only be the slow-parent deadline's doing.
                 long elapsed = System.nanoTime() - started;
                 if (e instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT

@@ -1,5 +1,7 @@
 package dev.pollen.agent.piece;
 
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.StoredTask;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,7 +11,9 @@ import java.util.zip.CRC32;
 
 /**
  * Copies piece bytes from a stream to their offset in the content file, computing the CRC-32 on the
- * way, through one bounded buffer: the heap stays small whatever the piece length.
+ * way, through one bounded buffer: the heap stays small whatever the piece length. A failure to read
+ * is the sender's; a failure to write is ours and comes as a {@link LocalWriteException}, so that the
+ * origin's retry loop never retries our full disk against the origin.
  */
 public final class PieceWriter {
     private static final int BUFFER = 128 * 1024;
@@ -30,7 +34,7 @@ public final class PieceWriter {
         return w;
     }
 
-    /** Writes up to {@code max} bytes, fewer when the stream ends first. */
+    /** Writes up to {@code max} bytes, fewer when the stream ends first; a failed write is a {@link LocalWriteException}. */
     public static Written writeUpTo(InputStream in, FileChannel out, long offset, long max) throws IOException {
         byte[] chunk = new byte[(int) Math.min(BUFFER, Math.max(1, max))];
         CRC32 crc = new CRC32();
@@ -43,11 +47,24 @@ public final class PieceWriter {
             crc.update(chunk, 0, n);
             ByteBuffer buf = ByteBuffer.wrap(chunk, 0, n);
             long pos = offset + done;
-            while (buf.hasRemaining()) {
-                pos += out.write(buf, pos);
+            try {
+                while (buf.hasRemaining()) {
+                    pos += out.write(buf, pos);
+                }
+            } catch (IOException e) {
+                throw new LocalWriteException(buf.remaining(), e);
             }
             done += n;
         }
         return new Written(done, crc.getValue());
+    }
+
+    /** Records a written piece in the task's journal; a failure there is local too. */
+    public static void record(StoredTask store, PieceRecord piece) throws LocalWriteException {
+        try {
+            store.recordPiece(piece);
+        } catch (IOException e) {
+            throw new LocalWriteException(0, e);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.pollen.agent.storage;
 
+import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.GcConfig;
 import java.io.IOException;
 import java.time.Clock;
@@ -14,8 +15,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Evicts stored tasks: first those not used for {@code gc.policy.taskTTL}, then, while Pollen's own
  * usage is above the high watermark of {@code gc.policy.diskQuota}, the least recently used until it
- * is below the low watermark. A task in use (being downloaded or read) is never evicted: eviction
- * goes through {@code whenIdle}, which refuses busy tasks.
+ * is below the low watermark, and also while the storage filesystem's free space is under
+ * {@code gc.policy.minFreeSpace} (other tenants, or a quota larger than the disk, can fill it: a full
+ * disk fails every download, so the cache gives way). A task in use (being downloaded or read) is never
+ * evicted: eviction goes through {@code whenIdle}, which refuses busy tasks.
  */
 public final class GarbageCollector {
     private static final Logger log = LoggerFactory.getLogger(GarbageCollector.class);
@@ -24,16 +27,25 @@ public final class GarbageCollector {
     private final GcConfig.Policy policy;
     private final Clock clock;
     private final BiPredicate<String, java.util.function.Predicate<String>> whenIdle;
+    private final DiskSpace space;
+    /** Whether the low free space was already reported: one line when it starts, not one per pass. */
+    private boolean lowReported;
 
     /**
      * @param whenIdle runs the eviction for a task id only while no request uses it, returning false if it is busy
      */
     public GarbageCollector(Storage storage, GcConfig.Policy policy, Clock clock,
                             BiPredicate<String, java.util.function.Predicate<String>> whenIdle) {
+        this(storage, policy, clock, whenIdle, DiskSpace.FILE_STORE);
+    }
+
+    GarbageCollector(Storage storage, GcConfig.Policy policy, Clock clock,
+                     BiPredicate<String, java.util.function.Predicate<String>> whenIdle, DiskSpace space) {
         this.storage = storage;
         this.policy = policy;
         this.clock = clock;
         this.whenIdle = whenIdle;
+        this.space = space;
     }
 
     record Entry(String taskId, Instant lastAccess, long bytes) {
@@ -50,14 +62,25 @@ public final class GarbageCollector {
         long freed = 0;
         Instant expiry = clock.instant().minus(policy.taskTTL());
         boolean overHigh = usage > policy.highWatermarkBytes();
+        long floor = policy.minFreeSpace().bytesOf(space.totalBytes(storage.dir()));
         for (Entry e : entries) {
             boolean expired = e.lastAccess().isBefore(expiry);
             boolean overQuota = overHigh && usage - freed > policy.lowWatermarkBytes();
-            if ((expired || overQuota) && evict(e.taskId())) {
+            // Asked again after each eviction: the filesystem, not our own count, says whether it is enough.
+            boolean diskLow = !expired && !overQuota && space.usableBytes(storage.dir()) < floor;
+            if ((expired || overQuota || diskLow) && evict(e.taskId())) {
                 freed += e.bytes();
-                log.info("event=task_evicted task={} bytes={} reason={}", e.taskId(), e.bytes(), expired ? "ttl" : "quota");
+                log.info("event=task_evicted task={} bytes={} reason={}", e.taskId(), e.bytes(),
+                        expired ? "ttl" : overQuota ? "quota" : "free_space");
             }
         }
+        long free = space.usableBytes(storage.dir());
+        if (free < floor && !lowReported) {
+            log.warn("event=gc_free_space_low dir={} free={} floor={} cause=\"what is left is in use or not Pollen's\" "
+                    + "fix=\"free space on the disk or point storage.dir at a larger one\"", storage.dir(), ByteSize.human(free),
+                    policy.minFreeSpace());
+        }
+        lowReported = free < floor;
         return freed;
     }
 

@@ -551,7 +551,14 @@ public final class ActiveTask {
     }
 
     private synchronized PieceSource.Target target() {
-        return new PieceSource.Target(store, resolved != null ? resolved : spec.uri(), spec.requestHeaders());
+        URI uri = resolved != null ? resolved : spec.uri();
+        // Requests go straight to where the probe was redirected: credentials only if that is still the same origin.
+        return new PieceSource.Target(store, uri, OriginClient.forwardableHeaders(spec.uri(), uri, spec.requestHeaders()));
+    }
+
+    /** Completes once every piece fetch in flight now has ended, however it ended. */
+    synchronized CompletableFuture<Void> settled() {
+        return CompletableFuture.allOf(inFlight.values().toArray(CompletableFuture[]::new)).handle((ok, error) -> null);
     }
 
     /** In use: leased, fetching, streaming, or being made durable (housekeeping must not close it then). */

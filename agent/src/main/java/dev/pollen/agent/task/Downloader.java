@@ -38,6 +38,7 @@ public final class Downloader {
             OutputWriter.checkWritable(request.output(), request.overwrite());
         }
         ActiveTask task = tasks.acquire(request.spec(), request.backToSourceAllowed(), cancelled);
+        boolean noSpace = false;
         try {
             TaskMetadata meta = task.metadata();
             listener.started(meta);
@@ -63,8 +64,16 @@ public final class Downloader {
                 log.info("event=output_written task={} path={} bytes={} hard_link={}", task.id(), request.output(), length, linked);
             }
             return meta;
+        } catch (PollenException e) {
+            if (e.code() == ErrorCode.NO_SPACE) {
+                noSpace = true;
+            }
+            throw e;
         } finally {
             tasks.release(task);
+            if (noSpace) {
+                tasks.discardWhenSettled(task);
+            }
         }
     }
 

@@ -28,6 +28,7 @@ import java.util.function.Predicate;
  * listing the disk all run outside it, so one slow task never holds up requests for another.
  */
 public final class TaskManager implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskManager.class);
     private final Storage storage;
     private final OriginClient origin;
     private final OriginPieceSource originPieces;
@@ -215,6 +216,36 @@ public final class TaskManager implements AutoCloseable {
             }
             deletion.complete(null);
         }
+    }
+
+    /**
+     * After a download failed for want of space: once the task's fetches in flight have ended, deletes
+     * the partial task unless someone uses it, so the disk recovers. A finished task is kept (the space
+     * ran out writing an output, and the task is good cache).
+     */
+    public void discardWhenSettled(ActiveTask task) {
+        if (task.store() == null || task.metadata().finished()) {
+            return;
+        }
+        // Async: the pieces complete under the task's lock, and whenIdle takes this manager's first.
+        task.settled().thenRunAsync(() -> {
+            boolean deleted = !task.metadata().finished() && whenIdle(task.id(), id -> {
+                try {
+                    storage.delete(id);
+                    return true;
+                } catch (IOException e) {
+                    log.warn("event=task_discard_failed task={} error=\"{}\"", id, e.toString());
+                    return false;
+                }
+            });
+            log.info("event=task_discarded task={} reason=no_space deleted={}", task.id(), deleted);
+        }, command -> {
+            try {
+                executor.execute(command);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // The daemon is stopping: the partial task stays, and GC's free-space floor takes it later.
+            }
+        });
     }
 
     public boolean isActive(String taskId) {

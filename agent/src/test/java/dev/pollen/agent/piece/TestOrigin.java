@@ -7,6 +7,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -26,6 +29,11 @@ public final class TestOrigin implements AutoCloseable {
     private final Map<String, Route> routes = new ConcurrentHashMap<>();
     private final AtomicLong bodyBytes = new AtomicLong();
     private final List<Map<String, List<String>>> requestHeaders = new CopyOnWriteArrayList<>();
+    /** The client ports requests came from: one per TCP connection. */
+    private final Set<Integer> clientPorts = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger stallsLeft = new AtomicInteger();
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile Runnable beforePieces;
 
     /** How a path answers. */
     public record Route(byte[] body, boolean ranges, boolean chunked, int status, String location, AtomicInteger failuresLeft,
@@ -69,6 +77,21 @@ public final class TestOrigin implements AutoCloseable {
         routes.put(path, new Route(r.body(), r.ranges(), r.chunked(), r.status(), r.location(), new AtomicInteger(count), status));
     }
 
+    /** The next {@code count} answers send their headers and half their body, then nothing until the origin closes. */
+    public void stallFirst(int count) {
+        stallsLeft.set(count);
+    }
+
+    /** Runs {@code action} once, before answering the first request other than the one-byte probe. */
+    public void beforeFirstPiece(Runnable action) {
+        beforePieces = action;
+    }
+
+    /** How many TCP connections requests arrived on. */
+    public int connections() {
+        return clientPorts.size();
+    }
+
     public long bodyBytesSent() {
         return bodyBytes.get();
     }
@@ -80,6 +103,12 @@ public final class TestOrigin implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
             requestHeaders.add(Map.copyOf(ex.getRequestHeaders()));
+            clientPorts.add(ex.getRemoteAddress().getPort());
+            Runnable before = beforePieces;
+            if (before != null && !"bytes=0-0".equals(ex.getRequestHeaders().getFirst("Range"))) {
+                beforePieces = null;
+                before.run();
+            }
             Route route = routes.get(ex.getRequestURI().getPath());
             if (route == null) {
                 ex.sendResponseHeaders(404, -1);
@@ -123,6 +152,17 @@ public final class TestOrigin implements AutoCloseable {
 
     private void write(HttpExchange ex, byte[] body, int from, int len) throws IOException {
         OutputStream out = ex.getResponseBody();
+        if (stallsLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            out.write(body, from, len / 2);
+            out.flush();
+            bodyBytes.addAndGet(len / 2);
+            try {
+                closed.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return;
+        }
         int chunk = 64 * 1024;
         for (int off = from; off < from + len; off += chunk) {
             int n = Math.min(chunk, from + len - off);
@@ -133,6 +173,7 @@ public final class TestOrigin implements AutoCloseable {
 
     @Override
     public void close() {
+        closed.countDown();
         server.stop(0);
     }
 }

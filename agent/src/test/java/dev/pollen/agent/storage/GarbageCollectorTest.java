@@ -3,6 +3,7 @@ package dev.pollen.agent.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.agent.config.ByteSize;
+import dev.pollen.agent.config.FreeSpaceFloor;
 import dev.pollen.agent.config.GcConfig;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -34,9 +35,68 @@ class GarbageCollectorTest {
     }
 
     private GarbageCollector gc(Storage storage, long quota, Duration ttl, Set<String> busy) {
-        GcConfig.Policy policy = new GcConfig.Policy(ttl, new ByteSize(quota), 80, 60);
+        return gc(storage, quota, ttl, busy, "0%", new FakeDisk(storage, Long.MAX_VALUE / 2, 0));
+    }
+
+    private GarbageCollector gc(Storage storage, long quota, Duration ttl, Set<String> busy, String minFree, DiskSpace disk) {
+        GcConfig.Policy policy = new GcConfig.Policy(ttl, new ByteSize(quota), 80, 60, FreeSpaceFloor.parse(minFree));
         return new GarbageCollector(storage, policy, Clock.fixed(NOW, ZoneOffset.UTC),
-                (id, action) -> !busy.contains(id) && action.test(id));
+                (id, action) -> !busy.contains(id) && action.test(id), disk);
+    }
+
+    /** A disk of {@code total} bytes holding the store's tasks and {@code others} bytes that are not Pollen's. */
+    private record FakeDisk(Storage storage, long total, long others) implements DiskSpace {
+        @Override
+        public long usableBytes(Path path) throws java.io.IOException {
+            long used = others;
+            for (String id : storage.taskIds()) {
+                used += storage.diskUsage(id);
+            }
+            return total - used;
+        }
+
+        @Override
+        public long totalBytes(Path path) {
+            return total;
+        }
+    }
+
+    @Test
+    void evictsLeastRecentlyUsedWhileTheDiskIsUnderItsFreeSpaceFloor() throws Exception {
+        Storage storage = new Storage(dir);
+        String oldest = store(storage, 1, 1000, NOW.minusSeconds(400));
+        String older = store(storage, 2, 1000, NOW.minusSeconds(300));
+        String recent = store(storage, 3, 1000, NOW.minusSeconds(200));
+        String busy = store(storage, 4, 1000, NOW.minusSeconds(500));
+        // A 100 000-byte disk, 95 000 of them another tenant's: ~400 bytes free against a floor of 10% (10 000)...
+        FakeDisk disk = new FakeDisk(storage, 100_000, 95_000);
+        // ...with a quota far from reached: only the floor asks for evictions, oldest idle first.
+        gc(storage, 1 << 30, Duration.ofDays(1), Set.of(busy), "10%", disk).collect();
+        // Every idle task goes (the floor is out of reach while the other tenant holds its bytes); the busy one stays.
+        assertThat(storage.taskIds()).containsExactly(busy).doesNotContain(oldest, older, recent);
+    }
+
+    @Test
+    void stopsEvictingOnceTheFreeSpaceFloorIsRestored() throws Exception {
+        Storage storage = new Storage(dir);
+        String oldest = store(storage, 1, 1000, NOW.minusSeconds(400));
+        String older = store(storage, 2, 1000, NOW.minusSeconds(300));
+        String recent = store(storage, 3, 1000, NOW.minusSeconds(200));
+        // 10 000 bytes, 5 500 not Pollen's, ~3 900 Pollen's: ~600 free against a floor of 1500 bytes;
+        // evicting the oldest task (~1300 bytes) is enough.
+        FakeDisk disk = new FakeDisk(storage, 10_000, 5_500);
+        assertThat(disk.usableBytes(dir)).isLessThan(1500);
+        gc(storage, 1 << 30, Duration.ofDays(1), Set.of(), "1500", disk).collect();
+        assertThat(storage.taskIds()).containsExactlyInAnyOrder(older, recent).doesNotContain(oldest);
+        assertThat(disk.usableBytes(dir)).isGreaterThanOrEqualTo(1500);
+    }
+
+    @Test
+    void evictsNothingForTheFloorWhileTheDiskHasRoom() throws Exception {
+        Storage storage = new Storage(dir);
+        store(storage, 1, 1000, NOW.minusSeconds(400));
+        assertThat(gc(storage, 1 << 30, Duration.ofDays(1), Set.of(), "5%", new FakeDisk(storage, 1 << 30, 0)).collect()).isZero();
+        assertThat(storage.taskIds()).hasSize(1);
     }
 
     @Test

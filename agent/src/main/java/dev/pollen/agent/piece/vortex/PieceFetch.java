@@ -1,5 +1,6 @@
 package dev.pollen.agent.piece.vortex;
 
+import dev.pollen.agent.piece.LocalWriteException;
 import dev.pollen.agent.upload.vortex.ContentSlice;
 import dev.pollen.agent.upload.vortex.VortexException;
 import dev.pollen.agent.upload.vortex.VortexException.Reason;
@@ -77,19 +78,20 @@ final class PieceFetch {
             throw new VortexException(Reason.UNEXPECTED_FRAME, "piece bytes arrived before their metadata");
         }
         ByteBuf bytes = slice.content();
-        try {
-            for (ByteBuffer nio : bytes.nioBuffers(bytes.readerIndex(), bytes.readableBytes())) {
-                crc.update(nio.duplicate());
-                long position = expected.offset() + written;
-                int n = nio.remaining();
+        for (ByteBuffer nio : bytes.nioBuffers(bytes.readerIndex(), bytes.readableBytes())) {
+            crc.update(nio.duplicate());
+            long position = expected.offset() + written;
+            int n = nio.remaining();
+            try {
                 while (nio.hasRemaining()) {
                     position += out.write(nio, position);
                 }
-                written += n;
+            } catch (IOException e) {
+                // Our disk, not the parent: the reason tells the caller not to blame it.
+                throw new VortexException(Reason.LOCAL_WRITE_FAILED, "cannot write piece " + expected.number() + " of task "
+                        + taskId + " to the content file: " + e.getMessage(), new LocalWriteException(nio.remaining(), e));
             }
-        } catch (IOException e) {
-            throw new VortexException(Reason.LOCAL_WRITE_FAILED, "cannot write piece " + expected.number() + " of task " + taskId
-                    + " to the content file: " + e.getMessage(), e);
+            written += n;
         }
         if (slice.last()) {
             if (written != announcedLength) {
