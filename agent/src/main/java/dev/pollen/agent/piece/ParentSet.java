@@ -137,7 +137,12 @@ public final class ParentSet implements AutoCloseable {
 
                     @Override
                     public void onError(Throwable t) {
-                        if (io.grpc.Status.fromThrowable(t).getCode() == io.grpc.Status.Code.NOT_FOUND && attempt < NOT_FOUND_RETRIES) {
+                        io.grpc.Status.Code code = io.grpc.Status.fromThrowable(t).getCode();
+                        if (code == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+                            // This side sets no deadline: the parent ended a stream that reached its maximum age
+                            // (upload.syncPieces.maxAge). It is alive; follow it again.
+                            follow(state, request, attempt);
+                        } else if (code == io.grpc.Status.Code.NOT_FOUND && attempt < NOT_FOUND_RETRIES) {
                             CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
                                     .execute(() -> follow(state, request, attempt + 1));
                         } else {

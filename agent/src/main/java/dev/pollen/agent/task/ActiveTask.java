@@ -78,6 +78,8 @@ public final class ActiveTask {
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
     private PeerDownload peer;
+    /** Registering a task loaded from disk unfinished with the scheduler, once; later downloaders wait for it. */
+    private CompletableFuture<Void> resumption;
     /** While the last piece's caller makes the content durable: no second caller finishes, nobody closes. */
     private boolean finishing;
     final java.util.concurrent.atomic.AtomicInteger references = new java.util.concurrent.atomic.AtomicInteger();
@@ -137,15 +139,23 @@ public final class ActiveTask {
             boolean mine = false;
             synchronized (this) {
                 if (store != null) {
-                    return true;
+                    if (reach == Reach.STORED || !resumeAsPeerPending()) {
+                        return true;
+                    }
+                    running = null;
+                } else {
+                    if (preparing == null) {
+                        preparing = new Preparation(reach, new CompletableFuture<>());
+                        mine = true;
+                    } else if (reach == Reach.STORED) {
+                        return false;
+                    }
+                    running = preparing;
                 }
-                if (preparing == null) {
-                    preparing = new Preparation(reach, new CompletableFuture<>());
-                    mine = true;
-                } else if (reach == Reach.STORED) {
-                    return false;
-                }
-                running = preparing;
+            }
+            if (running == null) {
+                resumeAsPeer(cancelled);
+                return true;
             }
             if (mine) {
                 return run(running);
@@ -216,6 +226,55 @@ public final class ActiveTask {
                 registered.close();
             }
             throw e;
+        }
+    }
+
+    /**
+     * Whether a download must first register this task, loaded from disk unfinished (after a restart, or by an
+     * upload's lease), with the scheduler: without it every missing piece would come from the origin.
+     */
+    private boolean resumeAsPeerPending() {
+        if (resumption != null) {
+            return !resumption.isDone();
+        }
+        TaskMetadata meta = store.metadata();
+        return p2p != null && peer == null && !meta.finished() && meta.lengthKnown() && meta.rangeSupported();
+    }
+
+    /** Registers the stored task with the scheduler once and follows the parents it names; others wait for that. */
+    private void resumeAsPeer(CompletableFuture<?> cancelled) {
+        CompletableFuture<Void> done;
+        boolean mine = false;
+        synchronized (this) {
+            if (resumption == null) {
+                resumption = new CompletableFuture<>();
+                mine = true;
+            }
+            done = resumption;
+        }
+        if (!mine) {
+            // Bounded: registration waits at most scheduler.scheduleTimeout, parents are followed in the background.
+            CompletableFuture.anyOf(done, cancelled).join();
+            return;
+        }
+        try {
+            PeerDownload registered = PeerDownload.register(p2p, id, spec);
+            if (registered == null) {
+                return;
+            }
+            StoredTask stored = store;
+            if (registered.decision() instanceof dev.pollen.scheduler.client.Decision.Parents) {
+                registered.startFromParents(stored, stored.metadata().pieceCount());
+            } else {
+                registered.startFromOrigin();
+            }
+            synchronized (this) {
+                peer = registered;
+            }
+            log.info("event=task_resumed task={} stored_pieces={} of={} decision={}", id, stored.pieces().size(),
+                    stored.metadata().pieceCount(), registered.decision().getClass().getSimpleName());
+        } finally {
+            done.complete(null);
         }
     }
 

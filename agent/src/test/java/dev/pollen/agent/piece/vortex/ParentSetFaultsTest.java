@@ -37,8 +37,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A piece from a healthy parent that our own disk cannot take: the parent is not blamed. */
-class ParentSetLocalFaultTest {
+/**
+ * Faults that are not the parent's: our own disk cannot take its piece, or its SyncPieces stream reaches its
+ * maximum age. The parent is neither blamed nor dropped.
+ */
+class ParentSetFaultsTest {
     private static final int PIECE = 64 * 1024;
     private static final String TASK = "e".repeat(64);
 
@@ -47,6 +50,8 @@ class ParentSetLocalFaultTest {
 
     private final byte[] data = new byte[2 * PIECE];
     private final List<String> failedReports = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicInteger streamsToAge = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger streams = new java.util.concurrent.atomic.AtomicInteger();
     private RawVortexParent parent;
     private Server upload;
     private ParentChannels channels;
@@ -66,6 +71,12 @@ class ParentSetLocalFaultTest {
                 .addService(new DfdaemonUploadGrpc.DfdaemonUploadImplBase() {
                     @Override
                     public void syncPieces(SyncPiecesRequest request, StreamObserver<SyncPiecesResponse> responses) {
+                        streams.incrementAndGet();
+                        if (streamsToAge.getAndDecrement() > 0) {
+                            // What a Pollen parent does when a stream passes upload.syncPieces.maxAge.
+                            responses.onError(io.grpc.Status.DEADLINE_EXCEEDED.withDescription("stream max age").asRuntimeException());
+                            return;
+                        }
                         for (int n : request.getInterestedPieceNumbersList()) {
                             responses.onNext(SyncPiecesResponse.newBuilder().setNumber(n).setIp("127.0.0.1")
                                     .setTcpPort(parent.address().getPort()).build());
@@ -90,6 +101,9 @@ class ParentSetLocalFaultTest {
             public void parentSlow(int number, String parentId) {
             }
         });
+    }
+
+    private void followTheParent() {
         set.add(List.of(Peer.newBuilder().setId("healthy-parent").setHost(Host.newBuilder().setId("parent-host")
                 .setIp("127.0.0.1").setPort(upload.getPort()).setDownloadPort(parent.address().getPort())).build()), List.of(0, 1));
     }
@@ -110,6 +124,7 @@ class ParentSetLocalFaultTest {
 
     @Test
     void aLocalWriteFailureIsOursAndTheParentStaysInUse() throws Exception {
+        followTheParent();
         StoredTask broken = store("broken");
         // Writes to a closed channel fail as a disk would: the bytes arrive but cannot be placed.
         broken.content().close();
@@ -127,6 +142,20 @@ class ParentSetLocalFaultTest {
             assertThat(fetched.parentId()).isEqualTo("healthy-parent");
             assertThat(healthy.piece(1)).isNotNull();
         }
+        assertThat(failedReports).isEmpty();
+    }
+
+    @Test
+    void aStreamEndedForItsAgeIsFollowedAgainAndTheParentStaysInUse() throws Exception {
+        streamsToAge.set(1);
+        followTheParent();
+        try (StoredTask healthy = store("aged")) {
+            ParentSet.Fetched fetched = set.fetch(healthy, 0, Duration.ofSeconds(10));
+            assertThat(fetched).isNotNull();
+            assertThat(fetched.parentId()).isEqualTo("healthy-parent");
+        }
+        assertThat(streams.get()).isEqualTo(2);
+        assertThat(set.unusable()).isEmpty();
         assertThat(failedReports).isEmpty();
     }
 }
