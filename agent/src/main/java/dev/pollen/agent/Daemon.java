@@ -1,6 +1,8 @@
 package dev.pollen.agent;
 
+import dev.pollen.agent.config.CpuBudget;
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.ParentChannels;
 import dev.pollen.agent.piece.vortex.VortexClient;
@@ -50,13 +52,23 @@ public final class Daemon implements AutoCloseable {
     /** How often SyncHost streams this host's load to a peer that follows it. */
     private static final Duration SYNC_HOST_INTERVAL = Duration.ofSeconds(5);
 
+    /** The JDK's property for the virtual-thread scheduler's parallelism (read when the first virtual thread starts). */
+    public static final String VIRTUAL_THREAD_PARALLELISM = "jdk.virtualThreadScheduler.parallelism";
+
     private final Deque<AutoCloseable> parts;
 
     private Daemon(Deque<AutoCloseable> parts) {
         this.parts = parts;
     }
 
+    /** Starts with the thread counts derived for the CPUs this process may use. */
     public static Daemon start(DaemonConfig config, Clock clock) throws IOException {
+        return start(config, config.conclude(CpuBudget.detect()), clock);
+    }
+
+    /** @param threads the thread counts from {@link DaemonConfig#conclude} */
+    public static Daemon start(DaemonConfig config, ThreadsConfig.Effective threads, Clock clock) throws IOException {
+        log.info("event=threads {} virtual_thread_carriers={}", threads, virtualThreadCarriers());
         Deque<AutoCloseable> parts = new ArrayDeque<>();
         try {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
@@ -72,7 +84,7 @@ public final class Daemon implements AutoCloseable {
             if (config.scheduler().enabled()) {
                 ParentChannels channels = new ParentChannels();
                 parts.push(channels);
-                VortexClient vortex = new VortexClient(VortexClient.Options.defaults());
+                VortexClient vortex = new VortexClient(VortexClient.Options.defaults().withIoThreads(threads.vortexClientEventLoops()));
                 parts.push(vortex);
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
@@ -99,8 +111,6 @@ public final class Daemon implements AutoCloseable {
             long every = config.gc().interval().toMillis();
             housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
 
-            ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("rpc-", 0).factory());
-            parts.push(calls::shutdownNow);
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
             if (p2p != null) {
@@ -111,16 +121,23 @@ public final class Daemon implements AutoCloseable {
                             CorruptingPieces.SWITCH);
                     pieces = new CorruptingPieces(pieces);
                 }
+                // Threads: piece lookups and upload RPCs on virtual threads of their own, peer traffic on
+                // event loops of its own; none of them shared with the local API (below).
+                ExecutorService lookups = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vortex-lookup-", 0).factory());
+                parts.push(lookups::shutdownNow);
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
+                        .withIoThreads(threads.vortexServerEventLoops())
                         .withRateLimit(config.upload().rateLimit().bytes())
                         .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
-                        pieces, work, clock);
+                        pieces, lookups, clock);
                 parts.push(vortexServer);
+                ExecutorService uploadCalls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("upload-rpc-", 0).factory());
+                parts.push(uploadCalls::shutdownNow);
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
                         new DfdaemonUploadService(tasks, download, host.ip(), vortexServer.address().getPort(),
-                                currentHost, housekeeping, SYNC_HOST_INTERVAL), calls);
+                                currentHost, housekeeping, SYNC_HOST_INTERVAL), uploadCalls, threads.uploadEventLoops());
                 parts.push(upload);
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
@@ -136,7 +153,8 @@ public final class Daemon implements AutoCloseable {
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
             }
 
-            UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download), calls);
+            UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download),
+                    new UdsGrpcServer.Threads(threads.udsEventLoops(), threads.udsControlThreads()));
             parts.push(server);
             server.health().setStatus("", ServingStatus.SERVING);
             server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
@@ -148,6 +166,11 @@ public final class Daemon implements AutoCloseable {
             closeAll(parts);
             throw e;
         }
+    }
+
+    /** The carrier threads of virtual threads: the JVM's default unless set by DfdaemonCommand or a flag. */
+    private static String virtualThreadCarriers() {
+        return System.getProperty(VIRTUAL_THREAD_PARALLELISM, String.valueOf(Runtime.getRuntime().availableProcessors()));
     }
 
     private static void housekeep(TaskManager tasks, GarbageCollector gc) {

@@ -31,10 +31,14 @@ public final class UploadGrpcServer implements AutoCloseable {
         this.workers = workers;
     }
 
-    public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ExecutorService executor)
-            throws IOException {
+    /**
+     * @param executor where calls run: the upload server's own, shared with neither the local API nor piece work
+     * @param eventLoops Netty event loops for peer connections ({@code threads.uploadEventLoops})
+     */
+    public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ExecutorService executor,
+                                         int eventLoops) throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
-        EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("upload-io", true));
+        EventLoopGroup workers = new EpollEventLoopGroup(eventLoops, new DefaultThreadFactory("upload-io", true));
         try {
             Server server = NettyServerBuilder.forAddress(address)
                     .channelType(EpollServerSocketChannel.class)

@@ -38,7 +38,7 @@ class SyncHostTest {
                 () -> Host.newBuilder().setId("127.0.0.1-node").setIp("127.0.0.1").setPort(4000)
                         .setType(reports.incrementAndGet()).build(),
                 timer, Duration.ofMillis(50));
-        server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service, calls);
+        server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service, calls, 1);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     }
 
