@@ -40,10 +40,16 @@ import org.slf4j.LoggerFactory;
 public final class UdsGrpcServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UdsGrpcServer.class);
 
+    /**
+     * Health checks only look up a status in memory: they run on the socket's event loop itself, with no
+     * hand-over to another thread that could be waiting for a CPU.
+     */
+    static final Set<String> ON_EVENT_LOOP = Set.of(
+            HealthGrpc.getCheckMethod().getFullMethodName(),
+            HealthGrpc.getWatchMethod().getFullMethodName());
+
     /** The calls that never block for long: they run on the control threads, the rest on virtual threads. */
     static final Set<String> CONTROL = Set.of(
-            HealthGrpc.getCheckMethod().getFullMethodName(),
-            HealthGrpc.getWatchMethod().getFullMethodName(),
             DfdaemonDownloadGrpc.getStatTaskMethod().getFullMethodName(),
             DfdaemonDownloadGrpc.getStatLocalTaskMethod().getFullMethodName(),
             DfdaemonDownloadGrpc.getListLocalTasksMethod().getFullMethodName());
@@ -79,17 +85,25 @@ public final class UdsGrpcServer implements AutoCloseable {
     /** Binds on the path {@code guard} has cleared; the guard stays the caller's to close after this server. */
     public static UdsGrpcServer start(SocketGuard guard, DownloadConfig.Server config, List<BindableService> services,
                                       Threads threads) throws IOException {
-        EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("uds-boss", true));
-        EventLoopGroup workers = new EpollEventLoopGroup(threads.eventLoops(), new DefaultThreadFactory("uds-io", true));
+        // The control plane's threads ask the OS for a higher priority than piece traffic's. The JVM passes it
+        // on only with -XX:ThreadPriorityPolicy=1 (bin/dfdaemon sets it), and the kernel grants a raise only
+        // to a process allowed one (root, CAP_SYS_NICE); otherwise it is ignored and nothing else changes.
+        EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("uds-boss", true, Thread.MAX_PRIORITY));
+        EventLoopGroup workers = new EpollEventLoopGroup(threads.eventLoops(),
+                new DefaultThreadFactory("uds-io", true, Thread.MAX_PRIORITY));
         ExecutorService control = Executors.newFixedThreadPool(threads.controlThreads(),
-                Thread.ofPlatform().name("uds-control-", 0).daemon().factory());
+                Thread.ofPlatform().name("uds-control-", 0).daemon().priority(Thread.MAX_PRIORITY).factory());
         ExecutorService blocking = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("uds-call-", 0).factory());
         HealthStatusManager health = new HealthStatusManager();
         // The method is known before a call's first message: the long ones move to virtual threads there.
         ServerCallExecutorSupplier byMethod = new ServerCallExecutorSupplier() {
             @Override
             public <ReqT, RespT> Executor getExecutor(ServerCall<ReqT, RespT> call, Metadata headers) {
-                return CONTROL.contains(call.getMethodDescriptor().getFullMethodName()) ? control : blocking;
+                String method = call.getMethodDescriptor().getFullMethodName();
+                if (ON_EVENT_LOOP.contains(method)) {
+                    return Runnable::run;
+                }
+                return CONTROL.contains(method) ? control : blocking;
             }
         };
         try {
