@@ -70,4 +70,4 @@ echo "load: $(( $(cat "$WORK/rounds") - 1 )) rounds of ${SIZE_MIB} MiB (A from n
 grep -h "event=threads" "$WORK/agent-2.log" | sed 's/.*event=threads/A threads:/' | head -1
 echo "A's threads' nice values: $NICE_REPORT"
 grep -h "level=WARN\|level=ERROR" "$WORK"/agent-*.log | sed 's/^/agent: /' | cut -c1-240 | head -5 || true
-grep -v WARNING "$WORK/client.err" | sort | uniq -c | sed 's/^/client: /' | head -5 || true
+grep -v -e WARNING -e '^$' "$WORK/client.err" | sort | uniq -c | sed 's/^/client: /' | head -5 || true
