@@ -2,6 +2,7 @@ package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.net.OriginAddressPolicy;
+import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.piece.OriginClient;
 import dev.pollen.agent.piece.ParentChannels;
 import dev.pollen.agent.piece.vortex.VortexClient;
@@ -52,14 +53,22 @@ public final class Daemon implements AutoCloseable {
     /** How often SyncHost streams this host's load to a peer that follows it. */
     private static final Duration SYNC_HOST_INTERVAL = Duration.ofSeconds(5);
 
+    /** The JDK's property for the virtual-thread scheduler's parallelism (read when the first virtual thread starts). */
+    public static final String VIRTUAL_THREAD_PARALLELISM = "jdk.virtualThreadScheduler.parallelism";
+
     private final Deque<AutoCloseable> parts;
 
     private Daemon(Deque<AutoCloseable> parts) {
         this.parts = parts;
     }
 
-    /** @param corruptUploads tests only: every piece this node uploads has one byte flipped ({@link CorruptingPieces}) */
-    public static Daemon start(DaemonConfig config, Clock clock, boolean corruptUploads) throws IOException {
+    /**
+     * @param threads the thread counts from {@link DaemonConfig#conclude}
+     * @param corruptUploads tests only: every piece this node uploads has one byte flipped ({@link CorruptingPieces})
+     */
+    public static Daemon start(DaemonConfig config, ThreadsConfig.Effective threads, Clock clock, boolean corruptUploads)
+            throws IOException {
+        log.info("event=threads {} virtual_thread_carriers={}", threads, virtualThreadCarriers());
         Deque<AutoCloseable> parts = new ArrayDeque<>();
         try {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
@@ -75,7 +84,7 @@ public final class Daemon implements AutoCloseable {
             if (config.scheduler().enabled()) {
                 ParentChannels channels = new ParentChannels();
                 parts.push(channels);
-                VortexClient vortex = new VortexClient(VortexClient.Options.defaults());
+                VortexClient vortex = new VortexClient(VortexClient.Options.defaults().withIoThreads(threads.vortexClientEventLoops()));
                 parts.push(vortex);
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
@@ -84,7 +93,16 @@ public final class Daemon implements AutoCloseable {
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
-            TaskManager tasks = new TaskManager(storage, new OriginClient(config.download()), work,
+            // Downloads made for another host are checked against the deny list when they arrive (upload service);
+            // a redirect into a denied block (link-local, cloud metadata) is refused for every download.
+            OriginAddressPolicy origins = new OriginAddressPolicy(config.upload().downloadTask().deniedOrigins());
+            OriginClient originClient = new OriginClient(config.download(), (uri, redirect) -> {
+                if (redirect) {
+                    origins.check(uri);
+                }
+            });
+            parts.push(originClient);
+            TaskManager tasks = new TaskManager(storage, originClient, work,
                     config.download().concurrentPieceCount(), clock, p2p);
             parts.push(tasks);
             // Interrupting a thread in file I/O closes the shared content channel, so piece work gets a
@@ -102,8 +120,6 @@ public final class Daemon implements AutoCloseable {
             long every = config.gc().interval().toMillis();
             housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
 
-            ExecutorService calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("rpc-", 0).factory());
-            parts.push(calls::shutdownNow);
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
             if (p2p != null) {
@@ -112,18 +128,25 @@ public final class Daemon implements AutoCloseable {
                 if (corruptUploads) {
                     pieces = new CorruptingPieces(pieces);
                 }
+                // Threads: piece lookups and upload RPCs on virtual threads of their own, peer traffic on
+                // event loops of its own; none of them shared with the local API (below).
+                ExecutorService lookups = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vortex-lookup-", 0).factory());
+                parts.push(lookups::shutdownNow);
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
+                        .withIoThreads(threads.vortexServerEventLoops())
                         .withRateLimit(config.upload().rateLimit().bytes())
                         .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
-                        pieces, work, clock);
+                        pieces, lookups, clock);
                 parts.push(vortexServer);
-                OriginAddressPolicy origins = new OriginAddressPolicy(config.upload().downloadTask().deniedOrigins());
+                ExecutorService uploadCalls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("upload-rpc-", 0).factory());
+                parts.push(uploadCalls::shutdownNow);
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
                         new DfdaemonUploadService(tasks, download, origins, host.ip(), vortexServer.address().getPort(),
                                 currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge()),
-                        DownloadTaskGuard.start(config, housekeeping), calls, UploadGrpcServer.KeepAlive.DEFAULT);
+                        DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
+                        UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
@@ -139,7 +162,8 @@ public final class Daemon implements AutoCloseable {
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
             }
 
-            UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download), calls);
+            UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download),
+                    new UdsGrpcServer.Threads(threads.udsEventLoops(), threads.udsControlThreads()));
             parts.push(server);
             server.health().setStatus("", ServingStatus.SERVING);
             server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
@@ -151,6 +175,11 @@ public final class Daemon implements AutoCloseable {
             closeAll(parts);
             throw e;
         }
+    }
+
+    /** The carrier threads of virtual threads: the JVM's default unless set by DfdaemonCommand or a flag. */
+    private static String virtualThreadCarriers() {
+        return System.getProperty(VIRTUAL_THREAD_PARALLELISM, String.valueOf(Runtime.getRuntime().availableProcessors()));
     }
 
     private static void housekeep(TaskManager tasks, GarbageCollector gc) {

@@ -2,7 +2,9 @@ package dev.pollen.agent;
 
 import dev.pollen.agent.config.ConfigException;
 import dev.pollen.agent.config.ConfigLoader;
+import dev.pollen.agent.config.CpuBudget;
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.server.SocketStartupException;
 import dev.pollen.agent.upload.CorruptingPieces;
 import java.nio.file.Path;
@@ -60,8 +62,10 @@ public final class DfdaemonCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DaemonConfig effective;
+        ThreadsConfig.Effective threads;
         try {
             effective = new ConfigLoader().load(config, System.getenv(), parseOverrides(overrides));
+            threads = effective.conclude(CpuBudget.detect());
         } catch (ConfigException e) {
             System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
             return 2;
@@ -82,7 +86,12 @@ public final class DfdaemonCommand implements Callable<Integer> {
         }
         Daemon daemon;
         try {
-            daemon = Daemon.start(effective, Clock.systemUTC(), corruptUploads);
+            // Virtual threads' carriers sized by the same CPU budget (a cgroup quota the JVM did not see
+            // counts too); only before the first virtual thread starts, and never over an explicit -D.
+            if (System.getProperty(Daemon.VIRTUAL_THREAD_PARALLELISM) == null) {
+                System.setProperty(Daemon.VIRTUAL_THREAD_PARALLELISM, String.valueOf(threads.cpus().cpus()));
+            }
+            daemon = Daemon.start(effective, threads, Clock.systemUTC(), corruptUploads);
         } catch (SocketStartupException e) {
             log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
             System.err.println("dfdaemon: " + e.getMessage());

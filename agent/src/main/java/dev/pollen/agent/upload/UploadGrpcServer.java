@@ -48,11 +48,15 @@ public final class UploadGrpcServer implements AutoCloseable {
         this.workers = workers;
     }
 
-    /** @param guard sees every call first (the upload service's {@link DownloadTaskGuard}) */
+    /**
+     * @param guard sees every call first (the upload service's {@link DownloadTaskGuard})
+     * @param executor where calls run: the upload server's own, shared with neither the local API nor piece work
+     * @param eventLoops Netty event loops for peer connections ({@code threads.uploadEventLoops})
+     */
     public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ServerInterceptor guard,
-                                         ExecutorService executor, KeepAlive keepAlive) throws IOException {
+                                         ExecutorService executor, int eventLoops, KeepAlive keepAlive) throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
-        EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("upload-io", true));
+        EventLoopGroup workers = new EpollEventLoopGroup(eventLoops, new DefaultThreadFactory("upload-io", true));
         try {
             Server server = NettyServerBuilder.forAddress(address)
                     .channelType(EpollServerSocketChannel.class)

@@ -21,21 +21,47 @@ import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One peer's AnnouncePeer stream: register, then report progress; the scheduler's answers (to
- * registration and rescheduling) are read in order. Thread-safe for reporting from piece workers.
+ * One peer's AnnouncePeer stream: register, then report progress. Thread-safe for reporting from piece
+ * workers; questions (registration, rescheduling) are asked one at a time.
+ *
+ * <p>An AnnouncePeerResponse names no request, so answers are matched to questions by position: the
+ * scheduler answers every RegisterPeer and ReschedulePeer exactly once, in the order asked, on one
+ * ordered stream (Dragonfly's scheduler does, and so does Pollen's). Each question takes the next number;
+ * the n-th answer belongs to question n. An answer to a question that already gave up (timed out) is
+ * dropped when it arrives, even while a later question waits, so it can never be taken for the later
+ * question's answer; an answer beyond the questions asked (unasked for) is dropped too. A failed stream
+ * fails the waiting question and every later one.
  */
 public final class PeerSession implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PeerSession.class);
+
     private final String hostId;
     private final String taskId;
     private final String peerId;
     private final String scheduler;
-    private final BlockingQueue<Object> answers = new LinkedBlockingQueue<>();
     private final StreamObserver<AnnouncePeerRequest> requests;
+    /** Guards the stream's sends (gRPC observers are not thread-safe) and the bookkeeping below. */
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition answered = lock.newCondition();
+    /** One question at a time: held by the asker across its wait (a lock, so a virtual thread never pins). */
+    private final ReentrantLock asking = new ReentrantLock();
+    /** Questions sent so far; the number of the latest. */
+    private long asked;
+    /** Answers received so far (never more than {@link #asked}). */
+    private long answers;
+    /** The number of the question a caller waits for, 0 when none waits. */
+    private long waitingFor;
+    /** The answer to {@link #waitingFor} once it came. */
+    private AnnouncePeerResponse answer;
+    /** Why the stream ended, once it did. */
+    private Throwable broken;
     private boolean closed;
 
     PeerSession(ManagedChannel channel, String scheduler, String hostId, String taskId, String peerId) {
@@ -50,17 +76,17 @@ public final class PeerSession implements AutoCloseable {
             this.requests = SchedulerGrpc.newStub(channel).announcePeer(new StreamObserver<>() {
             @Override
             public void onNext(AnnouncePeerResponse response) {
-                answers.add(response);
+                received(response);
             }
 
             @Override
             public void onError(Throwable t) {
-                answers.add(t);
+                ended(t);
             }
 
             @Override
             public void onCompleted() {
-                answers.add(new IllegalStateException("scheduler " + scheduler + " closed the stream"));
+                ended(new IllegalStateException("scheduler " + scheduler + " closed the stream"));
             }
             });
         } finally {
@@ -77,15 +103,14 @@ public final class PeerSession implements AutoCloseable {
     }
 
     Decision register(Download download, Duration timeout) throws SchedulerUnavailableException {
-        send(AnnouncePeerRequest.newBuilder().setRegisterPeerRequest(RegisterPeerRequest.newBuilder().setDownload(download)));
-        return awaitDecision(timeout);
+        return ask(AnnouncePeerRequest.newBuilder().setRegisterPeerRequest(RegisterPeerRequest.newBuilder().setDownload(download)),
+                timeout);
     }
 
     /** Asks for other parents, excluding those given. */
     public Decision reschedule(List<Peer> exclude, String why, Duration timeout) throws SchedulerUnavailableException {
-        send(AnnouncePeerRequest.newBuilder().setReschedulePeerRequest(
-                ReschedulePeerRequest.newBuilder().addAllCandidateParents(exclude).setDescription(why)));
-        return awaitDecision(timeout);
+        return ask(AnnouncePeerRequest.newBuilder().setReschedulePeerRequest(
+                ReschedulePeerRequest.newBuilder().addAllCandidateParents(exclude).setDescription(why)), timeout);
     }
 
     public void started(boolean backToSource) {
@@ -131,44 +156,123 @@ public final class PeerSession implements AutoCloseable {
         }
     }
 
-    private synchronized void send(AnnouncePeerRequest.Builder request) {
-        if (!closed) {
-            requests.onNext(request.setHostId(hostId).setTaskId(taskId).setPeerId(peerId).build());
+    private void send(AnnouncePeerRequest.Builder request) {
+        lock.lock();
+        try {
+            if (!closed) {
+                requests.onNext(request.setHostId(hostId).setTaskId(taskId).setPeerId(peerId).build());
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
-    private Decision awaitDecision(Duration timeout) throws SchedulerUnavailableException {
-        Object answer;
+    /** Sends a question and waits for the answer that belongs to it. */
+    private Decision ask(AnnouncePeerRequest.Builder question, Duration timeout) throws SchedulerUnavailableException {
+        asking.lock();
         try {
-            answer = answers.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SchedulerUnavailableException("interrupted waiting for scheduler " + scheduler, e);
+            AnnouncePeerResponse r = awaitAnswer(question, timeout);
+            return switch (r.getResponseCase()) {
+                case NORMAL_TASK_RESPONSE -> new Decision.Parents(r.getNormalTaskResponse().getCandidateParentsList());
+                case NEED_BACK_TO_SOURCE_RESPONSE -> new Decision.BackToSource(r.getNeedBackToSourceResponse().getDescription());
+                case EMPTY_TASK_RESPONSE -> new Decision.Empty();
+                default -> new Decision.BackToSource("scheduler answered " + r.getResponseCase());
+            };
+        } finally {
+            asking.unlock();
         }
-        if (answer == null) {
-            throw new SchedulerUnavailableException("scheduler " + scheduler + " did not answer within " + timeout.toMillis() + " ms", null);
+    }
+
+    private AnnouncePeerResponse awaitAnswer(AnnouncePeerRequest.Builder question, Duration timeout)
+            throws SchedulerUnavailableException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        lock.lock();
+        try {
+            if (broken != null) {
+                throw failed(broken);
+            }
+            // Numbered and sent under the lock, so no answer can be counted between the two.
+            long number = ++asked;
+            waitingFor = number;
+            answer = null;
+            send(question);
+            try {
+                while (answer == null && broken == null) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        throw new SchedulerUnavailableException("scheduler " + scheduler + " did not answer within "
+                                + timeout.toMillis() + " ms", null);
+                    }
+                    answered.awaitNanos(left);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SchedulerUnavailableException("interrupted waiting for scheduler " + scheduler, e);
+            } finally {
+                waitingFor = 0;
+            }
+            if (answer == null) {
+                throw failed(broken);
+            }
+            AnnouncePeerResponse r = answer;
+            answer = null;
+            return r;
+        } finally {
+            lock.unlock();
         }
-        if (answer instanceof Throwable t) {
-            throw new SchedulerUnavailableException("scheduler " + scheduler + " failed: " + t.getMessage(), t);
+    }
+
+    private SchedulerUnavailableException failed(Throwable cause) {
+        return new SchedulerUnavailableException("scheduler " + scheduler + " failed: " + cause.getMessage(), cause);
+    }
+
+    private void received(AnnouncePeerResponse response) {
+        lock.lock();
+        try {
+            if (answers == asked) {
+                log.debug("event=scheduler_answer_unasked scheduler={} task={} answer={}", scheduler, taskId,
+                        response.getResponseCase());
+                return;
+            }
+            long number = ++answers;
+            if (number == waitingFor) {
+                answer = response;
+                answered.signalAll();
+            } else {
+                log.debug("event=scheduler_answer_stale scheduler={} task={} question={} latest={}", scheduler, taskId,
+                        number, asked);
+            }
+        } finally {
+            lock.unlock();
         }
-        AnnouncePeerResponse r = (AnnouncePeerResponse) answer;
-        return switch (r.getResponseCase()) {
-            case NORMAL_TASK_RESPONSE -> new Decision.Parents(r.getNormalTaskResponse().getCandidateParentsList());
-            case NEED_BACK_TO_SOURCE_RESPONSE -> new Decision.BackToSource(r.getNeedBackToSourceResponse().getDescription());
-            case EMPTY_TASK_RESPONSE -> new Decision.Empty();
-            default -> new Decision.BackToSource("scheduler answered " + r.getResponseCase());
-        };
+    }
+
+    private void ended(Throwable why) {
+        lock.lock();
+        try {
+            if (broken == null) {
+                broken = why;
+            }
+            answered.signalAll();
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            try {
-                requests.onCompleted();
-            } catch (RuntimeException ignored) {
-                // the stream is already broken: nothing left to close
+    public void close() {
+        lock.lock();
+        try {
+            if (!closed) {
+                closed = true;
+                try {
+                    requests.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // the stream is already broken: nothing left to close
+                }
             }
+        } finally {
+            lock.unlock();
         }
     }
 }

@@ -60,7 +60,7 @@ public final class VortexClient implements AutoCloseable {
                         + "the native epoll library did not load)");
             }
             if (ioThreads < 1 || ioThreads > 256) {
-                throw new IllegalArgumentException("vortex.clientIoThreads: " + ioThreads + " (expected: 1..256)");
+                throw new IllegalArgumentException("threads.vortexClientEventLoops: " + ioThreads + " (expected: 1..256)");
             }
             if (maxIdlePerParent < 0 || maxIdlePerParent > 64) {
                 throw new IllegalArgumentException("vortex.maxIdlePerParent: " + maxIdlePerParent + " (expected: 0..64)");
@@ -76,6 +76,11 @@ public final class VortexClient implements AutoCloseable {
 
         public Options withTransport(VortexTransport newTransport) {
             return new Options(newTransport, ioThreads, maxIdlePerParent, idleTimeout);
+        }
+
+        /** Event loops that receive piece bytes ({@code threads.vortexClientEventLoops}). */
+        public Options withIoThreads(int threads) {
+            return new Options(transport, threads, maxIdlePerParent, idleTimeout);
         }
     }
 

@@ -50,7 +50,7 @@ public final class VortexServer implements AutoCloseable {
                         + "the native epoll library did not load)");
             }
             if (ioThreads < 1 || ioThreads > 256) {
-                throw new IllegalArgumentException("vortex.ioThreads: " + ioThreads + " (expected: 1..256)");
+                throw new IllegalArgumentException("threads.vortexServerEventLoops: " + ioThreads + " (expected: 1..256)");
             }
             if (idleTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
                 throw new IllegalArgumentException("vortex.idleTimeout: " + idleTimeout + " (expected: at least 1s)");
@@ -80,6 +80,12 @@ public final class VortexServer implements AutoCloseable {
 
         public Options withTransport(VortexTransport newTransport) {
             return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
+                    concurrentPieceLimit);
+        }
+
+        /** Event loops that send piece bytes ({@code threads.vortexServerEventLoops}). */
+        public Options withIoThreads(int threads) {
+            return new Options(address, transport, threads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
                     concurrentPieceLimit);
         }
 
