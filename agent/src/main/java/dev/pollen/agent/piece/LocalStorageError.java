@@ -14,9 +14,6 @@ import java.nio.file.Path;
  * read from the exception's message.
  */
 public final class LocalStorageError {
-    /** Room a filesystem keeps for its own metadata; a write can fail for want of space with this much still "free". */
-    static final long MARGIN = 1 << 20;
-
     private LocalStorageError() {
     }
 
@@ -37,7 +34,7 @@ public final class LocalStorageError {
         } catch (IOException unknown) {
             usable = -1;
         }
-        if (usable >= 0 && usable <= bytesWanted + MARGIN) {
+        if (usable >= 0 && usable <= bytesWanted + DiskSpace.FULL_MARGIN) {
             return new PollenException(ErrorCode.NO_SPACE, "no space left on the storage filesystem of " + file.getParent()
                     + " while writing " + what + " (" + ByteSize.human(usable) + " free; fix: free space there, lower "
                     + "gc.policy.diskQuota or raise gc.policy.minFreeSpace, or point storage.dir at a larger disk)", cause);

@@ -114,12 +114,9 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         }
     }
 
-    private static PollenException storageError(IOException e) {
-        if (dev.pollen.agent.storage.OutputWriter.isNoSpace(e)) {
-            return new PollenException(ErrorCode.NO_SPACE, "no space left on device: " + e.getMessage()
-                    + " (fix: free space, lower gc.policy.diskQuota, or move storage.dir)", e);
-        }
-        return new PollenException(ErrorCode.INTERNAL, "storage error: " + e, e);
+    /** A storage failure outside a piece write (creating a task, reading it back): named as local, full or not. */
+    private PollenException storageError(IOException e) {
+        return dev.pollen.agent.piece.LocalStorageError.of("task data", storage.dir().resolve("tasks"), 0, e);
     }
 
     @Override

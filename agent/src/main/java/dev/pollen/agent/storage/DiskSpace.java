@@ -23,6 +23,18 @@ public interface DiskSpace {
         }
     };
 
+    /** Room a filesystem keeps for its own metadata; a write can fail for want of space with this much still "free". */
+    long FULL_MARGIN = 1 << 20;
+
+    /** Whether a write of {@code bytesWanted} there failed for want of space; false when the filesystem cannot say. */
+    default boolean isFull(Path path, long bytesWanted) {
+        try {
+            return usableBytes(path) <= bytesWanted + FULL_MARGIN;
+        } catch (IOException unknown) {
+            return false;
+        }
+    }
+
     /** Bytes this process may still write there. */
     long usableBytes(Path path) throws IOException;
 

@@ -100,7 +100,8 @@ public final class OutputWriter {
         } catch (FileAlreadyExistsException e) {
             throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");
         } catch (IOException e) {
-            if (isNoSpace(e)) {
+            // Full or not is asked of the output's filesystem, never read from the message.
+            if (DiskSpace.FILE_STORE.isFull(output.getParent(), length)) {
                 throw new PollenException(ErrorCode.NO_SPACE, "no space left writing " + output
                         + " (fix: free space on its filesystem or choose another -O path)", e);
             }
@@ -121,10 +122,6 @@ public final class OutputWriter {
             }
             return false;
         }
-    }
-
-    public static boolean isNoSpace(IOException e) {
-        return String.valueOf(e.getMessage()).contains("No space left on device");
     }
 
     private static void copy(FileChannel from, long offset, long length, Path to) throws IOException {
