@@ -1,18 +1,18 @@
 package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
-import dev.pollen.agent.net.OriginAddressPolicy;
+import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.agent.config.ThreadsConfig;
-import dev.pollen.agent.piece.OriginClient;
-import dev.pollen.agent.piece.ParentChannels;
-import dev.pollen.agent.piece.vortex.VortexClient;
-import dev.pollen.agent.server.DfdaemonDownloadService;
-import dev.pollen.agent.server.SocketGuard;
-import dev.pollen.agent.server.UdsGrpcServer;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.peer.ParentChannels;
+import dev.pollen.agent.peer.VortexClient;
+import dev.pollen.agent.api.DfdaemonDownloadService;
+import dev.pollen.agent.api.SocketGuard;
+import dev.pollen.agent.api.UdsGrpcServer;
 import dev.pollen.agent.storage.GarbageCollector;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.Downloader;
-import dev.pollen.agent.task.P2p;
+import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.DfdaemonUploadService;

@@ -5,7 +5,7 @@ import dev.pollen.agent.config.ConfigLoader;
 import dev.pollen.agent.config.CpuBudget;
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.config.ThreadsConfig;
-import dev.pollen.agent.server.SocketStartupException;
+import dev.pollen.agent.api.SocketStartupException;
 import dev.pollen.agent.upload.CorruptingPieces;
 import java.nio.file.Path;
 import java.time.Clock;

@@ -1,7 +1,7 @@
 package dev.pollen.agent.cli;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
 import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.Durations;
 import dev.pollen.agent.storage.ContentDigest;

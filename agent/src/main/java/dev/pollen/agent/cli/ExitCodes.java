@@ -1,6 +1,6 @@
 package dev.pollen.agent.cli;
 
-import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.error.ErrorCode;
 import io.grpc.Metadata;
 import io.grpc.Status;
 

@@ -12,7 +12,6 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.pollen.agent.net.Cidr;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

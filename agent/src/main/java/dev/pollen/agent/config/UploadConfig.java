@@ -1,6 +1,5 @@
 package dev.pollen.agent.config;
 
-import dev.pollen.agent.net.Cidr;
 import java.time.Duration;
 import java.util.List;
 

@@ -1,7 +1,7 @@
 package dev.pollen.agent.storage;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;

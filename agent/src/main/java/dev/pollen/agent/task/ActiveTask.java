@@ -1,11 +1,13 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
-import dev.pollen.agent.piece.OriginClient;
-import dev.pollen.agent.piece.OriginResponse;
-import dev.pollen.agent.piece.OriginStreamSource;
-import dev.pollen.agent.piece.PieceSource;
+import dev.pollen.agent.peer.P2p;
+import dev.pollen.agent.peer.PeerDownload;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.origin.OriginResponse;
+import dev.pollen.agent.origin.OriginStreamSource;
+import dev.pollen.agent.origin.PieceSource;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
@@ -212,7 +214,7 @@ public final class ActiveTask {
             return false;
         }
         TaskSpec request = spec;
-        PeerDownload registered = p2p == null ? null : PeerDownload.register(p2p, id, request);
+        PeerDownload registered = p2p == null ? null : PeerDownload.register(p2p, id, request.toDownload());
         try {
             if (registered != null && prepareFromParents(request, registered)) {
                 return true;
@@ -258,7 +260,7 @@ public final class ActiveTask {
             return;
         }
         try {
-            PeerDownload registered = PeerDownload.register(p2p, id, spec);
+            PeerDownload registered = PeerDownload.register(p2p, id, spec.toDownload());
             if (registered == null) {
                 return;
             }
@@ -432,7 +434,7 @@ public final class ActiveTask {
                 parents = peer;
             }
             if (parents != null && parents.hasParents()) {
-                dev.pollen.agent.piece.ParentSet.Fetched fetched = parents.fetch(store, number);
+                dev.pollen.agent.peer.ParentSet.Fetched fetched = parents.fetch(store, number);
                 if (fetched != null) {
                     pieceReady(fetched.piece(), PieceOrigin.REMOTE_PEER);
                     return;

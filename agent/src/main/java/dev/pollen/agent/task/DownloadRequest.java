@@ -23,7 +23,7 @@ public record DownloadRequest(
     public record ByteRange(long start, long length) {
         public ByteRange {
             if (start < 0 || length < 0) {
-                throw new dev.pollen.agent.PollenException(dev.pollen.agent.ErrorCode.INVALID_ARGUMENT,
+                throw new dev.pollen.agent.error.PollenException(dev.pollen.agent.error.ErrorCode.INVALID_ARGUMENT,
                         "invalid range start=" + start + " length=" + length);
             }
         }

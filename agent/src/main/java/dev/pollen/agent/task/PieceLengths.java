@@ -1,7 +1,7 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
 import dev.pollen.agent.config.ByteSize;
 
 /**

@@ -1,10 +1,11 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
-import dev.pollen.agent.piece.OriginClient;
-import dev.pollen.agent.piece.OriginPieceSource;
-import dev.pollen.agent.piece.OriginStreamSource;
+import dev.pollen.agent.peer.P2p;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.origin.OriginPieceSource;
+import dev.pollen.agent.origin.OriginStreamSource;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskSnapshot;

@@ -1,7 +1,8 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
+import dev.pollen.proto.common.v2.Download;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -33,6 +34,22 @@ public record TaskSpec(
 
     public String taskId() {
         return TaskIds.taskId(url, tag, application, pieceLength, filteredQueryParams);
+    }
+
+    /** The request as the scheduler hears it when this node registers for the task. */
+    public Download toDownload() {
+        Download.Builder d = Download.newBuilder().setUrl(url).addAllFilteredQueryParams(filteredQueryParams)
+                .putAllRequestHeader(requestHeaders);
+        if (tag != null) {
+            d.setTag(tag);
+        }
+        if (application != null) {
+            d.setApplication(application);
+        }
+        if (pieceLength != null) {
+            d.setPieceLength(pieceLength);
+        }
+        return d.build();
     }
 
     public URI uri() {

@@ -2,8 +2,8 @@ package dev.pollen.agent.upload;
 
 import dev.pollen.agent.upload.vortex.PieceLease;
 import dev.pollen.agent.upload.vortex.UploadPieces;
-import dev.pollen.agent.upload.vortex.VortexException;
-import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.agent.vortex.VortexException.Reason;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

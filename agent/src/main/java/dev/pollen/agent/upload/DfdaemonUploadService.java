@@ -1,8 +1,8 @@
 package dev.pollen.agent.upload;
 
-import dev.pollen.agent.PollenException;
-import dev.pollen.agent.net.OriginAddressPolicy;
-import dev.pollen.agent.server.GrpcErrors;
+import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.origin.OriginAddressPolicy;
+import dev.pollen.agent.error.GrpcErrors;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.ActiveTask;

@@ -1,7 +1,7 @@
 package dev.pollen.agent.upload;
 
 import dev.pollen.agent.config.DaemonConfig;
-import dev.pollen.agent.net.HostResolver;
+import dev.pollen.agent.origin.HostResolver;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import io.grpc.Grpc;
 import io.grpc.Metadata;

@@ -1,7 +1,7 @@
 package dev.pollen.agent.upload;
 
-import dev.pollen.agent.net.Cidr;
-import dev.pollen.agent.net.HostResolver;
+import dev.pollen.agent.config.Cidr;
+import dev.pollen.agent.origin.HostResolver;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.LinkedHashMap;

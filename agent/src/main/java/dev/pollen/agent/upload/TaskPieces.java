@@ -5,8 +5,8 @@ import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.upload.vortex.PieceLease;
 import dev.pollen.agent.upload.vortex.UploadPieces;
-import dev.pollen.agent.upload.vortex.VortexException;
-import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.agent.vortex.VortexException.Reason;
 import java.io.IOException;
 
 /**

@@ -2,7 +2,7 @@ package dev.pollen.agent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.pollen.agent.ErrorCode;
+import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DownloadPieceFinishedResponse;

@@ -3,7 +3,6 @@ package dev.pollen.agent.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.pollen.agent.net.Cidr;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
-import dev.pollen.agent.piece.Backoff;
-import dev.pollen.agent.piece.OriginClient;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.origin.Backoff;
+import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.nio.file.Files;

@@ -2,9 +2,9 @@ package dev.pollen.agent.task;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.pollen.agent.piece.Backoff;
-import dev.pollen.agent.piece.OriginClient;
-import dev.pollen.agent.piece.TestOrigin;
+import dev.pollen.agent.origin.Backoff;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.origin.TestOrigin;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.nio.file.Files;

@@ -3,8 +3,8 @@ package dev.pollen.agent.task;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
 
 import org.junit.jupiter.api.Test;
 

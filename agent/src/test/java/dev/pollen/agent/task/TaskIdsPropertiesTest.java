@@ -2,8 +2,8 @@ package dev.pollen.agent.task;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.pollen.agent.ErrorCode;
-import dev.pollen.agent.PollenException;
+import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.PollenException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -3,9 +3,9 @@ package dev.pollen.agent.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.pollen.agent.net.Cidr;
-import dev.pollen.agent.net.HostResolver;
-import dev.pollen.agent.net.OriginAddressPolicy;
+import dev.pollen.agent.config.Cidr;
+import dev.pollen.agent.origin.HostResolver;
+import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;

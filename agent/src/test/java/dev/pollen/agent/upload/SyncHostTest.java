@@ -3,7 +3,7 @@ package dev.pollen.agent.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.pollen.agent.net.HostResolver;
+import dev.pollen.agent.origin.HostResolver;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncHostRequest;

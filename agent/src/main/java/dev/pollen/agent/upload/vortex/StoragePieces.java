@@ -1,9 +1,10 @@
 package dev.pollen.agent.upload.vortex;
 
+import dev.pollen.agent.vortex.VortexException;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
-import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import dev.pollen.agent.vortex.VortexException.Reason;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,5 +1,7 @@
 package dev.pollen.agent.upload.vortex;
 
+import dev.pollen.agent.vortex.VortexException;
+
 /**
  * Where the Vortex server finds pieces it may send. Only a piece that is recorded — on disk with its
  * digest checked — may ever be leased; the server never names a file itself, so no request can reach

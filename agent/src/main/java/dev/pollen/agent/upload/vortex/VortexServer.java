@@ -1,5 +1,9 @@
 package dev.pollen.agent.upload.vortex;
 
+import dev.pollen.agent.vortex.VortexDecoder;
+import dev.pollen.agent.vortex.VortexEncoder;
+import dev.pollen.agent.vortex.VortexTransport;
+import dev.pollen.agent.vortex.VortexWire;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;

@@ -1,8 +1,11 @@
 package dev.pollen.agent.upload.vortex;
 
+import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.agent.vortex.VortexFrame;
+import dev.pollen.agent.vortex.VortexWire;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
-import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import dev.pollen.agent.vortex.VortexException.Reason;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;

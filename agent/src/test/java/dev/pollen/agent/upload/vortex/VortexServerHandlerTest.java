@@ -1,11 +1,19 @@
 package dev.pollen.agent.upload.vortex;
 
-import static dev.pollen.agent.upload.vortex.VortexCodecTest.TASK_ID;
-import static dev.pollen.agent.upload.vortex.VortexCodecTest.hex;
+import dev.pollen.agent.vortex.ContentSlice;
+import dev.pollen.agent.vortex.VortexCodecTest;
+import dev.pollen.agent.vortex.VortexDecoder;
+import dev.pollen.agent.vortex.VortexEncoder;
+import dev.pollen.agent.vortex.VortexErrorCode;
+import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.agent.vortex.VortexFrame;
+import dev.pollen.agent.vortex.VortexWire;
+import static dev.pollen.agent.vortex.VortexCodecTest.TASK_ID;
+import static dev.pollen.agent.vortex.VortexCodecTest.hex;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.agent.storage.PieceRecord;
-import dev.pollen.agent.upload.vortex.VortexException.Reason;
+import dev.pollen.agent.vortex.VortexException.Reason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.FileRegion;

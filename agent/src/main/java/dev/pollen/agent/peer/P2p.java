@@ -1,0 +1,14 @@
+package dev.pollen.agent.peer;
+
+import dev.pollen.scheduler.client.SchedulerClient;
+import java.time.Duration;
+
+/**
+ * What a task needs to download from peers: the scheduler, this host's id, connections to parents,
+ * and how long to wait for parents before going to the origin.
+ *
+ * @param parentWait how long a piece waits for some parent to announce it before rescheduling
+ */
+public record P2p(SchedulerClient scheduler, String hostId, ParentChannels channels, VortexClient vortex,
+                  Duration scheduleTimeout, Duration pieceTimeout, Duration parentWait) {
+}

@@ -1,0 +1,238 @@
+package dev.pollen.agent.peer;
+
+import dev.pollen.agent.storage.PieceRecord;
+import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.common.v2.Peer;
+import dev.pollen.proto.common.v2.Piece;
+import dev.pollen.proto.common.v2.Task;
+import dev.pollen.proto.common.v2.TrafficType;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
+import dev.pollen.scheduler.client.Decision;
+import dev.pollen.scheduler.client.PeerSession;
+import dev.pollen.scheduler.client.SchedulerClient;
+import dev.pollen.scheduler.client.SchedulerUnavailableException;
+import io.grpc.StatusRuntimeException;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.IntStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One task's life as a peer: registered with the scheduler, told to use parents or the origin,
+ * reporting every piece so others can use this node in turn.
+ */
+public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
+    private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
+    private static final long STAT_RETRY_MILLIS = 100;
+
+    private final P2p p2p;
+    private final String taskId;
+    private final PeerSession session;
+    private volatile Decision decision;
+    private ParentSet parents;
+    private boolean fromOrigin;
+    private boolean ended;
+    private volatile int pieceCount;
+    private final AtomicBoolean replacing = new AtomicBoolean();
+    private final ReentrantLock rescheduling = new ReentrantLock();
+
+    private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
+        this.p2p = p2p;
+        this.taskId = taskId;
+        this.session = session;
+        this.decision = decision;
+    }
+
+    /** Registers; null when no scheduler answers (the caller goes to the origin and says so). */
+    public static PeerDownload register(P2p p2p, String taskId, Download d) {
+        String peerId = p2p.hostId() + "-" + taskId.substring(0, 8) + "-" + UUID.randomUUID();
+        try {
+            SchedulerClient.Registration r = p2p.scheduler().register(taskId, peerId, d, p2p.scheduleTimeout());
+            log.info("event=peer_registered task={} peer={} scheduler={} decision={}", taskId, peerId, r.session().scheduler(),
+                    r.decision().getClass().getSimpleName());
+            return new PeerDownload(p2p, taskId, r.session(), r.decision());
+        } catch (SchedulerUnavailableException e) {
+            log.warn("event=scheduler_unavailable task={} action=back_to_source cause=\"{}\"", taskId, e.getMessage());
+            return null;
+        }
+    }
+
+    public Decision decision() {
+        return decision;
+    }
+
+    /**
+     * The task as the first parent that knows its length sees it, asking again for a moment while the
+     * parents are still learning it from the origin; null if none does in time.
+     */
+    public Task statFromParents() throws InterruptedException {
+        if (!(decision instanceof Decision.Parents p)) {
+            return null;
+        }
+        long deadline = System.nanoTime() + p2p.scheduleTimeout().toNanos();
+        while (true) {
+            Task known = statOnce(p.parents());
+            if (known != null || System.nanoTime() > deadline) {
+                return known;
+            }
+            Thread.sleep(STAT_RETRY_MILLIS);
+        }
+    }
+
+    private Task statOnce(List<Peer> candidates) {
+        for (Peer parent : candidates) {
+            try {
+                Task t = DfdaemonUploadGrpc.newBlockingStub(p2p.channels().channel(parent.getHost().getIp(), parent.getHost().getPort()))
+                        .withDeadlineAfter(2, TimeUnit.SECONDS)
+                        .statTask(StatTaskRequest.newBuilder().setTaskId(taskId).build());
+                if (t.getContentLength() > 0 || "Succeeded".equals(t.getState())) {
+                    return t;
+                }
+            } catch (StatusRuntimeException e) {
+                log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus());
+            }
+        }
+        return null;
+    }
+
+    /** Starts following the parents for the given piece count. */
+    public synchronized void startFromParents(StoredTask store, int pieceCount) {
+        session.started(false);
+        parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
+        this.pieceCount = pieceCount;
+        List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
+        parents.add(((Decision.Parents) decision).parents(), wanted);
+    }
+
+    public synchronized void startFromOrigin() {
+        fromOrigin = true;
+        session.started(true);
+    }
+
+    public synchronized boolean hasParents() {
+        return parents != null;
+    }
+
+    /**
+     * A piece from the parents, asking the scheduler for new ones once when the current ones cannot
+     * deliver; null when the origin must serve it.
+     */
+    public ParentSet.Fetched fetch(StoredTask store, int number) throws InterruptedException {
+        ParentSet set;
+        synchronized (this) {
+            set = parents;
+        }
+        if (set == null) {
+            return null;
+        }
+        ParentSet.Fetched fetched = set.fetch(store, number, p2p.parentWait());
+        if (fetched != null) {
+            return fetched;
+        }
+        if (reschedule(set, store.metadata().pieceCount(), "no parent delivered piece " + number)) {
+            return set.fetch(store, number, p2p.parentWait());
+        }
+        return null;
+    }
+
+    /**
+     * Asks the scheduler for parents other than the unusable ones and starts following them; false when
+     * it names none (or cannot be reached), and the origin is left.
+     */
+    private boolean reschedule(ParentSet set, int pieceCount, String why) {
+        Decision next;
+        // One question at a time: the session's answers come back in order, not addressed to an asker.
+        // (A lock, not a monitor: the wait must not pin a virtual thread's carrier on Java 21.)
+        rescheduling.lock();
+        try {
+            next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
+            decision = next;
+        } catch (SchedulerUnavailableException e) {
+            log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
+            return false;
+        } finally {
+            rescheduling.unlock();
+        }
+        if (next instanceof Decision.Parents p) {
+            set.add(p.parents(), IntStream.range(0, pieceCount).boxed().toList());
+            return true;
+        }
+        return false;
+    }
+
+    public void pieceFromOrigin(PieceRecord piece) {
+        session.pieceFinished(piece(piece, TrafficType.BACK_TO_SOURCE), true);
+    }
+
+    @Override
+    public void pieceFromParent(PieceRecord piece, String parentId) {
+        session.pieceFinished(piece(piece, TrafficType.REMOTE_PEER).toBuilder().setParentId(parentId).build(), false);
+    }
+
+    @Override
+    public void parentFailed(int number, String parentId, String why) {
+        session.pieceFailed(number, parentId, false);
+    }
+
+    /**
+     * A slow parent is reported as a temporary failure (it may serve others well) and replaced in the
+     * background, one replacement at a time, while the other parents carry on.
+     */
+    @Override
+    public void parentSlow(int number, String parentId) {
+        session.pieceFailed(number, parentId, true);
+        ParentSet set;
+        synchronized (this) {
+            set = parents;
+        }
+        if (set != null && pieceCount > 0 && replacing.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("reschedule-" + taskId.substring(0, 8)).start(() -> {
+                try {
+                    reschedule(set, pieceCount, "parent " + parentId + " is slow");
+                } finally {
+                    replacing.set(false);
+                }
+            });
+        }
+    }
+
+    public synchronized void finished() {
+        if (!ended) {
+            ended = true;
+            session.finished(fromOrigin && parents == null);
+            closeParents();
+        }
+    }
+
+    public synchronized void failed(String why) {
+        if (!ended) {
+            ended = true;
+            session.failed(fromOrigin && parents == null, why);
+            closeParents();
+        }
+    }
+
+    private void closeParents() {
+        if (parents != null) {
+            parents.close();
+        }
+    }
+
+    private static Piece piece(PieceRecord p, TrafficType traffic) {
+        return Piece.newBuilder().setNumber(p.number()).setOffset(p.offset()).setLength(p.length()).setDigest(p.digest())
+                .setTrafficType(traffic).build();
+    }
+
+    /** Leaves the stream open only long enough to report the end: a finished peer stays a parent for others. */
+    @Override
+    public synchronized void close() {
+        closeParents();
+        session.close();
+    }
+}

@@ -1,0 +1,169 @@
+package dev.pollen.agent.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.pollen.agent.origin.Backoff;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.origin.TestOrigin;
+import dev.pollen.agent.origin.OriginAddressPolicy;
+import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.task.ActiveTask;
+import dev.pollen.agent.task.Downloader;
+import dev.pollen.agent.task.TaskManager;
+import dev.pollen.agent.task.TaskSpec;
+import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Piece;
+import dev.pollen.proto.common.v2.Task;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
+import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
+import dev.pollen.proto.dfdaemon.v2.ListLocalTasksRequest;
+import dev.pollen.proto.dfdaemon.v2.StatLocalTaskRequest;
+import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The local API's view of tasks (and the peer API's DownloadTask, which reuses its download path). */
+class DfdaemonDownloadServiceTest {
+    private static final int MIB = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    private TestOrigin origin;
+    private ExecutorService executor;
+    private ScheduledExecutorService timer;
+    private Storage storage;
+    private TaskManager tasks;
+    private Server server;
+    private ManagedChannel channel;
+    private DfdaemonDownloadGrpc.DfdaemonDownloadBlockingStub local;
+    private DfdaemonUploadGrpc.DfdaemonUploadBlockingStub peers;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        origin = new TestOrigin();
+        executor = Executors.newVirtualThreadPerTaskExecutor();
+        timer = Executors.newSingleThreadScheduledExecutor();
+        storage = new Storage(dir.resolve("store"));
+        OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
+        DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
+        DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
+                new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),
+                Duration.ofHours(1));
+        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(download).addService(upload)
+                .executor(executor).build().start();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+        local = DfdaemonDownloadGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+        peers = DfdaemonUploadGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        channel.shutdownNow();
+        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        tasks.close();
+        timer.shutdownNow();
+        executor.shutdownNow();
+        origin.close();
+    }
+
+    private static String taskId(String url) {
+        return new TaskSpec(url, null, null, null, Set.of(), Map.of()).taskId();
+    }
+
+    @Test
+    void aStatRacingATasksCreationNeverDeletesIt() throws Exception {
+        // A download creates the task's directory and content just before its metadata lands.
+        String id = taskId(origin.url("/f"));
+        Path task = storage.dir().resolve(id);
+        Files.createDirectories(task);
+        Files.write(task.resolve("content"), new byte[1024]);
+
+        assertThatThrownBy(() -> local.statTask(StatTaskRequest.newBuilder().setTaskId(id).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+        assertThatThrownBy(() -> local.statLocalTask(StatLocalTaskRequest.newBuilder().setTaskId(id).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+        assertThat(local.listLocalTasks(ListLocalTasksRequest.getDefaultInstance()).getTasksList()).isEmpty();
+        assertThat(task.resolve("content")).hasSize(1024);
+    }
+
+    @Test
+    void aStatOfAnActiveTaskReportsItsCurrentPiecesWithoutTouchingItsFiles() throws Exception {
+        byte[] body = new byte[12 * MIB];
+        new Random(1).nextBytes(body);
+        origin.serve("/f", body);
+        ActiveTask task = tasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true,
+                new CompletableFuture<>());
+        try {
+            task.piece(1, true).get(10, TimeUnit.SECONDS);
+            Path metadata = storage.dir().resolve(task.id()).resolve("metadata");
+            byte[] before = Files.readAllBytes(metadata);
+
+            Task stat = local.statTask(StatTaskRequest.newBuilder().setTaskId(task.id()).build());
+            assertThat(stat.getState()).isEqualTo("Running");
+            assertThat(stat.getPieceCount()).isEqualTo(3);
+            assertThat(stat.getPiecesList()).extracting(Piece::getNumber).containsExactly(1);
+            assertThat(local.statLocalTask(StatLocalTaskRequest.newBuilder().setTaskId(task.id()).build()).getContentLength())
+                    .isEqualTo(body.length);
+            assertThat(local.listLocalTasks(ListLocalTasksRequest.getDefaultInstance()).getTasksList()).hasSize(1);
+
+            task.piece(0, true).get(10, TimeUnit.SECONDS);
+            assertThat(local.statTask(StatTaskRequest.newBuilder().setTaskId(task.id()).build()).getPiecesList())
+                    .extracting(Piece::getNumber).containsExactly(0, 1);
+            assertThat(Files.readAllBytes(metadata)).isEqualTo(before);
+        } finally {
+            tasks.release(task);
+        }
+    }
+
+    @Test
+    void pieceLengthsBelowTheFloorAreRefusedOnTheLocalAndThePeerApi() {
+        origin.serve("/f", new byte[MIB]);
+        DownloadTaskRequest one = DownloadTaskRequest.newBuilder().setDownload(Download.newBuilder()
+                .setUrl(origin.url("/f")).setPieceLength(1).setOutputPath(dir.resolve("o").toString())).build();
+        assertThatThrownBy(() -> local.downloadTask(one).forEachRemaining(r -> { }))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).contains("Download.piece_length (dfget --piece-length)")
+                            .contains("expected: 64.0 KiB..64.0 MiB");
+                });
+        DownloadTaskRequest kib = DownloadTaskRequest.newBuilder().setDownload(Download.newBuilder()
+                .setUrl(origin.url("/f")).setPieceLength(1024)).build();
+        assertThatThrownBy(() -> peers.downloadTask(kib).forEachRemaining(r -> { }))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).contains("Download.piece_length");
+                });
+        assertThat(origin.bodyBytesSent()).isZero();
+        assertThat(dir.resolve("o")).doesNotExist();
+    }
+}
