@@ -9,15 +9,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * A small tmpfs as a disk that fills up ({@code mount -t tmpfs -o size=...}; needs root), unmounted after the
- * test. Register it before the extension that starts processes using it (with {@code @Order}), so that those
- * stop first and the unmount finds the mount idle.
+ * A small tmpfs as a disk that fills up ({@code mount -t tmpfs -o size=...}; needs root), detached as soon as the
+ * test body ends ({@code umount -l}): before any after-each clean-up, which can then delete the directory it
+ * was mounted on, while processes still using it keep it until they are stopped.
  */
-final class TmpfsMount implements AfterEachCallback {
+final class TmpfsMount implements AfterTestExecutionCallback {
     private final List<Path> mounted = new ArrayList<>();
 
     /** Mounts a tmpfs of {@code megabytes} MiB at {@code dir} (created if missing). */
@@ -43,11 +43,11 @@ final class TmpfsMount implements AfterEachCallback {
     }
 
     @Override
-    public synchronized void afterEach(ExtensionContext context) {
+    public synchronized void afterTestExecution(ExtensionContext context) {
         List<String> problems = new ArrayList<>();
         for (Path dir : mounted.reversed()) {
             try {
-                run("umount", dir.toString());
+                run("umount", "-l", dir.toString());
             } catch (RuntimeException e) {
                 problems.add(e.getMessage());
             }

@@ -160,7 +160,11 @@ public final class ActiveTask {
                 return true;
             }
             if (mine) {
-                return run(running);
+                if (!run(running)) {
+                    return false;
+                }
+                // Loaded or created: the next turn returns, or first registers a task found on disk unfinished.
+                continue;
             }
             try {
                 CompletableFuture.anyOf(running.done(), cancelled).get();
@@ -212,6 +216,10 @@ public final class ActiveTask {
         }
         if (reach == Reach.STORED) {
             return false;
+        }
+        synchronized (this) {
+            // This preparation asks the scheduler itself: nothing to resume afterwards, whatever it answers.
+            resumption = CompletableFuture.completedFuture(null);
         }
         TaskSpec request = spec;
         PeerDownload registered = p2p == null ? null : PeerDownload.register(p2p, id, request.toDownload());
