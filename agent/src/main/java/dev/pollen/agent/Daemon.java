@@ -93,14 +93,10 @@ public final class Daemon implements AutoCloseable {
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
-            // Downloads made for another host are checked against the deny list when they arrive (upload service);
-            // a redirect into a denied block (link-local, cloud metadata) is refused for every download.
+            // Every origin request and redirect target is checked, not only the first: a name with a short TTL could
+            // pass once and then point into a denied block (link-local, cloud metadata) for the piece requests.
             OriginAddressPolicy origins = new OriginAddressPolicy(config.upload().downloadTask().deniedOrigins());
-            OriginClient originClient = new OriginClient(config.download(), (uri, redirect) -> {
-                if (redirect) {
-                    origins.check(uri);
-                }
-            });
+            OriginClient originClient = new OriginClient(config.download(), (uri, redirect) -> origins.check(uri));
             parts.push(originClient);
             TaskManager tasks = new TaskManager(storage, originClient, work,
                     config.download().concurrentPieceCount(), clock, p2p);

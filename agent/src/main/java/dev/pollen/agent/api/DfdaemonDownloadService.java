@@ -82,12 +82,16 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
                 Duration timeout = Duration.ofSeconds(request.getDownload().getTimeout().getSeconds(),
                         request.getDownload().getTimeout().getNanos());
                 if (!timeout.isZero()) {
-                    CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS)
-                            .execute(() -> {
-                                // The flag first: the waiting call wakes as soon as the future completes.
-                                timedOut.set(!cancelled.isDone());
-                                cancelled.complete(null);
-                            });
+                    // Unlike a delayed task, the timer of orTimeout is cancelled once the call ends (below).
+                    CompletableFuture<Void> deadline = new CompletableFuture<Void>().orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                    deadline.whenComplete((ignored, error) -> {
+                        if (error != null) {
+                            // The flag first: the waiting call wakes as soon as the future completes.
+                            timedOut.set(!cancelled.isDone());
+                            cancelled.complete(null);
+                        }
+                    });
+                    cancelled.whenComplete((ignored, error) -> deadline.complete(null));
                 }
             }
             log.info("event=download_started task={} peer={} url={}", taskId, peerId, url);
@@ -112,6 +116,9 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         } catch (RuntimeException e) {
             log.error("event=download_failed url={} error=\"{}\"", url, e.toString(), e);
             responses.onError(Status.INTERNAL.withDescription("internal error: " + e).asRuntimeException());
+        } finally {
+            // The call is over: its deadline timer and whatever waits on it are let go.
+            cancelled.complete(null);
         }
     }
 

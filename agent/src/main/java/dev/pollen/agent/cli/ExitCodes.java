@@ -1,6 +1,7 @@
 package dev.pollen.agent.cli;
 
 import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.GrpcErrors;
 import io.grpc.Metadata;
 import io.grpc.Status;
 
@@ -9,14 +10,13 @@ final class ExitCodes {
     /** The daemon is not there: it cannot be reached, or it went away mid-download. Run again once it is back. */
     static final int DAEMON_UNAVAILABLE = 3;
     /** The daemon's exact error code, sent alongside its gRPC status. */
-    private static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of(ErrorCode.TRAILER, Metadata.ASCII_STRING_MARSHALLER);
 
     private ExitCodes() {
     }
 
     /** From the daemon's exact error code when it sent one, else from the gRPC code. */
     static int of(Status status, Metadata trailers) {
-        String name = trailers == null ? null : trailers.get(ERROR_CODE);
+        String name = trailers == null ? null : trailers.get(GrpcErrors.ERROR_CODE);
         if (name != null) {
             try {
                 return ErrorCode.valueOf(name).exitCode();
@@ -32,7 +32,7 @@ final class ExitCodes {
      * it up, e.g. when the connection broke.
      */
     static boolean fromDaemon(Metadata trailers) {
-        return trailers != null && trailers.containsKey(ERROR_CODE);
+        return trailers != null && trailers.containsKey(GrpcErrors.ERROR_CODE);
     }
 
     static int of(Status.Code code) {

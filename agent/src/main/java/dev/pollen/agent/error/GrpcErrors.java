@@ -14,7 +14,8 @@ import io.grpc.protobuf.StatusProto;
  */
 public final class GrpcErrors {
     /** Trailer with the {@link ErrorCode} name. */
-    static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of(ErrorCode.TRAILER, Metadata.ASCII_STRING_MARSHALLER);
+    /** The trailer naming the exact {@link ErrorCode}: several codes share a gRPC status. dfget reads it. */
+    public static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of(ErrorCode.TRAILER, Metadata.ASCII_STRING_MARSHALLER);
 
     private GrpcErrors() {
     }

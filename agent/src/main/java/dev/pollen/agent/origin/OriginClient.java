@@ -117,14 +117,18 @@ public final class OriginClient implements AutoCloseable {
         return withRetries(uri, () -> open(uri, headers, "bytes=0-0", true));
     }
 
-    /** Bytes {@code from..to} inclusive; a 200 answer (range ignored) is returned as not partial. */
-    public OriginResponse range(URI uri, Map<String, String> headers, long from, long to) {
-        return withRetries(uri, () -> open(uri, headers, "bytes=" + from + "-" + to, false));
+    /**
+     * Bytes {@code from..to} inclusive, one attempt: the caller reads the body inside its own {@link #withRetries}
+     * loop, which owns the retry budget (a retry inside it too would multiply the requests). A 200 answer (range
+     * ignored) is returned as not partial.
+     */
+    public OriginResponse range(URI uri, Map<String, String> headers, long from, long to) throws IOException {
+        return open(uri, headers, "bytes=" + from + "-" + to, false);
     }
 
-    /** The whole content as one stream, for origins that do not serve ranges. */
-    public OriginResponse whole(URI uri, Map<String, String> headers) {
-        return withRetries(uri, () -> open(uri, headers, null, false));
+    /** The whole content as one stream, for origins that do not serve ranges; one attempt, as {@link #range}. */
+    public OriginResponse whole(URI uri, Map<String, String> headers) throws IOException {
+        return open(uri, headers, null, false);
     }
 
     /**

@@ -139,10 +139,13 @@ public final class ParentSet implements AutoCloseable {
                     @Override
                     public void onError(Throwable t) {
                         io.grpc.Status.Code code = io.grpc.Status.fromThrowable(t).getCode();
-                        if (code == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+                        forget(ctx);
+                        if (code == io.grpc.Status.Code.DEADLINE_EXCEEDED && attempt < NOT_FOUND_RETRIES) {
                             // This side sets no deadline: the parent ended a stream that reached its maximum age
-                            // (upload.syncPieces.maxAge). It is alive; follow it again.
-                            follow(state, request, attempt);
+                            // (upload.syncPieces.maxAge). It is alive; follow it again (not at once, nor forever,
+                            // for a parent that ends every stream so).
+                            CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
+                                    .execute(() -> follow(state, request, attempt + 1));
                         } else if (code == io.grpc.Status.Code.NOT_FOUND && attempt < NOT_FOUND_RETRIES) {
                             CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
                                     .execute(() -> follow(state, request, attempt + 1));
@@ -154,8 +157,13 @@ public final class ParentSet implements AutoCloseable {
                     @Override
                     public void onCompleted() {
                         // every wanted piece announced; the parent stays usable
+                        forget(ctx);
                     }
                 }));
+    }
+
+    private synchronized void forget(Context.CancellableContext ended) {
+        streams.remove(ended);
     }
 
     /** The parents that may still serve: for rescheduling, the others are excluded. */

@@ -81,8 +81,9 @@ public final class OutputWriter {
         if (forceHardLink && !whole) {
             throw new PollenException(ErrorCode.INVALID_ARGUMENT, "a hard link needs the whole file, not a range (fix: drop --force-hard-link)");
         }
+        boolean linked = false;
         try {
-            boolean linked = whole && link(tmp, task, forceHardLink);
+            linked = whole && link(tmp, task, forceHardLink);
             if (!linked) {
                 copy(task.content(), offset, length, tmp);
             }
@@ -101,7 +102,7 @@ public final class OutputWriter {
             throw new PollenException(ErrorCode.OUTPUT_EXISTS, "output file " + output + " already exists (fix: --overwrite)");
         } catch (IOException e) {
             // Full or not is asked of the output's filesystem, never read from the message.
-            if (DiskSpace.FILE_STORE.isFull(output.getParent(), length)) {
+            if (DiskSpace.FILE_STORE.isFull(output.getParent(), linked ? 0 : length)) {
                 throw new PollenException(ErrorCode.NO_SPACE, "no space left writing " + output
                         + " (fix: free space on its filesystem or choose another -O path)", e);
             }

@@ -8,13 +8,13 @@ import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginResponse;
 import dev.pollen.agent.origin.OriginStreamSource;
 import dev.pollen.agent.origin.PieceSource;
+import dev.pollen.agent.storage.LocalStorageError;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.time.Clock;
 import java.util.HashMap;
@@ -27,15 +27,11 @@ import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/**
- * A task that at least one request is using: the one place where its pieces are claimed, so however
- * many callers ask, each missing piece is fetched once. A caller asks for a piece and gets a future;
- * the first ask starts the fetch, later asks share it.
- */
 /**
  * A task that at least one request is using: the one place where its pieces are claimed, so however
  * many callers ask, each missing piece is fetched once. A caller asks for a piece and gets a future;
@@ -410,7 +406,7 @@ public final class ActiveTask {
         if (peer != null && peer.hasParents() && meta.rangeSupported()) {
             CompletableFuture<ReadyPiece> future = new CompletableFuture<>();
             inFlight.put(number, future);
-            executor.execute(() -> fetchPiece(number, backToSourceAllowed));
+            fetchInBackground(number, backToSourceAllowed);
             return future;
         }
         if (!backToSourceAllowed) {
@@ -420,11 +416,21 @@ public final class ActiveTask {
         CompletableFuture<ReadyPiece> future = new CompletableFuture<>();
         inFlight.put(number, future);
         if (meta.rangeSupported()) {
-            executor.execute(() -> fetchPiece(number, true));
+            fetchInBackground(number, true);
         } else {
             startStream();
         }
         return future;
+    }
+
+    /** Starts the fetch of a claimed piece; a daemon that is stopping fails it instead of leaving its waiters. */
+    private void fetchInBackground(int number, boolean backToSourceAllowed) {
+        try {
+            executor.execute(() -> fetchPiece(number, backToSourceAllowed));
+        } catch (RejectedExecutionException stopping) {
+            failPiece(number, new PollenException(ErrorCode.INTERNAL, "dfdaemon is stopping; piece " + number + " of task "
+                    + id + " was not fetched (fix: run the download again once it is back)", stopping));
+        }
     }
 
     /** From a parent when there are parents, else (or when none delivers it) from the origin by a range request. */
@@ -458,7 +464,11 @@ public final class ActiveTask {
             pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
         } catch (PieceSource.RangeIgnoredException e) {
             log.info("event=origin_ignores_ranges task={} url={} action=stream", id, spec.url());
-            switchToStream();
+            try {
+                switchToStream();
+            } catch (IOException io) {
+                failPiece(number, LocalStorageError.of("metadata of task " + id, store.contentPath(), 0, io));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failPiece(number, e);
@@ -471,15 +481,11 @@ public final class ActiveTask {
     }
 
     /** The origin ignored a range request: the task is stored as one that streams, and the stream starts. */
-    private void switchToStream() {
+    private void switchToStream() throws IOException {
         StoredTask task = store;
         if (task.metadata().rangeSupported()) {
             // The metadata write syncs to disk: done before taking the monitor (a second writer writes the same).
-            try {
-                task.updateMetadata(task.metadata().withoutRanges());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            task.updateMetadata(task.metadata().withoutRanges());
         }
         startStream();
     }
@@ -491,7 +497,8 @@ public final class ActiveTask {
         OriginResponse first = pendingStream;
         pendingStream = null;
         stream = CompletableFuture.supplyAsync(() -> originStream.streamAll(target(), first, this::streamed), executor);
-        stream.whenComplete((length, error) -> streamEnded(error));
+        // Async: a stream that ended already would otherwise finish the task (fsyncs) under this monitor.
+        stream.whenCompleteAsync((length, error) -> streamEnded(error), executor);
     }
 
     /** A piece cut from the stream; what it throws ends the stream, and every waiter hears of it. */

@@ -228,7 +228,7 @@ public final class TaskManager implements AutoCloseable {
         if (task.store() == null || task.metadata().finished()) {
             return;
         }
-        // Async: the pieces complete under the task's lock, and whenIdle takes this manager's first.
+        // Async: settled() completes on a piece thread, which must not run a delete of the whole task.
         task.settled().thenRunAsync(() -> {
             boolean deleted = !task.metadata().finished() && whenIdle(task.id(), id -> {
                 try {

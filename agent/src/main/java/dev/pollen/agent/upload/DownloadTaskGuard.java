@@ -44,7 +44,14 @@ public final class DownloadTaskGuard implements ServerInterceptor {
         SchedulerAllowList callers = new SchedulerAllowList(config.scheduler().addresses(),
                 config.upload().downloadTask().allowedClients(), HostResolver.SYSTEM);
         long every = config.scheduler().announceInterval().toMillis();
-        timer.scheduleWithFixedDelay(callers::refresh, every, every, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(() -> {
+            // A scheduled task that throws is never run again: the allow list would freeze without a word.
+            try {
+                callers.refresh();
+            } catch (RuntimeException e) {
+                log.warn("event=scheduler_allow_list_refresh_failed error=\"{}\"", e.toString());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
         return new DownloadTaskGuard(config.seedPeer().enable(), config.upload().downloadTask().acceptPreheat(), callers);
     }
 
