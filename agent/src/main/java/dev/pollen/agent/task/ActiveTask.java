@@ -54,7 +54,7 @@ public final class ActiveTask {
     }
 
     /** One caller learning what the task is; later callers join it instead of asking again. */
-    private record Preparation(Reach reach, CompletableFuture<Void> done) {
+    private record Preparation(Reach reach, CompletableFuture<Void> done, CompletableFuture<Void> diskChecked) {
     }
 
     private volatile TaskSpec spec;
@@ -128,8 +128,9 @@ public final class ActiveTask {
      * caller tries again (at once, when the one that failed could not reach as far as it may).
      *
      * @param cancelled completes when the caller goes away; it then stops waiting for another's preparation
-     * @return false only for {@link Reach#STORED}: the task is not on disk, or another caller is still
-     *     learning what it is (an upload must not wait for that: two peers could each wait for the other)
+     * @return false only for {@link Reach#STORED}: the task is not on disk, or another caller found it is not
+     *     and is asking the network (an upload waits for another's look at the disk, never for its network
+     *     questions: two peers could each wait for the other)
      */
     boolean prepare(Reach reach, CompletableFuture<?> cancelled) throws IOException {
         while (true) {
@@ -143,13 +144,14 @@ public final class ActiveTask {
                     running = null;
                 } else {
                     if (preparing == null) {
-                        preparing = new Preparation(reach, new CompletableFuture<>());
+                        preparing = new Preparation(reach, new CompletableFuture<>(), new CompletableFuture<>());
                         mine = true;
-                    } else if (reach == Reach.STORED) {
-                        return false;
                     }
                     running = preparing;
                 }
+            }
+            if (!mine && reach == Reach.STORED) {
+                return storedOnceChecked(running, cancelled);
             }
             if (running == null) {
                 resumeAsPeer(cancelled);
@@ -179,9 +181,27 @@ public final class ActiveTask {
         }
     }
 
+    /**
+     * An upload's answer while another caller prepares the task: it waits for the disk to be checked (quick), never
+     * for the network (two peers could each wait for the other), and says whether the task was found there.
+     */
+    private boolean storedOnceChecked(Preparation running, CompletableFuture<?> cancelled) {
+        try {
+            CompletableFuture.anyOf(running.diskChecked(), cancelled).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException e) {
+            return false;
+        }
+        synchronized (this) {
+            return store != null;
+        }
+    }
+
     private boolean run(Preparation preparation) throws IOException {
         try {
-            boolean ready = learn(preparation.reach());
+            boolean ready = learn(preparation);
             synchronized (this) {
                 preparing = null;
             }
@@ -198,18 +218,23 @@ public final class ActiveTask {
             }
             preparation.done().completeExceptionally(e);
             throw e;
+        } finally {
+            preparation.diskChecked().complete(null);
         }
     }
 
     /** What {@link #prepare} does once; false when the task is not on disk and the reach is the disk. */
-    private boolean learn(Reach reach) throws IOException {
+    private boolean learn(Preparation preparation) throws IOException {
+        Reach reach = preparation.reach();
         StoredTask stored = storage.open(id);
         if (stored != null) {
             log.info("event=task_loaded task={} finished={} stored_pieces={}", id, stored.metadata().finished(),
                     stored.pieces().size());
             publish(stored, null, null, null);
+            preparation.diskChecked().complete(null);
             return true;
         }
+        preparation.diskChecked().complete(null);
         if (reach == Reach.STORED) {
             return false;
         }
