@@ -192,16 +192,21 @@ public final class TaskManager implements AutoCloseable {
      */
     public boolean whenIdle(String taskId, Predicate<String> action) {
         ActiveTask task;
-        CompletableFuture<Void> deletion = new CompletableFuture<>();
         synchronized (this) {
             if (deleting.containsKey(taskId)) {
                 return false;
             }
             task = active.get(taskId);
+        }
+        if (task != null && task.busy()) {
+            return false;
+        }
+        CompletableFuture<Void> deletion = new CompletableFuture<>();
+        synchronized (this) {
+            if (deleting.containsKey(taskId) || !stillIdle(taskId, task)) {
+                return false;
+            }
             if (task != null) {
-                if (task.busy()) {
-                    return false;
-                }
                 active.remove(taskId);
             }
             deleting.put(taskId, deletion);
@@ -259,17 +264,33 @@ public final class TaskManager implements AutoCloseable {
 
     /** Closes tasks whose last request left while pieces were still in flight. */
     public void closeIdle() {
-        List<ActiveTask> idle = new ArrayList<>();
+        List<ActiveTask> candidates;
         synchronized (this) {
-            for (var it = active.values().iterator(); it.hasNext(); ) {
-                ActiveTask task = it.next();
-                if (!task.busy()) {
-                    it.remove();
+            candidates = List.copyOf(active.values());
+        }
+        List<ActiveTask> idle = new ArrayList<>();
+        for (ActiveTask task : candidates) {
+            if (task.busy()) {
+                continue;
+            }
+            synchronized (this) {
+                if (stillIdle(task.id(), task)) {
+                    active.remove(task.id());
                     idle.add(task);
                 }
             }
         }
         idle.forEach(ActiveTask::close);
+    }
+
+    /**
+     * Whether a task seen idle (its {@link ActiveTask#busy} asked outside this manager's lock, so one task's
+     * bookkeeping never holds up requests for others) still is: it is still the one in the map and nobody leased
+     * it since. No work starts on a task without a lease, and leases are taken under this lock.
+     */
+    private boolean stillIdle(String taskId, ActiveTask seen) {
+        ActiveTask now = active.get(taskId);
+        return now == seen && (seen == null || seen.references.get() == 0);
     }
 
     @Override

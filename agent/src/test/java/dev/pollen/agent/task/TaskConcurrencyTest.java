@@ -170,6 +170,46 @@ class TaskConcurrencyTest {
     }
 
     @Test
+    void oneTasksBookkeepingDoesNotHoldUpRequestsForOthers() throws Exception {
+        try (TestOrigin plain = new TestOrigin()) {
+            plain.serve("/a", random(MIB, 7));
+            plain.serve("/b", random(MIB, 8));
+            downloader.download(request(plain.url("/a"), null), IGNORE, new CompletableFuture<>());
+            String a = spec(plain.url("/a")).taskId();
+            await().atMost(Duration.ofSeconds(10)).until(() -> !tasks.isActive(a));
+            ActiveTask taskA = tasks.acquireExisting(a);
+            tasks.release(taskA);
+            CountDownLatch held = new CountDownLatch(1);
+            CountDownLatch letGo = new CountDownLatch(1);
+            // Task A's monitor held as its own bookkeeping would hold it: housekeeping asking whether A is busy waits.
+            Thread holder = Thread.ofPlatform().start(() -> {
+                synchronized (taskA) {
+                    held.countDown();
+                    try {
+                        letGo.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread sweeping = Thread.ofPlatform().start(tasks::closeIdle);
+            Thread deleting = Thread.ofPlatform().start(() -> tasks.whenIdle(a, id -> true));
+            await().atMost(Duration.ofSeconds(10)).until(() -> sweeping.getState() == Thread.State.BLOCKED
+                    && deleting.getState() == Thread.State.BLOCKED);
+
+            within(Duration.ofSeconds(10), () -> downloader.download(request(plain.url("/b"), dir.resolve("b")), IGNORE,
+                    new CompletableFuture<>()));
+            assertThat(dir.resolve("b")).hasSize(MIB);
+            letGo.countDown();
+            holder.join(10_000);
+            sweeping.join(10_000);
+            deleting.join(10_000);
+            assertThat(sweeping.isAlive() || deleting.isAlive()).isFalse();
+        }
+    }
+
+    @Test
     void deletingATaskDoesNotHoldUpRequestsForOthers() throws Exception {
         try (TestOrigin plain = new TestOrigin()) {
             plain.serve("/a", random(MIB, 5));
