@@ -36,7 +36,12 @@ class AgentChurnTest {
     private static final int AGENTS = 4;
     private static final long FILE_SIZE = 64 * MiB;
     private static final long SEED = 7;
-    private static final Duration RESTART_BUDGET = Duration.ofSeconds(2);
+    /**
+     * A loose guard, as e2e bounds are: the target is 2 s, and the figures against it are in BENCHMARKS.md
+     * (Reliability). Here six JVMs share two CPUs with the downloads the test keeps going, so a start is
+     * CPU-bound and its time says more about the machine than about the daemon.
+     */
+    private static final Duration RESTART_BUDGET = Duration.ofSeconds(5);
     private static final Duration ROUND_BUDGET = Duration.ofSeconds(120);
 
     @RegisterExtension
