@@ -69,6 +69,23 @@ await_dfget_cache() {
   done
 }
 
+# Pollen's scheduler on loopback at SCHED_PORT, for the P2P benchmarks.
+start_scheduler() {
+  SCHED_PORT=$((40000 + RANDOM % 10000))
+  "$BIN/scheduler" --listen 127.0.0.1 --port "$SCHED_PORT" > "$WORK/scheduler.log" 2>&1 &
+  pids+=($!)
+}
+
+# Agent N on 127.0.0.N, using that scheduler; further flags after N. Its PID is in $! afterwards.
+start_agent() {
+  local n=$1
+  shift
+  "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
+    --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
+    --scheduler.addresses="127.0.0.1:$SCHED_PORT" "$@" > "$WORK/agent-$n.log" 2>&1 &
+  pids+=($!)
+}
+
 now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

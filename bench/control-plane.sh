@@ -12,19 +12,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 command -v stress-ng >/dev/null || { echo "stress-ng is not installed" >&2; exit 1; }
 random_file big.bin "$((SIZE_MIB << 20))"
 start_origin
-SCHED_PORT=$((40000 + RANDOM % 10000))
-"$BIN/scheduler" --listen 127.0.0.1 --port "$SCHED_PORT" > "$WORK/scheduler.log" 2>&1 & pids+=($!)
+start_scheduler
 
-agent() {
-  local n=$1
-  "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
-    --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
-    --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=12GiB --gc.interval=5s \
-    > "$WORK/agent-$n.log" 2>&1 &
-  pids+=($!)
-}
-agent 2; A=$!
-agent 3
+start_agent 2 --gc.policy.diskQuota=12GiB --gc.interval=5s; A=$!
+start_agent 3 --gc.policy.diskQuota=12GiB --gc.interval=5s
 await_ready "$WORK/agent-2.log"
 await_ready "$WORK/agent-3.log"
 URL="$ORIGIN/big.bin"

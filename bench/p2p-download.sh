@@ -11,18 +11,10 @@ ROUNDS="${2:-3}"
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 random_file big.bin "$((SIZE_MIB << 20))"
 start_origin
-SCHED_PORT=$((40000 + RANDOM % 10000))
-"$BIN/scheduler" --listen 127.0.0.1 --port "$SCHED_PORT" > "$WORK/scheduler.log" 2>&1 & pids+=($!)
+start_scheduler
 
-agent() {
-  local n=$1
-  "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
-    --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
-    --scheduler.addresses="127.0.0.1:$SCHED_PORT" --gc.policy.diskQuota=100GiB > "$WORK/agent-$n.log" 2>&1 &
-  pids+=($!)
-}
-agent 2; A=$!
-agent 3; B=$!
+start_agent 2 --gc.policy.diskQuota=100GiB; A=$!
+start_agent 3 --gc.policy.diskQuota=100GiB; B=$!
 await_ready "$WORK/agent-2.log"
 await_ready "$WORK/agent-3.log"
 URL="$ORIGIN/big.bin"
