@@ -147,7 +147,7 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
      */
     private boolean reschedule(ParentSet set, int pieceCount, String why) {
         Decision next;
-        // One question at a time: the session's answers come back in order, not addressed to an asker.
+        // The session matches answers to questions; this lock keeps `decision` the answer to the latest one.
         // (A lock, not a monitor: the wait must not pin a virtual thread's carrier on Java 21.)
         rescheduling.lock();
         try {

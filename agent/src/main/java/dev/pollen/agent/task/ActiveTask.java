@@ -1,13 +1,13 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.peer.P2p;
-import dev.pollen.agent.peer.PeerDownload;
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginResponse;
 import dev.pollen.agent.origin.OriginStreamSource;
 import dev.pollen.agent.origin.PieceSource;
+import dev.pollen.agent.peer.P2p;
+import dev.pollen.agent.peer.PeerDownload;
 import dev.pollen.agent.storage.LocalStorageError;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
@@ -15,20 +15,25 @@ import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
+import java.nio.channels.ClosedChannelException;
 import java.time.Clock;
 import java.util.HashMap;
-import java.util.Map;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,7 +85,7 @@ public final class ActiveTask {
     private CompletableFuture<Void> resumption;
     /** While the last piece's caller makes the content durable: no second caller finishes, nobody closes. */
     private boolean finishing;
-    final java.util.concurrent.atomic.AtomicInteger references = new java.util.concurrent.atomic.AtomicInteger();
+    final AtomicInteger references = new AtomicInteger();
 
     ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
                ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
@@ -176,7 +181,7 @@ public final class ActiveTask {
                 throw rethrow(e.getCause());
             }
             if (!running.done().isDone()) {
-                throw new java.util.concurrent.CancellationException("the caller went away");
+                throw new CancellationException("the caller went away");
             }
         }
     }
@@ -331,13 +336,13 @@ public final class ActiveTask {
             boolean ranged = probe.partial() && probe.totalLength() >= 0;
             long length = probe.totalLength();
             long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
-            Map<String, java.util.List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
             headers.putAll(probe.headers());
             headers.remove("Content-Range");
             headers.remove("Content-Length");
             if (ranged) {
                 try (InputStream ignored = probe.body()) {
-                    ignored.transferTo(java.io.OutputStream.nullOutputStream());
+                    ignored.transferTo(OutputStream.nullOutputStream());
                 }
             } else if (probe.partial()) {
                 probe.body().close();
@@ -639,7 +644,7 @@ public final class ActiveTask {
             store.finish(contentModifiedMillis);
             log.info("event=task_finished task={} content_length={}", id, store.metadata().contentLength());
             endPeer(null);
-        } catch (java.nio.channels.ClosedChannelException e) {
+        } catch (ClosedChannelException e) {
             // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
             log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
         } catch (IOException e) {
@@ -711,6 +716,6 @@ public final class ActiveTask {
     }
 
     private static Throwable unwrap(Throwable t) {
-        return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 }

@@ -1,25 +1,31 @@
 package dev.pollen.agent.task;
 
-import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginPieceSource;
 import dev.pollen.agent.origin.OriginStreamSource;
+import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskSnapshot;
+import io.grpc.Context;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One {@link ActiveTask} per task id however many requests use it. Requests lease a task and return
@@ -29,7 +35,7 @@ import java.util.function.Predicate;
  * listing the disk all run outside it, so one slow task never holds up requests for another.
  */
 public final class TaskManager implements AutoCloseable {
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskManager.class);
+    private static final Logger log = LoggerFactory.getLogger(TaskManager.class);
     private final Storage storage;
     private final OriginClient origin;
     private final OriginPieceSource originPieces;
@@ -71,7 +77,7 @@ public final class TaskManager implements AutoCloseable {
         ActiveTask task = lease(spec, cancelled);
         // The task outlives the request that prepares it: its scheduler and parent calls must not be
         // cancelled with that request's gRPC context.
-        io.grpc.Context previous = io.grpc.Context.ROOT.attach();
+        Context previous = Context.ROOT.attach();
         try {
             task.prepare(backToSourceAllowed ? ActiveTask.Reach.ORIGIN : ActiveTask.Reach.PEERS, cancelled);
             task.store().touch(clock.instant());
@@ -80,7 +86,7 @@ public final class TaskManager implements AutoCloseable {
             release(task);
             throw e;
         } finally {
-            io.grpc.Context.ROOT.detach(previous);
+            Context.ROOT.detach(previous);
         }
     }
 
@@ -152,7 +158,7 @@ public final class TaskManager implements AutoCloseable {
      * never reach the origin, so the url is a placeholder.
      */
     private ActiveTask newTask(String taskId) {
-        TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, java.util.Set.of(), Map.of());
+        TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, Set.of(), Map.of());
         return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock,
                 p2p);
     }
@@ -179,7 +185,7 @@ public final class TaskManager implements AutoCloseable {
         if (open != null) {
             try {
                 return open.snapshot();
-            } catch (java.nio.file.NoSuchFileException e) {
+            } catch (NoSuchFileException e) {
                 return null;
             }
         }
@@ -248,7 +254,7 @@ public final class TaskManager implements AutoCloseable {
         }, command -> {
             try {
                 executor.execute(command);
-            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            } catch (RejectedExecutionException stopping) {
                 // The daemon is stopping: the partial task stays, and GC's free-space floor takes it later.
             }
         });
