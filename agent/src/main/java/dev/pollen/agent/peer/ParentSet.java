@@ -14,6 +14,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,7 +40,7 @@ public final class ParentSet implements AutoCloseable {
 
     /** Reports what happened with a parent, so the scheduler hears about it. */
     public interface Reporter {
-        void pieceFromParent(PieceRecord piece, String parentId);
+        void pieceFromParent(Fetched fetched);
 
         void parentFailed(int number, String parentId, String why);
 
@@ -47,8 +48,8 @@ public final class ParentSet implements AutoCloseable {
         void parentSlow(int number, String parentId);
     }
 
-    /** A piece fetched from a parent. */
-    public record Fetched(PieceRecord piece, String parentId) {
+    /** A piece fetched from a parent: which one, when the fetch began and how long it took. */
+    public record Fetched(PieceRecord piece, String parentId, Instant createdAt, Duration cost) {
     }
 
     private final String hostId;
@@ -212,13 +213,16 @@ public final class ParentSet implements AutoCloseable {
                 address = chosen.pieces.get(number);
             }
             String parentId = chosen.peer.getId();
+            Instant createdAt = Instant.now();
             long started = System.nanoTime();
             ParentState from = chosen;
             try {
                 PieceRecord piece = vortex.fetch(address, target, number, () -> started + slowLimitNanos(from, number));
-                tookNanos(System.nanoTime() - started);
-                reporter.pieceFromParent(piece, parentId);
-                return new Fetched(piece, parentId);
+                long took = System.nanoTime() - started;
+                tookNanos(took);
+                Fetched fetched = new Fetched(piece, parentId, createdAt, Duration.ofNanos(took));
+                reporter.pieceFromParent(fetched);
+                return fetched;
             } catch (IOException | RuntimeException e) {
                 if (e instanceof VortexException v && v.reason() == VortexException.Reason.LOCAL_WRITE_FAILED) {
                     // Our disk failed, not the parent: it is neither dropped nor reported, and since the origin's

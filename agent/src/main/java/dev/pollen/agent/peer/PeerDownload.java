@@ -1,5 +1,7 @@
 package dev.pollen.agent.peer;
 
+import com.google.protobuf.util.Durations;
+import com.google.protobuf.util.Timestamps;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.proto.common.v2.Download;
@@ -14,6 +16,8 @@ import dev.pollen.scheduler.client.PeerSession;
 import dev.pollen.scheduler.client.SchedulerClient;
 import dev.pollen.scheduler.client.SchedulerUnavailableException;
 import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -166,13 +170,14 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         return false;
     }
 
-    public void pieceFromOrigin(PieceRecord piece) {
-        session.pieceFinished(piece(piece, TrafficType.BACK_TO_SOURCE), true);
+    public void pieceFromOrigin(PieceRecord piece, Instant createdAt, Duration cost) {
+        session.pieceFinished(piece(piece, TrafficType.BACK_TO_SOURCE, createdAt, cost).build(), true);
     }
 
     @Override
-    public void pieceFromParent(PieceRecord piece, String parentId) {
-        session.pieceFinished(piece(piece, TrafficType.REMOTE_PEER).toBuilder().setParentId(parentId).build(), false);
+    public void pieceFromParent(ParentSet.Fetched fetched) {
+        session.pieceFinished(piece(fetched.piece(), TrafficType.REMOTE_PEER, fetched.createdAt(), fetched.cost())
+                .setParentId(fetched.parentId()).build(), false);
     }
 
     @Override
@@ -224,9 +229,10 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         }
     }
 
-    private static Piece piece(PieceRecord p, TrafficType traffic) {
+    /** A piece as Dragonfly's dfdaemon reports it: with when its download began and what it cost. */
+    private static Piece.Builder piece(PieceRecord p, TrafficType traffic, Instant createdAt, Duration cost) {
         return Piece.newBuilder().setNumber(p.number()).setOffset(p.offset()).setLength(p.length()).setDigest(p.digest())
-                .setTrafficType(traffic).build();
+                .setTrafficType(traffic).setCreatedAt(Timestamps.fromMillis(createdAt.toEpochMilli())).setCost(Durations.fromNanos(cost.toNanos()));
     }
 
     /** Leaves the stream open only long enough to report the end: a finished peer stays a parent for others. */

@@ -7,6 +7,7 @@ import dev.pollen.agent.origin.OriginResponse;
 import dev.pollen.agent.origin.OriginStreamSource;
 import dev.pollen.agent.origin.PieceSource;
 import dev.pollen.agent.peer.P2p;
+import dev.pollen.agent.peer.ParentSet;
 import dev.pollen.agent.peer.PeerDownload;
 import dev.pollen.agent.storage.LocalStorageError;
 import dev.pollen.agent.storage.PieceRecord;
@@ -19,6 +20,8 @@ import java.io.OutputStream;
 import java.net.URI;
 import java.nio.channels.ClosedChannelException;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +36,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,6 +84,8 @@ public final class ActiveTask {
     private URI resolved;
     private OriginResponse pendingStream;
     private CompletableFuture<Long> stream;
+    /** When the stream's current piece began (System.nanoTime): the previous piece's end. */
+    private final AtomicLong streamPieceBegan = new AtomicLong();
     private PeerDownload peer;
     /** Registering a task loaded from disk unfinished with the scheduler, once; later downloaders wait for it. */
     private CompletableFuture<Void> resumption;
@@ -422,7 +428,7 @@ public final class ActiveTask {
         PieceRecord stored = store.piece(number);
         if (stored != null) {
             // On disk before this caller asked: for it, the piece came from the local cache.
-            return CompletableFuture.completedFuture(new ReadyPiece(stored, PieceOrigin.LOCAL_PEER));
+            return CompletableFuture.completedFuture(ReadyPiece.local(stored, clock.instant()));
         }
         TaskMetadata meta = store.metadata();
         int count = meta.pieceCount();
@@ -478,9 +484,10 @@ public final class ActiveTask {
                 parents = peer;
             }
             if (parents != null && parents.hasParents()) {
-                dev.pollen.agent.peer.ParentSet.Fetched fetched = parents.fetch(store, number);
+                ParentSet.Fetched fetched = parents.fetch(store, number);
                 if (fetched != null) {
-                    pieceReady(fetched.piece(), PieceOrigin.REMOTE_PEER);
+                    pieceReady(new ReadyPiece(fetched.piece(), PieceOrigin.REMOTE_PEER, fetched.parentId(), fetched.createdAt(),
+                            fetched.cost()));
                     return;
                 }
                 if (!backToSourceAllowed) {
@@ -490,8 +497,10 @@ public final class ActiveTask {
                 }
                 log.info("event=piece_from_origin task={} piece={} reason=no_parent_delivered", id, number);
             }
+            Instant createdAt = clock.instant();
+            long started = System.nanoTime();
             PieceRecord record = originPieces.fetch(target(), number);
-            pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
+            pieceReady(fromOrigin(record, createdAt, started));
         } catch (PieceSource.RangeIgnoredException e) {
             log.info("event=origin_ignores_ranges task={} url={} action=stream", id, spec.url());
             try {
@@ -526,6 +535,7 @@ public final class ActiveTask {
         }
         OriginResponse first = pendingStream;
         pendingStream = null;
+        streamPieceBegan.set(System.nanoTime());
         stream = CompletableFuture.supplyAsync(() -> originStream.streamAll(target(), first, this::streamed), executor);
         // Async: a stream that ended already would otherwise finish the task (fsyncs) under this monitor.
         stream.whenCompleteAsync((length, error) -> streamEnded(error), executor);
@@ -534,7 +544,10 @@ public final class ActiveTask {
     /** A piece cut from the stream; what it throws ends the stream, and every waiter hears of it. */
     private void streamed(PieceRecord record) {
         PieceLengths.checkStreamed(spec.url(), record.number(), store.metadata().pieceLength());
-        pieceReady(record, PieceOrigin.BACK_TO_SOURCE);
+        // A stream has no per-piece start: each piece began where the one before it ended.
+        long now = System.nanoTime();
+        long began = streamPieceBegan.getAndSet(now);
+        pieceReady(fromOrigin(record, clock.instant().minusNanos(now - began), began));
     }
 
     private void streamEnded(Throwable error) {
@@ -568,18 +581,23 @@ public final class ActiveTask {
         return () -> pieceListeners.remove(listener);
     }
 
-    private void pieceReady(PieceRecord record, PieceOrigin source) {
+    private static ReadyPiece fromOrigin(PieceRecord record, Instant createdAt, long startedNanos) {
+        return new ReadyPiece(record, PieceOrigin.BACK_TO_SOURCE, "", createdAt, Duration.ofNanos(System.nanoTime() - startedNanos));
+    }
+
+    private void pieceReady(ReadyPiece ready) {
+        PieceRecord record = ready.record();
         CompletableFuture<ReadyPiece> waiting;
         PeerDownload reporting;
         synchronized (this) {
             waiting = inFlight.remove(record.number());
-            reporting = source == PieceOrigin.BACK_TO_SOURCE ? peer : null;
+            reporting = ready.origin() == PieceOrigin.BACK_TO_SOURCE ? peer : null;
         }
         // Outside the lock: listeners take their own locks (an upload stream's), and waiters resume. Neither the
         // report nor a listener can keep the piece from its waiter: whatever they throw is theirs alone.
         if (reporting != null) {
             try {
-                reporting.pieceFromOrigin(record);
+                reporting.pieceFromOrigin(record, ready.createdAt(), ready.cost());
             } catch (RuntimeException e) {
                 log.warn("event=piece_report_failed task={} piece={} error=\"{}\"", id, record.number(), e.toString());
             }
@@ -596,7 +614,7 @@ public final class ActiveTask {
         // Claimed before the waiter resumes: it may hard-link the content to an output the user then writes to.
         OptionalLong completedAt = claimFinish();
         if (waiting != null) {
-            waiting.complete(new ReadyPiece(record, source));
+            waiting.complete(ready);
         }
         completedAt.ifPresent(this::finish);
     }
