@@ -145,7 +145,9 @@ class BadInputTest {
 
         assertThat(result.exitCode()).as(result.toString()).isEqualTo(9);
         assertThat(result.stderr()).contains(url).contains("back-to-source is disabled");
-        assertThat(origin.bytesSent("/nobody-has-it.bin")).isZero();
+        // At most the one-byte length probe every download starts with (Dragonfly's dfdaemon probes even then:
+        // its scheduler needs the length), never the content.
+        assertThat(origin.bytesSent("/nobody-has-it.bin")).isLessThanOrEqualTo(1);
         assertDaemonStillServes();
     }
 

@@ -79,12 +79,11 @@ public final class Swarm implements BeforeEachCallback, AfterEachCallback {
         String digest() {
             List<String> lines = daemon.stdout().lines()
                     .filter(l -> l.contains("event=peer_registered") || l.contains("event=parent_") || l.contains("event=task_")
-                            || l.contains("event=scheduler_") || l.contains("event=reschedule") || l.contains("event=download_")
+                            || l.contains("event=scheduler_") || l.contains("event=reschedule") || l.contains("event=back_to_source") || l.contains("event=download_")
                             || l.contains(" level=ERROR ") || l.contains("Exception"))
                     .toList();
-            int pieceFromOrigin = (int) daemon.stdout().lines().filter(l -> l.contains("event=piece_from_origin")).count();
             return "--- " + name + " " + ip() + " pid " + daemon.pid() + (daemon.isAlive() ? "" : " (exited)") + " in "
-                    + daemon.dir() + ", piece_from_origin lines: " + pieceFromOrigin + "\n"
+                    + daemon.dir() + "\n"
                     + String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
         }
     }

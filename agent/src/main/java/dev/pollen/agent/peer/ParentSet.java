@@ -79,8 +79,9 @@ public final class ParentSet implements AutoCloseable {
     private static final int SLOW_FACTOR = 4;
     private static final long SLOW_FLOOR_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final int RECENT_PIECES = 16;
-    private static final int NOT_FOUND_RETRIES = 10;
-    private static final long NOT_FOUND_RETRY_MILLIS = 200;
+    /** How often a parent that ends a stream at its maximum age is followed again, and after how long. */
+    private static final int RESTREAMS = 10;
+    private static final long RESTREAM_MILLIS = 200;
 
     private static final class ParentState {
         final Peer peer;
@@ -116,10 +117,7 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
-    /**
-     * Streams one parent's pieces. A parent that does not know the task yet (NOT_FOUND: it registered
-     * a moment ago and is still asking its own parents or the origin) is asked again shortly.
-     */
+    /** Streams one parent's pieces; a parent whose stream fails is gone for this task. */
     private synchronized void follow(ParentState state, SyncPiecesRequest request, int attempt) {
         if (closed) {
             return;
@@ -141,16 +139,16 @@ public final class ParentSet implements AutoCloseable {
                     public void onError(Throwable t) {
                         io.grpc.Status.Code code = io.grpc.Status.fromThrowable(t).getCode();
                         forget(ctx);
-                        if (code == io.grpc.Status.Code.DEADLINE_EXCEEDED && attempt < NOT_FOUND_RETRIES) {
+                        if (code == io.grpc.Status.Code.DEADLINE_EXCEEDED && attempt < RESTREAMS) {
                             // This side sets no deadline: the parent ended a stream that reached its maximum age
                             // (upload.syncPieces.maxAge). It is alive; follow it again (not at once, nor forever,
                             // for a parent that ends every stream so).
-                            CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
-                                    .execute(() -> follow(state, request, attempt + 1));
-                        } else if (code == io.grpc.Status.Code.NOT_FOUND && attempt < NOT_FOUND_RETRIES) {
-                            CompletableFuture.delayedExecutor(NOT_FOUND_RETRY_MILLIS, TimeUnit.MILLISECONDS)
+                            CompletableFuture.delayedExecutor(RESTREAM_MILLIS, TimeUnit.MILLISECONDS)
                                     .execute(() -> follow(state, request, attempt + 1));
                         } else {
+                            // Anything else, NOT_FOUND included, means the parent cannot serve the task: the scheduler's
+                            // view of it is stale (a parent is named only once its task exists there, by Pollen and
+                            // Dragonfly alike; Dragonfly's says so in-stream as INTERNAL "task .. not found").
                             gone(state, t.toString());
                         }
                     }

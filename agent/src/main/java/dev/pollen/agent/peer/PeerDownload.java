@@ -15,9 +15,12 @@ import dev.pollen.scheduler.client.Decision;
 import dev.pollen.scheduler.client.PeerSession;
 import dev.pollen.scheduler.client.SchedulerClient;
 import dev.pollen.scheduler.client.SchedulerUnavailableException;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +47,10 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private boolean ended;
     private volatile int pieceCount;
     private final AtomicBoolean replacing = new AtomicBoolean();
+    /** Reschedules asked so far (guarded by this): callers that failed together ask once. */
+    private long reschedules;
+    /** No parent is usable and the scheduler named no others: the remaining pieces go to the origin. */
+    private boolean abandoned;
     private final ReentrantLock rescheduling = new ReentrantLock();
 
     private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
@@ -72,46 +79,75 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     }
 
     /**
-     * The task as the first parent that knows its length sees it, asking again for a moment while the
-     * parents are still learning it from the origin; null if none does in time.
+     * The task's length as the parents know it, for a node that could not learn it from the origin: from the
+     * candidates' task (Dragonfly's scheduler fills it), else from each parent's StatTask, asking again for a
+     * moment while they are still learning it themselves. A parent that does not have the task (NOT_FOUND: the
+     * scheduler's view of it is stale) is not asked again. -1 when none knows in time.
      */
-    public Task statFromParents() throws InterruptedException {
+    public long lengthFromParents() throws InterruptedException {
         if (!(decision instanceof Decision.Parents p)) {
-            return null;
+            return -1;
         }
+        for (Peer candidate : p.parents()) {
+            long length = candidate.getTask().getContentLength();
+            // Dragonfly sends an unknown length (-1) cast to uint64: a sign bit is never a length.
+            if (length > 0) {
+                return length;
+            }
+        }
+        List<Peer> asking = new ArrayList<>(p.parents());
         long deadline = System.nanoTime() + p2p.scheduleTimeout().toNanos();
-        while (true) {
-            Task known = statOnce(p.parents());
-            if (known != null || System.nanoTime() > deadline) {
+        while (!asking.isEmpty()) {
+            long known = statOnce(asking);
+            if (known >= 0 || System.nanoTime() > deadline) {
                 return known;
             }
             Thread.sleep(STAT_RETRY_MILLIS);
         }
+        return -1;
     }
 
-    private Task statOnce(List<Peer> candidates) {
-        for (Peer parent : candidates) {
+    /** The first length a parent knows, -1 if none does yet; parents without the task are removed from {@code asking}. */
+    private long statOnce(List<Peer> asking) {
+        for (Iterator<Peer> it = asking.iterator(); it.hasNext(); ) {
+            Peer parent = it.next();
             try {
                 Task t = DfdaemonUploadGrpc.newBlockingStub(p2p.channels().channel(parent.getHost().getIp(), parent.getHost().getPort()))
                         .withDeadlineAfter(2, TimeUnit.SECONDS)
                         .statTask(StatTaskRequest.newBuilder().setTaskId(taskId).build());
                 if (t.getContentLength() > 0 || "Succeeded".equals(t.getState())) {
-                    return t;
+                    return t.getContentLength();
                 }
             } catch (StatusRuntimeException e) {
                 log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus());
+                if (e.getStatus().getCode() != Status.Code.UNAVAILABLE && e.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
+                    it.remove();
+                }
             }
         }
-        return null;
+        return -1;
     }
 
     /** Starts following the parents for the given piece count. */
     public synchronized void startFromParents(StoredTask store, int pieceCount) {
-        session.started(false);
         parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
         this.pieceCount = pieceCount;
         List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
         parents.add(((Decision.Parents) decision).parents(), wanted);
+        session.started(false);
+    }
+
+    /**
+     * The scheduler's empty task, confirmed: Dragonfly's dfdaemon answers EmptyTaskResponse with a start and
+     * an end and nothing between, and leaves.
+     */
+    public synchronized void emptyTask() {
+        if (!ended) {
+            ended = true;
+            session.started(false);
+            session.finished(false);
+        }
+        close();
     }
 
     public synchronized void startFromOrigin() {
@@ -119,18 +155,21 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         session.started(true);
     }
 
+    /** Whether pieces are still to be asked of parents: false once none is usable and the scheduler names no others. */
     public synchronized boolean hasParents() {
-        return parents != null;
+        return parents != null && !abandoned;
     }
 
     /**
-     * A piece from the parents, asking the scheduler for new ones once when the current ones cannot
-     * deliver; null when the origin must serve it.
+     * A piece from the parents, asking the scheduler for new ones when the current ones cannot deliver it;
+     * null when the origin must serve it.
      */
     public ParentSet.Fetched fetch(StoredTask store, int number) throws InterruptedException {
         ParentSet set;
+        long seen;
         synchronized (this) {
-            set = parents;
+            set = abandoned ? null : parents;
+            seen = reschedules;
         }
         if (set == null) {
             return null;
@@ -139,27 +178,48 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         if (fetched != null) {
             return fetched;
         }
-        if (reschedule(set, store.metadata().pieceCount(), "no parent delivered piece " + number)) {
+        if (reschedule(set, store.metadata().pieceCount(), "no parent delivered piece " + number, seen)) {
             return set.fetch(store, number, p2p.parentWait());
         }
         return null;
     }
 
     /**
-     * Asks the scheduler for parents other than the unusable ones and starts following them; false when
-     * it names none (or cannot be reached), and the origin is left.
+     * Asks the scheduler for parents other than the unusable ones and starts following them; false when it names
+     * none (or cannot be reached), and the origin is left. Pieces that failed together ask once: a caller that
+     * finds the scheduler was asked since its own attempt began tries the answer instead of asking again. Once no
+     * parent is usable and the scheduler has none to offer, the task stops asking (a Dragonfly scheduler takes
+     * seconds to say so, and would be asked for every remaining piece).
+     *
+     * @param seen the number of reschedules when the caller's attempt began
      */
-    private boolean reschedule(ParentSet set, int pieceCount, String why) {
+    private boolean reschedule(ParentSet set, int pieceCount, String why, long seen) {
         Decision next;
         // The session matches answers to questions; this lock keeps `decision` the answer to the latest one.
         // (A lock, not a monitor: the wait must not pin a virtual thread's carrier on Java 21.)
         rescheduling.lock();
         try {
-            next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
-            decision = next;
-        } catch (SchedulerUnavailableException e) {
-            log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
-            return false;
+            synchronized (this) {
+                if (abandoned) {
+                    return false;
+                }
+                if (reschedules != seen) {
+                    return true;
+                }
+            }
+            try {
+                next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
+            } catch (SchedulerUnavailableException e) {
+                log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
+                next = new Decision.BackToSource(e.getMessage());
+            }
+            synchronized (this) {
+                decision = next;
+                reschedules++;
+                if (!(next instanceof Decision.Parents) && !set.hasUsableParents()) {
+                    abandoned = true;
+                }
+            }
         } finally {
             rescheduling.unlock();
         }
@@ -196,10 +256,14 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         synchronized (this) {
             set = parents;
         }
+        long seen;
+        synchronized (this) {
+            seen = reschedules;
+        }
         if (set != null && pieceCount > 0 && replacing.compareAndSet(false, true)) {
             Thread.ofVirtual().name("reschedule-" + taskId.substring(0, 8)).start(() -> {
                 try {
-                    reschedule(set, pieceCount, "parent " + parentId + " is slow");
+                    reschedule(set, pieceCount, "parent " + parentId + " is slow", seen);
                 } finally {
                     replacing.set(false);
                 }

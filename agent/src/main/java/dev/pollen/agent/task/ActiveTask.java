@@ -9,6 +9,7 @@ import dev.pollen.agent.origin.PieceSource;
 import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.peer.ParentSet;
 import dev.pollen.agent.peer.PeerDownload;
+import dev.pollen.scheduler.client.Decision;
 import dev.pollen.agent.storage.LocalStorageError;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
@@ -35,6 +36,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -86,6 +88,8 @@ public final class ActiveTask {
     private CompletableFuture<Long> stream;
     /** When the stream's current piece began (System.nanoTime): the previous piece's end. */
     private final AtomicLong streamPieceBegan = new AtomicLong();
+    /** Pieces that parents could not deliver are logged once per task, not once per piece. */
+    private final AtomicBoolean piecesFromOriginLogged = new AtomicBoolean();
     private PeerDownload peer;
     /** Registering a task loaded from disk unfinished with the scheduler, once; later downloaders wait for it. */
     private CompletableFuture<Void> resumption;
@@ -254,14 +258,26 @@ public final class ActiveTask {
             resumption = CompletableFuture.completedFuture(null);
         }
         TaskSpec request = spec;
-        PeerDownload registered = p2p == null ? null : PeerDownload.register(p2p, id, request.toDownload());
+        // As Dragonfly's dfdaemon does: the length first (a one-byte range request), then the scheduler, told it.
+        OriginProbe probe = OriginProbe.of(origin, request);
+        PeerDownload registered = null;
         try {
-            if (registered != null && prepareFromParents(request, registered)) {
-                return true;
+            if (p2p == null) {
+                backToSource(BackToSourceReason.NO_SCHEDULER, "");
+            } else {
+                long length = probe.length();
+                registered = PeerDownload.register(p2p, id, request.toDownload(length,
+                        length < 0 ? 0 : PieceLengths.forTask(request.url(), length, request.pieceLength())));
+                if (registered == null) {
+                    backToSource(BackToSourceReason.SCHEDULER_UNAVAILABLE, "");
+                } else if (follow(request, registered, probe)) {
+                    return true;
+                }
             }
-            prepareFromOrigin(request, registered, reach == Reach.ORIGIN);
+            prepareFromOrigin(request, registered, probe, reach == Reach.ORIGIN);
             return true;
         } catch (IOException | RuntimeException e) {
+            probe.close();
             if (registered != null) {
                 // Not yet the task's peer: the scheduler hears of the failure now, not when the task is closed.
                 registered.failed(String.valueOf(e.getMessage()));
@@ -269,6 +285,53 @@ public final class ActiveTask {
             }
             throw e;
         }
+    }
+
+    /**
+     * Does what the scheduler said, as far as peers can: parents, or an empty task the origin agrees is empty.
+     * False when the origin is needed (the reason is logged).
+     */
+    private boolean follow(TaskSpec request, PeerDownload registered, OriginProbe probe) throws IOException {
+        switch (registered.decision()) {
+            case Decision.Parents parents -> {
+                long length = probe.length() >= 0 ? probe.length() : lengthFromParents(registered);
+                if (length < 0) {
+                    backToSource(BackToSourceReason.NO_PARENT_KNOWS_LENGTH, "");
+                    return false;
+                }
+                probe.close();
+                createFromParents(request, registered, length, probe.headers());
+                return true;
+            }
+            case Decision.Empty empty -> {
+                if (probe.length() == 0) {
+                    return false;
+                }
+                // Dragonfly's scheduler reads a length nobody reported as 0: an empty answer is believed only when
+                // the origin agrees (a length of 0 is served as an empty file by the origin path, which needs no bytes).
+                backToSource(BackToSourceReason.EMPTY_TASK_CONTRADICTS_ORIGIN,
+                        "origin_length=" + (probe.length() < 0 ? "unknown" : probe.length()));
+                return false;
+            }
+            case Decision.BackToSource b -> {
+                backToSource(BackToSourceReason.SCHEDULER_DECIDED, "description=\"" + b.reason() + "\"");
+                return false;
+            }
+        }
+    }
+
+    private long lengthFromParents(PeerDownload registered) {
+        try {
+            return registered.lengthFromParents();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    /** One line per fallback to the origin, saying why. */
+    private void backToSource(BackToSourceReason reason, String detail) {
+        log.info("event=back_to_source task={} reason={}{}", id, reason.token(), detail.isEmpty() ? "" : " " + detail);
     }
 
     /**
@@ -300,21 +363,25 @@ public final class ActiveTask {
             return;
         }
         try {
-            PeerDownload registered = PeerDownload.register(p2p, id, spec.toDownload());
+            StoredTask stored = store;
+            TaskMetadata meta = stored.metadata();
+            PeerDownload registered = PeerDownload.register(p2p, id, spec.toDownload(meta.contentLength(), meta.pieceLength()));
             if (registered == null) {
+                backToSource(BackToSourceReason.SCHEDULER_UNAVAILABLE, "");
                 return;
             }
-            StoredTask stored = store;
-            if (registered.decision() instanceof dev.pollen.scheduler.client.Decision.Parents) {
-                registered.startFromParents(stored, stored.metadata().pieceCount());
+            if (registered.decision() instanceof Decision.Parents) {
+                registered.startFromParents(stored, meta.pieceCount());
             } else {
+                backToSource(registered.decision() instanceof Decision.Empty ? BackToSourceReason.EMPTY_TASK_CONTRADICTS_ORIGIN
+                        : BackToSourceReason.SCHEDULER_DECIDED, "");
                 registered.startFromOrigin();
             }
             synchronized (this) {
                 peer = registered;
             }
             log.info("event=task_resumed task={} stored_pieces={} of={} decision={}", id, stored.pieces().size(),
-                    stored.metadata().pieceCount(), registered.decision().getClass().getSimpleName());
+                    meta.pieceCount(), registered.decision().getClass().getSimpleName());
         } finally {
             done.complete(null);
         }
@@ -328,82 +395,71 @@ public final class ActiveTask {
         store = created;
     }
 
-    private void prepareFromOrigin(TaskSpec request, PeerDownload registered, boolean backToSourceAllowed) throws IOException {
+    /**
+     * Creates the task from the origin's answer to the probe (a ranged task, or one streamed from that very
+     * answer). The scheduler hears that this peer started only once the task exists here, so no child it is
+     * named to can find it missing.
+     */
+    private void prepareFromOrigin(TaskSpec request, PeerDownload registered, OriginProbe probe, boolean backToSourceAllowed)
+            throws IOException {
         if (!backToSourceAllowed) {
+            probe.close();
             throw new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has task " + id + " of " + request.url()
                     + " and back-to-source is disabled (fix: drop --disable-back-to-source)");
         }
-        if (registered != null) {
-            registered.startFromOrigin();
-        }
-        OriginResponse probe = origin.probe(request.uri(), request.requestHeaders());
+        OriginResponse response = probe.response();
+        long length = response.totalLength();
+        long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
+        boolean ranged = response.partial() && length >= 0;
         OriginResponse firstStream = null;
-        try {
-            boolean ranged = probe.partial() && probe.totalLength() >= 0;
-            long length = probe.totalLength();
-            long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
-            Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-            headers.putAll(probe.headers());
-            headers.remove("Content-Range");
-            headers.remove("Content-Length");
-            if (ranged) {
-                try (InputStream ignored = probe.body()) {
-                    ignored.transferTo(OutputStream.nullOutputStream());
-                }
-            } else if (probe.partial()) {
-                probe.body().close();
-            } else {
-                firstStream = probe;
+        if (ranged) {
+            try (InputStream ignored = response.body()) {
+                ignored.transferTo(OutputStream.nullOutputStream());
             }
-            StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, ranged, headers,
+        } else if (response.partial()) {
+            response.body().close();
+        } else {
+            firstStream = response;
+        }
+        try {
+            StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, ranged, probe.headers(),
                     clock.instant()));
             log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, request.url(), length,
                     pieceLength, ranged);
             if (length == 0) {
                 created.finish();
             }
-            publish(created, registered, probe.uri(), firstStream);
+            publish(created, registered, response.uri(), firstStream);
         } catch (IOException | RuntimeException e) {
-            closeQuietly(firstStream != null ? firstStream : probe);
+            closeQuietly(firstStream);
             throw e;
+        }
+        if (registered != null) {
+            if (length == 0 && registered.decision() instanceof Decision.Empty) {
+                registered.emptyTask();
+            } else {
+                registered.startFromOrigin();
+            }
         }
     }
 
-    /**
-     * When the scheduler names parents that know the task's length, creates the task from that and
-     * downloads from them. False: the origin is needed.
-     */
-    private boolean prepareFromParents(TaskSpec request, PeerDownload registered) throws IOException {
-        if (!(registered.decision() instanceof dev.pollen.scheduler.client.Decision.Parents)) {
-            return false;
-        }
-        dev.pollen.proto.common.v2.Task known;
-        try {
-            known = registered.statFromParents();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-        if (known == null) {
-            return false;
-        }
-        long length = known.getContentLength();
+    /** Creates the task at the length the origin or the parents gave, and downloads it from the parents. */
+    private void createFromParents(TaskSpec request, PeerDownload registered, long length, Map<String, List<String>> headers)
+            throws IOException {
         long pieceLength = PieceLengths.forTask(request.url(), length, request.pieceLength());
         // Ranges are assumed for the origin fallback; an origin that ignores them switches the task to a stream.
-        StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, true, Map.of(),
+        StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, true, headers,
                 clock.instant()));
-        registered.startFromParents(created, created.metadata().pieceCount());
         log.info("event=task_created task={} url={} content_length={} piece_length={} source=parents", id, request.url(), length,
                 pieceLength);
         if (length == 0) {
             created.finish();
-            registered.finished();
-            registered.close();
             publish(created, null, null, null);
-        } else {
-            publish(created, registered, null, null);
+            registered.emptyTask();
+            return;
         }
-        return true;
+        publish(created, registered, null, null);
+        registered.startFromParents(created, created.metadata().pieceCount());
     }
 
     /** Reports the end of this node's download of the task to the scheduler and leaves its stream. */
@@ -495,7 +551,12 @@ public final class ActiveTask {
                             + number + " of task " + id + " and back-to-source is disabled (fix: drop --disable-back-to-source)"));
                     return;
                 }
-                log.info("event=piece_from_origin task={} piece={} reason=no_parent_delivered", id, number);
+                if (piecesFromOriginLogged.compareAndSet(false, true)) {
+                    backToSource(BackToSourceReason.NO_PARENT_DELIVERED, "piece=" + number);
+                } else {
+                    log.debug("event=piece_from_origin task={} piece={} reason={}", id, number,
+                            BackToSourceReason.NO_PARENT_DELIVERED.token());
+                }
             }
             Instant createdAt = clock.instant();
             long started = System.nanoTime();

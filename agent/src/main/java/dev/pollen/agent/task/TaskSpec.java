@@ -37,6 +37,21 @@ public record TaskSpec(
     }
 
     /** The request as the scheduler hears it when this node registers for the task. */
+    /**
+     * The download as Dragonfly's dfdaemon registers it: with the length it learned from the origin (or its
+     * disk) first, as {@code actual_*}. Dragonfly's scheduler keeps the first registrant's values as the task's
+     * and reads an unset length as 0, an empty task; so they are left unset only when the length is unknown.
+     */
+    Download toDownload(long contentLength, long pieceLength) {
+        Download d = toDownload();
+        if (contentLength < 0) {
+            return d;
+        }
+        long pieces = contentLength == 0 ? 0 : (contentLength - 1) / pieceLength + 1;
+        return d.toBuilder().setActualContentLength(contentLength).setActualPieceLength(pieceLength)
+                .setActualPieceCount(pieces).build();
+    }
+
     public Download toDownload() {
         Download.Builder d = Download.newBuilder().setUrl(url).addAllFilteredQueryParams(filteredQueryParams)
                 .putAllRequestHeader(requestHeaders);
