@@ -55,8 +55,6 @@ class ClusterTest {
         cluster.register("c", TASK, "pc", "u", WAIT);
         cluster.pieceFailed("pc", "pa", false);
         assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
-        cluster.pieceFailed("pc", "pb", true); // temporary: still usable
-        assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
         assertThat(cluster.reschedule("pc", List.of("pb"))).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
@@ -69,7 +67,7 @@ class ClusterTest {
         cluster.register("a", TASK, "pa", "u", WAIT);
         cluster.register("s", TASK, "ps", "u", WAIT);
         cluster.register("b", TASK, "pb", "u", WAIT);
-        cluster.finished("pb", 100, 4);
+        cluster.finished("pb", false);
         List<String> order = parents(cluster.register("c", TASK, "pc", "u", WAIT));
         assertThat(order.get(0)).isEqualTo("pb");
         assertThat(order.get(1)).isEqualTo("ps");
@@ -92,7 +90,7 @@ class ClusterTest {
         host("c", 0);
         cluster.register("a", TASK, "pa", "u", WAIT);
         cluster.register("b", TASK, "pb", "u", WAIT);
-        cluster.failed("pa");
+        cluster.failed("pa", false);
         cluster.left("pb");
         assertThat(cluster.register("c", TASK, "pc", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
