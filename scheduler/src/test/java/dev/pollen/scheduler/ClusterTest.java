@@ -3,10 +3,7 @@ package dev.pollen.scheduler;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.proto.common.v2.Host;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -137,28 +134,5 @@ class ClusterTest {
     @Test
     void anUnknownHostIsToldToUseTheSource() {
         assertThat(cluster.register("ghost", TASK, "p", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
-    }
-
-    private static final class MutableClock extends Clock {
-        private Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 }
