@@ -3,6 +3,7 @@ package dev.pollen.scheduler;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Piece;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -134,5 +135,21 @@ class ClusterTest {
     @Test
     void anUnknownHostIsToldToUseTheSource() {
         assertThat(cluster.register("ghost", TASK, "p", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+    }
+
+    @Test
+    void aParentWhoseLastPieceWasFarSlowerRanksLastButIsStillOffered() {
+        host("a", 0);
+        host("b", 0);
+        host("c", 0);
+        cluster.register("a", TASK, "pa", "u", WAIT);
+        cluster.register("b", TASK, "pb", "u", WAIT);
+        cluster.finished("pa", false);
+        // (com.google.protobuf.Duration: the piece's cost as dfdaemon reports it)
+        for (long cost : new long[] {1_000_000, 1_000_000, 500_000_000}) {
+            cluster.pieceFinished("pa", Piece.newBuilder()
+                    .setCost(com.google.protobuf.Duration.newBuilder().setNanos((int) cost)).build(), true);
+        }
+        assertThat(parents(cluster.register("c", TASK, "pc", "u", WAIT))).containsExactly("pb", "pa");
     }
 }
