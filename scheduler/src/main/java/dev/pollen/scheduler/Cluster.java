@@ -398,10 +398,6 @@ final class Cluster {
         return Optional.ofNullable(peers.get(peerId));
     }
 
-    synchronized Optional<TaskRecord> task(String taskId) {
-        return Optional.ofNullable(tasks.get(taskId));
-    }
-
     /** StatTask as Dragonfly answers it. */
     synchronized Optional<Task> statTask(String taskId) {
         return Optional.ofNullable(tasks.get(taskId)).map(Protos::statTask);
