@@ -1,7 +1,12 @@
 package dev.pollen.scheduler;
 
+import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Peer;
+import dev.pollen.proto.common.v2.Piece;
+import dev.pollen.proto.common.v2.Task;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -37,8 +42,8 @@ final class Cluster {
         }
     }
 
-    /** A parent offered to a child: its peer id and host. */
-    record Parent(String peerId, Host host) {
+    /** A parent offered to a child: its peer id and the candidate as sent (constructSuccessNormalTaskResponse). */
+    record Parent(String peerId, Peer candidate) {
     }
 
     private final Clock clock;
@@ -82,6 +87,11 @@ final class Cluster {
         return hosts.values().stream().map(h -> h.host).toList();
     }
 
+    /** ListHosts' filter as Dragonfly applies it: 0 the normal hosts, 1 the seeds, any other type none. */
+    synchronized List<Host> hosts(int type) {
+        return type != 0 && type != 1 ? List.of() : hosts.values().stream().filter(h -> h.host.getType() == type).map(h -> h.host).toList();
+    }
+
     /** Expires hosts that stopped announcing; their peers leave with them. */
     synchronized int expireHosts() {
         Instant cutoff = clock.instant().minus(config.hostTtl());
@@ -96,27 +106,59 @@ final class Cluster {
         return expired;
     }
 
+    /** A peer the scheduler does not know sent a message that needs it (Dragonfly answers NotFound too). */
+    static final class PeerNotFoundException extends RuntimeException {
+        PeerNotFoundException(String peerId) {
+            super("peer " + peerId + " not found", null, false, false);
+        }
+    }
+
+    /** Registers a peer of a download that names only its URL. */
+    synchronized Decision register(String hostId, String taskId, String peerId, String url, Duration seedWait) {
+        return register(hostId, taskId, peerId, Download.newBuilder().setUrl(url).build(), seedWait);
+    }
+
     /**
-     * Registers a peer and decides: parents if any can serve; else, when a seed peer exists and this
-     * peer is not on one, hold it while the seed starts (triggering the seed once per task), so that
-     * only the seed goes to the origin; else the origin. One step under the lock, so no other peer
-     * can be handed a held peer as its parent.
+     * Registers a peer and decides, in Dragonfly's order (service_v2.go, handleRegisterPeerRequest): a task of
+     * length 0 is empty whatever else was asked; a peer that asks for the source gets it; else parents if any
+     * can serve; else, when a seed peer exists and this peer is not on one, hold it while the seed starts
+     * (triggering the seed once per task), so that only the seed goes to the origin; else the origin. One step
+     * under the lock, so no other peer can be handed a held peer as its parent.
      */
-    synchronized Decision register(String hostId, String taskId, String peerId, String url, java.time.Duration seedWait) {
+    synchronized Decision register(String hostId, String taskId, String peerId, Download download, Duration seedWait) {
         HostRecord host = hosts.get(hostId);
         if (host == null) {
             return new Decision.BackToSource("host " + hostId + " has not announced itself; download from the source");
         }
-        TaskRecord task = tasks.computeIfAbsent(taskId, id -> new TaskRecord(id, clock.instant()));
-        task.url = url;
+        Instant now = clock.instant();
+        TaskRecord task = tasks.computeIfAbsent(taskId, id -> new TaskRecord(id, now));
+        describe(task, download);
         PeerRecord peer = peers.get(peerId);
         if (peer == null) {
-            peer = new PeerRecord(peerId, taskId, hostId, clock.instant());
+            peer = new PeerRecord(peerId, taskId, hostId, now);
             peers.put(peerId, peer);
             task.peers.put(peerId, peer);
+        } else {
+            // A peer registering again (a new stream after its old one broke) starts over.
+            releaseParents(peer);
+            peer.answered = false;
         }
+        peer.priority = download.getPriority();
+        peer.range = download.hasRange() ? download.getRange() : null;
+        peer.concurrentPieceCount = download.hasConcurrentPieceCount() ? download.getConcurrentPieceCount()
+                : PeerRecord.DEFAULT_CONCURRENT_PIECE_COUNT;
+        peer.needBackToSource = download.getNeedBackToSource();
+        peer.updatedAt = now;
+        task.state = TaskRecord.State.RUNNING;
+        task.updatedAt = now;
         if (task.contentLength == 0) {
+            peer.state = PeerRecord.State.RECEIVED_EMPTY;
             return new Decision.Empty();
+        }
+        peer.state = PeerRecord.State.RECEIVED_NORMAL;
+        if (peer.needBackToSource) {
+            peer.answered = true;
+            return new Decision.BackToSource("peer's NeedBackToSource is true");
         }
         if (!host.seed() && selector.select(peer, task, hosts).isEmpty()) {
             Host trigger = null;
@@ -128,20 +170,51 @@ final class Cluster {
                 }
             }
             if (trigger != null || awaitingSeed(task, seedWait)) {
-                peer.state = PeerRecord.State.PENDING;
                 return new Decision.Held(trigger);
             }
         }
         return schedule(peer, task);
     }
 
+    /**
+     * What a registrant says about the task. Dragonfly keeps the URL, query filter and headers of the latest
+     * registrant and everything else from the first (service_v2.go, handleResource).
+     *
+     * <p>The length: Dragonfly stores the first registrant's actual_content_length/piece_count/piece_length
+     * unconditionally, so an unset field (proto3 {@code optional}) reads as 0 and makes the task EMPTY for
+     * everyone. Pollen treats an unset field as unknown: the task's length stays -1 until some registrant reports
+     * it, and a later registrant's report is taken only while the length is still unknown (the first report
+     * wins, as in Dragonfly).
+     */
+    private static void describe(TaskRecord task, Download download) {
+        task.url = download.getUrl();
+        task.filteredQueryParams = List.copyOf(download.getFilteredQueryParamsList());
+        if (task.peers.isEmpty()) {
+            task.type = download.getType();
+            task.tag = download.hasTag() ? download.getTag() : null;
+            task.application = download.hasApplication() ? download.getApplication() : null;
+            task.digest = download.hasDigest() ? download.getDigest() : null;
+        }
+        if (task.contentLength < 0 && download.hasActualContentLength()) {
+            task.contentLength = download.getActualContentLength();
+            task.pieceLength = download.hasActualPieceLength() ? download.getActualPieceLength() : -1;
+            if (download.hasActualPieceCount()) {
+                task.pieceCount = (int) download.getActualPieceCount();
+            } else if (task.contentLength == 0) {
+                task.pieceCount = 0;
+            } else if (task.pieceLength > 0) {
+                task.pieceCount = (int) ((task.contentLength + task.pieceLength - 1) / task.pieceLength);
+            }
+        }
+    }
+
     /** Whether a seed was asked for this task within {@code wait} and does not serve it yet. */
-    synchronized boolean awaitingSeed(String taskId, java.time.Duration wait) {
+    synchronized boolean awaitingSeed(String taskId, Duration wait) {
         TaskRecord task = tasks.get(taskId);
         return task != null && awaitingSeed(task, wait);
     }
 
-    private boolean awaitingSeed(TaskRecord task, java.time.Duration wait) {
+    private boolean awaitingSeed(TaskRecord task, Duration wait) {
         if (!task.seedTriggered || clock.instant().isAfter(task.seedTriggeredAt.plus(wait))) {
             return false;
         }
@@ -165,88 +238,150 @@ final class Cluster {
         return schedule(peer, task);
     }
 
+    /** Parents other than {@code excludedParents}, which stay blocked for this peer (Dragonfly's BlockParents). */
     synchronized Decision reschedule(String peerId, List<String> excludedParents) {
-        PeerRecord peer = peers.get(peerId);
-        if (peer == null) {
-            return new Decision.BackToSource("peer " + peerId + " is not registered");
-        }
+        PeerRecord peer = known(peerId);
         peer.blockedParents.addAll(excludedParents);
+        peer.updatedAt = clock.instant();
         return schedule(peer, tasks.get(peer.taskId));
     }
 
+    /**
+     * Parents, or the source when none can serve. The peer's state is left to its own reports (Started,
+     * BackToSourceStarted), as in Dragonfly; {@link PeerRecord#answered} lets it serve others meanwhile.
+     */
     private Decision schedule(PeerRecord peer, TaskRecord task) {
         releaseParents(peer);
+        peer.answered = true;
         List<PeerRecord> chosen = selector.select(peer, task, hosts);
         if (chosen.isEmpty()) {
-            peer.state = PeerRecord.State.BACK_TO_SOURCE;
             log.debug("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);
             return new Decision.BackToSource("no peer holds task " + task.id + " yet");
         }
         log.debug("event=scheduled task={} peer={} decision=parents parents={}", task.id, peer.id,
                 chosen.stream().map(p -> p.id).toList());
-        peer.state = PeerRecord.State.RUNNING;
+        Task taskView = Protos.task(task).build();
         List<Parent> parents = new ArrayList<>();
         for (PeerRecord p : chosen) {
             HostRecord h = hosts.get(p.hostId);
             h.assignedChildren++;
             peer.parentHosts.add(p.hostId);
-            parents.add(new Parent(p.id, h.host));
+            parents.add(new Parent(p.id, Protos.peer(p, taskView, h)));
         }
         return new Decision.Parents(parents);
     }
 
+    /**
+     * DownloadPeerStarted / DownloadPeerBackToSourceStarted. Dragonfly's FSM rejects a few orders (Started after
+     * BackToSourceStarted fails the peer); Pollen follows the latest report and ignores reports after the end.
+     */
     synchronized void started(String peerId, boolean backToSource) {
-        PeerRecord p = peers.get(peerId);
-        if (p != null) {
+        PeerRecord p = known(peerId);
+        if (!p.finished()) {
             p.state = backToSource ? PeerRecord.State.BACK_TO_SOURCE : PeerRecord.State.RUNNING;
             p.updatedAt = clock.instant();
         }
     }
 
-    synchronized void pieceFinished(String peerId, int number, long length, long offset) {
-        PeerRecord p = peers.get(peerId);
-        if (p != null) {
-            p.pieces.set(number);
-            p.updatedAt = clock.instant();
-            TaskRecord t = tasks.get(p.taskId);
-            if (t.pieceLength == 0 && offset == 0) {
-                t.pieceLength = length;
-            }
-        }
-    }
-
-    synchronized void pieceFailed(String peerId, String parentId, boolean temporary) {
-        PeerRecord p = peers.get(peerId);
-        if (p != null && !temporary && !parentId.isEmpty()) {
-            p.blockedParents.add(parentId);
-            log.info("event=parent_blocked task={} peer={} parent={}", p.taskId, peerId, parentId);
-        }
-    }
-
-    synchronized void finished(String peerId, long contentLength, int pieceCount) {
+    /**
+     * DownloadPiece(BackToSource)Finished: the peer holds the piece, its cost counts towards its speed, and the
+     * parent it came from is alive. Only pieces from the source are kept on the task, as in Dragonfly
+     * (handleDownloadPieceBackToSourceFinishedRequest, Task.StorePiece): StatTask lists those. From a peer the
+     * scheduler does not know, ignored: Dragonfly only logs a piece handler's error.
+     */
+    synchronized void pieceFinished(String peerId, Piece piece, boolean backToSource) {
         PeerRecord p = peers.get(peerId);
         if (p == null) {
             return;
         }
-        p.state = PeerRecord.State.SUCCEEDED;
-        p.updatedAt = clock.instant();
-        log.info("event=peer_finished task={} peer={} pieces={}", p.taskId, peerId, pieceCount);
+        Instant now = clock.instant();
+        p.pieces.set(piece.getNumber());
+        p.pieceCosts.add(Math.max(0, piece.getCost().getSeconds() * 1_000_000_000L + piece.getCost().getNanos()));
+        p.updatedAt = now;
         TaskRecord t = tasks.get(p.taskId);
-        if (contentLength >= 0) {
-            t.contentLength = contentLength;
+        t.updatedAt = now;
+        if (backToSource) {
+            t.pieces.put(piece.getNumber(), piece.toBuilder().clearContent().build());
+        } else if (piece.hasParentId()) {
+            PeerRecord parent = peers.get(piece.getParentId());
+            if (parent != null) {
+                parent.updatedAt = now;
+                HostRecord h = hosts.get(parent.hostId);
+                if (h != null) {
+                    h.lastSeen = now;
+                }
+            }
         }
-        if (pieceCount >= 0) {
-            t.pieceCount = pieceCount;
-            p.pieces.set(0, pieceCount);
+    }
+
+    /**
+     * DownloadPieceFailed: the parent is not offered to this peer again. Dragonfly blocks it only when
+     * {@code temporary} (a Rust peer always sends true) and ignores a permanent failure; Pollen's agent sends
+     * false for a parent that failed a piece and true for a slow one, and excludes both when it reschedules, so
+     * Pollen blocks the parent either way.
+     */
+    synchronized void pieceFailed(String peerId, String parentId, boolean temporary) {
+        PeerRecord p = peers.get(peerId);
+        if (p == null) {
+            return;
         }
+        p.updatedAt = clock.instant();
+        if (!parentId.isEmpty() && p.blockedParents.add(parentId)) {
+            log.info("event=parent_blocked task={} peer={} parent={} temporary={}", p.taskId, peerId, parentId, temporary);
+        }
+    }
+
+    /**
+     * DownloadPeer(BackToSource)Finished (no fields: length and piece count are reserved in the proto). The task
+     * succeeds when a whole-task peer finishes from the source, as in Dragonfly
+     * (handleDownloadPeerBackToSourceFinishedRequest). Pollen also marks it Succeeded when a whole-task peer
+     * finishes from parents: that peer holds every piece, so the task is complete, and a child that stats the
+     * task through a parent (whose StatTask answers what the scheduler holds) must see it so; Dragonfly leaves
+     * such a task Running.
+     */
+    synchronized void finished(String peerId, boolean backToSource) {
+        PeerRecord p = known(peerId);
+        if (p.finished()) {
+            return;
+        }
+        Instant now = clock.instant();
+        p.state = PeerRecord.State.SUCCEEDED;
+        p.cost = Duration.between(p.createdAt, now);
+        p.updatedAt = now;
+        TaskRecord t = tasks.get(p.taskId);
+        log.info("event=peer_finished task={} peer={} back_to_source={}", p.taskId, peerId, backToSource);
+        if (t.pieceCount > 0) {
+            p.pieces.set(0, t.pieceCount);
+        }
+        if (p.range == null) {
+            t.state = TaskRecord.State.SUCCEEDED;
+        }
+        t.updatedAt = now;
         releaseParents(p);
     }
 
-    synchronized void failed(String peerId) {
-        PeerRecord p = peers.get(peerId);
-        if (p != null) {
-            p.state = PeerRecord.State.FAILED;
-            releaseParents(p);
+    /**
+     * DownloadPeer(BackToSource)Failed. A failure from the source fails the task and forgets its length, as in
+     * Dragonfly (handleDownloadPeerBackToSourceFailedRequest), so the next registrant's report is taken. Unlike
+     * Dragonfly, a task another peer completed stays Succeeded with its length: one peer's failed origin fetch
+     * does not undo a finished download.
+     */
+    synchronized void failed(String peerId, boolean backToSource) {
+        PeerRecord p = known(peerId);
+        if (p.finished()) {
+            return;
+        }
+        Instant now = clock.instant();
+        p.state = PeerRecord.State.FAILED;
+        p.updatedAt = now;
+        releaseParents(p);
+        TaskRecord t = tasks.get(p.taskId);
+        t.updatedAt = now;
+        if (backToSource && t.state != TaskRecord.State.SUCCEEDED) {
+            t.state = TaskRecord.State.FAILED;
+            t.contentLength = -1;
+            t.pieceCount = -1;
+            t.pieceLength = -1;
         }
     }
 
@@ -254,7 +389,7 @@ final class Cluster {
     synchronized void left(String peerId) {
         PeerRecord p = peers.get(peerId);
         if (p != null && p.state != PeerRecord.State.SUCCEEDED) {
-            log.info("event=peer_left task={} peer={} state={}", p.taskId, peerId, p.state);
+            log.info("event=peer_left task={} peer={} state={}", p.taskId, peerId, p.state.label);
             removePeer(p);
         }
     }
@@ -263,8 +398,15 @@ final class Cluster {
         return Optional.ofNullable(peers.get(peerId));
     }
 
-    synchronized Optional<TaskRecord> task(String taskId) {
-        return Optional.ofNullable(tasks.get(taskId));
+    /** StatTask as Dragonfly answers it. */
+    synchronized Optional<Task> statTask(String taskId) {
+        return Optional.ofNullable(tasks.get(taskId)).map(Protos::statTask);
+    }
+
+    /** StatPeer as Dragonfly answers it: the peer with its task (and its pieces) and its host. */
+    synchronized Optional<Peer> statPeer(String peerId) {
+        PeerRecord p = peers.get(peerId);
+        return p == null ? Optional.empty() : Optional.of(Protos.peer(p, Protos.statTask(tasks.get(p.taskId)), hosts.get(p.hostId)));
     }
 
     synchronized boolean deletePeer(String peerId) {
@@ -275,12 +417,31 @@ final class Cluster {
         return p != null;
     }
 
-    synchronized boolean deleteTask(String taskId) {
-        TaskRecord t = tasks.remove(taskId);
-        if (t != null) {
-            t.peers.keySet().forEach(peers::remove);
+    /**
+     * DeleteTask as Dragonfly does it: the host's peers of the task leave; others' stay. False when the host is
+     * unknown. (The task goes with its last peer: Pollen has no task GC to reclaim it later.)
+     */
+    synchronized boolean deleteTask(String hostId, String taskId) {
+        if (!hosts.containsKey(hostId)) {
+            return false;
         }
-        return t != null;
+        TaskRecord t = tasks.get(taskId);
+        if (t != null) {
+            for (PeerRecord p : List.copyOf(t.peers.values())) {
+                if (p.hostId.equals(hostId)) {
+                    removePeer(p);
+                }
+            }
+        }
+        return true;
+    }
+
+    private PeerRecord known(String peerId) {
+        PeerRecord p = peers.get(peerId);
+        if (p == null) {
+            throw new PeerNotFoundException(peerId);
+        }
+        return p;
     }
 
     private void releaseParents(PeerRecord child) {
@@ -296,7 +457,7 @@ final class Cluster {
     private void removePeer(PeerRecord p) {
         releaseParents(p);
         peers.remove(p.id);
-        p.state = PeerRecord.State.LEFT;
+        p.state = PeerRecord.State.LEAVE;
         TaskRecord t = tasks.get(p.taskId);
         if (t != null) {
             t.peers.remove(p.id);

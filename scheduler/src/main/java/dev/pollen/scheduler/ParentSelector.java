@@ -8,7 +8,9 @@ import java.util.Map;
 /**
  * Chooses parents for a peer: peers of the same task that can serve (downloading or done), never the
  * peer itself, another peer on its host, or a parent that already failed it; ranked by how much of
- * the task they hold, free upload capacity, seed status and locality.
+ * the task they hold, free upload capacity, seed status and locality. A parent whose last piece was far slower
+ * than its others (Dragonfly's IsBadParent) ranks after all the rest: Dragonfly drops it, Pollen keeps it as
+ * a last resort, as one slow piece (a GC pause) must not send a child to the origin.
  */
 final class ParentSelector {
     private final SchedulingConfig config;
@@ -31,7 +33,8 @@ final class ParentSelector {
             }
             eligible.add(p);
         }
-        eligible.sort(Comparator.comparingDouble((PeerRecord p) -> score(p, task, hosts.get(p.hostId), childHost)).reversed());
+        eligible.sort(Comparator.comparing((PeerRecord p) -> p.pieceCosts.lastIsSlow())
+                .thenComparing(Comparator.comparingDouble((PeerRecord p) -> score(p, task, hosts.get(p.hostId), childHost)).reversed()));
         return eligible.subList(0, Math.min(config.candidateParentLimit(), eligible.size()));
     }
 

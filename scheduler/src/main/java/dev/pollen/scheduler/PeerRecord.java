@@ -1,24 +1,59 @@
 package dev.pollen.scheduler;
 
+import dev.pollen.proto.common.v2.Priority;
+import dev.pollen.proto.common.v2.Range;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 /** One download of a task on one host, as the scheduler tracks it. Guarded by the {@link Cluster} lock. */
 final class PeerRecord {
-    enum State { PENDING, RUNNING, BACK_TO_SOURCE, SUCCEEDED, FAILED, LEFT }
+    /**
+     * The states of Dragonfly's peer FSM (dragonflyoss/dragonfly scheduler/resource/standard/peer.go, NewPeer), with
+     * its exact strings: StatPeer and candidate parents carry them. Dragonfly v2 never enters ReceivedTiny or
+     * ReceivedSmall (tiny and small tasks register as ReceivedNormal), so neither does Pollen.
+     */
+    enum State {
+        PENDING("Pending"), RECEIVED_EMPTY("ReceivedEmpty"), RECEIVED_NORMAL("ReceivedNormal"), RUNNING("Running"),
+        BACK_TO_SOURCE("BackToSource"), SUCCEEDED("Succeeded"), FAILED("Failed"), LEAVE("Leave");
+
+        final String label;
+
+        State(String label) {
+            this.label = label;
+        }
+    }
+
+    /** Dragonfly's default (peer.go, defaultConcurrentPieceCount) when the download names none. */
+    static final int DEFAULT_CONCURRENT_PIECE_COUNT = 8;
 
     final String id;
     final String taskId;
     final String hostId;
     final Instant createdAt;
     final BitSet pieces = new BitSet();
-    /** Parents that failed this peer: never offered to it again for this task. */
+    final PieceCosts pieceCosts = new PieceCosts();
+    /** Parents this peer may not be offered again: reschedule exclusions and parents that failed it. */
     final Set<String> blockedParents = new HashSet<>();
     /** Hosts of the parents this peer was last given; their capacity is returned when it is done. */
-    final java.util.List<String> parentHosts = new java.util.ArrayList<>();
+    final List<String> parentHosts = new ArrayList<>();
     State state = State.PENDING;
+    /**
+     * The scheduler answered it with parents or the source, so pieces are on their way and it may serve others
+     * before it reports DownloadPeerStarted (Pollen offers such a peer; Dragonfly waits for Started).
+     */
+    boolean answered;
+    Priority priority = Priority.LEVEL0;
+    /** The requested byte range, null for the whole task: only whole-task peers complete the task. */
+    Range range;
+    int concurrentPieceCount = DEFAULT_CONCURRENT_PIECE_COUNT;
+    boolean needBackToSource;
+    /** Time from registration to DownloadPeer(BackToSource)Finished; zero until then. */
+    Duration cost = Duration.ZERO;
     Instant updatedAt;
 
     PeerRecord(String id, String taskId, String hostId, Instant now) {
@@ -29,8 +64,17 @@ final class PeerRecord {
         this.updatedAt = now;
     }
 
-    /** Whether others may fetch from it: it is downloading (pieces arrive over SyncPieces) or done. */
+    /**
+     * Whether others may fetch from it: it is downloading (pieces arrive over SyncPieces) or done. Dragonfly's
+     * evaluator (IsBadParent) accepts Running, BackToSource and Succeeded; Pollen also accepts a peer it has
+     * just answered, which reports Started a moment later.
+     */
     boolean canServe() {
-        return state == State.RUNNING || state == State.BACK_TO_SOURCE || state == State.SUCCEEDED;
+        return state == State.RUNNING || state == State.BACK_TO_SOURCE || state == State.SUCCEEDED
+                || state == State.RECEIVED_NORMAL && answered;
+    }
+
+    boolean finished() {
+        return state == State.SUCCEEDED || state == State.FAILED || state == State.LEAVE;
     }
 }

@@ -1,10 +1,8 @@
 package dev.pollen.scheduler;
 
 import com.google.protobuf.Empty;
-import com.google.protobuf.Timestamp;
 import dev.pollen.proto.common.v2.Peer;
 import dev.pollen.proto.common.v2.Task;
-import dev.pollen.proto.common.v2.TaskType;
 import dev.pollen.proto.scheduler.v2.AnnounceHostRequest;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerRequest;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerResponse;
@@ -22,7 +20,6 @@ import dev.pollen.proto.scheduler.v2.StatTaskRequest;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -48,24 +45,47 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         this.latency = latency;
     }
 
+    /**
+     * One peer's stream. As in Dragonfly (service_v2.go, AnnouncePeer) a handler's error ends the stream with its
+     * status, except for the piece reports, whose errors Dragonfly only logs. Unlike Dragonfly the stream stays
+     * open after a terminal report (Finished, Failed) until the peer closes it: a Rust peer drops it then anyway.
+     */
     @Override
     public StreamObserver<AnnouncePeerRequest> announcePeer(StreamObserver<AnnouncePeerResponse> responses) {
         return new StreamObserver<>() {
             private String peerId;
+            private boolean ended;
 
             @Override
             public void onNext(AnnouncePeerRequest request) {
+                if (ended) {
+                    return;
+                }
                 if (request.getPeerId().isEmpty() || request.getTaskId().isEmpty() || request.getHostId().isEmpty()) {
-                    responses.onError(Status.INVALID_ARGUMENT
-                            .withDescription("AnnouncePeerRequest needs host_id, task_id and peer_id").asRuntimeException());
+                    end(Status.INVALID_ARGUMENT.withDescription("AnnouncePeerRequest needs host_id, task_id and peer_id"));
                     return;
                 }
                 peerId = request.getPeerId();
                 try {
                     handle(request, responses);
+                } catch (Cluster.PeerNotFoundException e) {
+                    end(Status.NOT_FOUND.withDescription(e.getMessage()));
+                } catch (UnknownRequestException e) {
+                    end(Status.FAILED_PRECONDITION.withDescription(e.getMessage()));
                 } catch (RuntimeException e) {
                     log.warn("event=announce_failed peer={} error=\"{}\"", peerId, e.toString());
-                    responses.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
+                    end(Status.INTERNAL.withDescription(e.toString()));
+                }
+            }
+
+            private void end(Status status) {
+                ended = true;
+                synchronized (responses) {
+                    try {
+                        responses.onError(status.asRuntimeException());
+                    } catch (IllegalStateException closed) {
+                        // the peer went away first
+                    }
                 }
             }
 
@@ -81,9 +101,20 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                 if (peerId != null) {
                     cluster.left(peerId);
                 }
-                responses.onCompleted();
+                if (!ended) {
+                    synchronized (responses) {
+                        responses.onCompleted();
+                    }
+                }
             }
         };
+    }
+
+    /** A request whose oneof this scheduler does not know (or none): Dragonfly answers FailedPrecondition. */
+    private static final class UnknownRequestException extends RuntimeException {
+        UnknownRequestException(AnnouncePeerRequest.RequestCase c) {
+            super("receive unknown request: " + c, null, false, false);
+        }
     }
 
     private void handle(AnnouncePeerRequest r, StreamObserver<AnnouncePeerResponse> responses) {
@@ -92,7 +123,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
             case REGISTER_PEER_REQUEST -> {
                 long start = System.nanoTime();
                 var download = r.getRegisterPeerRequest().getDownload();
-                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download.getUrl(), SEED_WAIT);
+                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download, SEED_WAIT);
                 if (d instanceof Cluster.Decision.Held held) {
                     if (held.trigger() != null) {
                         seeds.trigger(held.trigger(), r.getTaskId(), download);
@@ -111,24 +142,18 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                         r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
                 latency.record(System.nanoTime() - start);
             }
-            case DOWNLOAD_PIECE_FINISHED_REQUEST -> {
-                var piece = r.getDownloadPieceFinishedRequest().getPiece();
-                cluster.pieceFinished(peer, piece.getNumber(), piece.getLength(), piece.getOffset());
-            }
-            case DOWNLOAD_PIECE_BACK_TO_SOURCE_FINISHED_REQUEST -> {
-                var piece = r.getDownloadPieceBackToSourceFinishedRequest().getPiece();
-                cluster.pieceFinished(peer, piece.getNumber(), piece.getLength(), piece.getOffset());
-            }
+            case DOWNLOAD_PIECE_FINISHED_REQUEST ->
+                    cluster.pieceFinished(peer, r.getDownloadPieceFinishedRequest().getPiece(), false);
+            case DOWNLOAD_PIECE_BACK_TO_SOURCE_FINISHED_REQUEST ->
+                    cluster.pieceFinished(peer, r.getDownloadPieceBackToSourceFinishedRequest().getPiece(), true);
             case DOWNLOAD_PIECE_FAILED_REQUEST -> cluster.pieceFailed(peer, r.getDownloadPieceFailedRequest().getParentId(),
                     r.getDownloadPieceFailedRequest().getTemporary());
             case DOWNLOAD_PIECE_BACK_TO_SOURCE_FAILED_REQUEST -> log.info("event=piece_back_to_source_failed peer={}", peer);
-            case DOWNLOAD_PEER_FINISHED_REQUEST, DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST -> {
-                int held = cluster.peer(peer).map(p -> p.pieces.cardinality()).orElse(-1);
-                cluster.finished(peer, -1, held);
-            }
-            case DOWNLOAD_PEER_FAILED_REQUEST, DOWNLOAD_PEER_BACK_TO_SOURCE_FAILED_REQUEST -> cluster.failed(peer);
-            case REQUEST_NOT_SET -> responses.onError(Status.INVALID_ARGUMENT
-                    .withDescription("AnnouncePeerRequest without a request").asRuntimeException());
+            case DOWNLOAD_PEER_FINISHED_REQUEST -> cluster.finished(peer, false);
+            case DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST -> cluster.finished(peer, true);
+            case DOWNLOAD_PEER_FAILED_REQUEST -> cluster.failed(peer, false);
+            case DOWNLOAD_PEER_BACK_TO_SOURCE_FAILED_REQUEST -> cluster.failed(peer, true);
+            case REQUEST_NOT_SET -> throw new UnknownRequestException(r.getRequestCase());
         }
     }
 
@@ -159,8 +184,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         return switch (d) {
             case Cluster.Decision.Parents p -> {
                 NormalTaskResponse.Builder normal = NormalTaskResponse.newBuilder();
-                p.parents().forEach(parent -> normal.addCandidateParents(
-                        Peer.newBuilder().setId(parent.peerId()).setHost(parent.host()).setState("Running")));
+                p.parents().forEach(parent -> normal.addCandidateParents(parent.candidate()));
                 yield AnnouncePeerResponse.newBuilder().setNormalTaskResponse(normal).build();
             }
             case Cluster.Decision.BackToSource b -> AnnouncePeerResponse.newBuilder()
@@ -184,52 +208,58 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
 
     @Override
     public void deleteHost(DeleteHostRequest request, StreamObserver<Empty> responses) {
-        cluster.deleteHost(request.getHostId());
-        responses.onNext(Empty.getDefaultInstance());
-        responses.onCompleted();
+        if (cluster.deleteHost(request.getHostId())) {
+            ok(responses);
+        } else {
+            responses.onError(hostNotFound(request.getHostId()));
+        }
     }
 
     @Override
     public void listHosts(ListHostsRequest request, StreamObserver<ListHostsResponse> responses) {
-        responses.onNext(ListHostsResponse.newBuilder().addAllHosts(cluster.hosts()).build());
+        responses.onNext(ListHostsResponse.newBuilder()
+                .addAllHosts(request.hasType() ? cluster.hosts(request.getType()) : cluster.hosts()).build());
         responses.onCompleted();
     }
 
     @Override
     public void statTask(StatTaskRequest request, StreamObserver<Task> responses) {
-        cluster.task(request.getTaskId()).ifPresentOrElse(t -> {
-            responses.onNext(Task.newBuilder().setId(t.id).setType(TaskType.STANDARD).setUrl(t.url)
-                    .setContentLength(Math.max(0, t.contentLength)).setPieceCount(Math.max(0, t.pieceCount))
-                    .setPeerCount(t.peers.size()).setHasAvailablePeer(t.peers.values().stream().anyMatch(PeerRecord::canServe))
-                    .setCreatedAt(timestamp(t.createdAt)).setUpdatedAt(timestamp(t.updatedAt)).build());
+        cluster.statTask(request.getTaskId()).ifPresentOrElse(t -> {
+            responses.onNext(t);
             responses.onCompleted();
         }, () -> responses.onError(Status.NOT_FOUND.withDescription("task " + request.getTaskId() + " not found").asRuntimeException()));
     }
 
     @Override
     public void deleteTask(DeleteTaskRequest request, StreamObserver<Empty> responses) {
-        cluster.deleteTask(request.getTaskId());
-        responses.onNext(Empty.getDefaultInstance());
-        responses.onCompleted();
+        if (cluster.deleteTask(request.getHostId(), request.getTaskId())) {
+            ok(responses);
+        } else {
+            responses.onError(hostNotFound(request.getHostId()));
+        }
     }
 
     @Override
     public void statPeer(StatPeerRequest request, StreamObserver<Peer> responses) {
-        cluster.peer(request.getPeerId()).ifPresentOrElse(p -> {
-            responses.onNext(Peer.newBuilder().setId(p.id).setState(p.state.name())
-                    .setCreatedAt(timestamp(p.createdAt)).setUpdatedAt(timestamp(p.updatedAt)).build());
+        cluster.statPeer(request.getPeerId()).ifPresentOrElse(p -> {
+            responses.onNext(p);
             responses.onCompleted();
         }, () -> responses.onError(Status.NOT_FOUND.withDescription("peer " + request.getPeerId() + " not found").asRuntimeException()));
     }
 
+    /** Always OK, as in Dragonfly: deleting a peer that is gone already is done. */
     @Override
     public void deletePeer(DeletePeerRequest request, StreamObserver<Empty> responses) {
         cluster.deletePeer(request.getPeerId());
+        ok(responses);
+    }
+
+    private static void ok(StreamObserver<Empty> responses) {
         responses.onNext(Empty.getDefaultInstance());
         responses.onCompleted();
     }
 
-    private static Timestamp timestamp(Instant t) {
-        return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+    private static io.grpc.StatusRuntimeException hostNotFound(String hostId) {
+        return Status.NOT_FOUND.withDescription("host " + hostId + " not found").asRuntimeException();
     }
 }

@@ -3,10 +3,8 @@ package dev.pollen.scheduler;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.proto.common.v2.Host;
-import java.time.Clock;
+import dev.pollen.proto.common.v2.Piece;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -55,8 +53,6 @@ class ClusterTest {
         cluster.register("c", TASK, "pc", "u", WAIT);
         cluster.pieceFailed("pc", "pa", false);
         assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
-        cluster.pieceFailed("pc", "pb", true); // temporary: still usable
-        assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
         assertThat(cluster.reschedule("pc", List.of("pb"))).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
@@ -69,7 +65,7 @@ class ClusterTest {
         cluster.register("a", TASK, "pa", "u", WAIT);
         cluster.register("s", TASK, "ps", "u", WAIT);
         cluster.register("b", TASK, "pb", "u", WAIT);
-        cluster.finished("pb", 100, 4);
+        cluster.finished("pb", false);
         List<String> order = parents(cluster.register("c", TASK, "pc", "u", WAIT));
         assertThat(order.get(0)).isEqualTo("pb");
         assertThat(order.get(1)).isEqualTo("ps");
@@ -92,7 +88,7 @@ class ClusterTest {
         host("c", 0);
         cluster.register("a", TASK, "pa", "u", WAIT);
         cluster.register("b", TASK, "pb", "u", WAIT);
-        cluster.failed("pa");
+        cluster.failed("pa", false);
         cluster.left("pb");
         assertThat(cluster.register("c", TASK, "pc", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
@@ -141,26 +137,19 @@ class ClusterTest {
         assertThat(cluster.register("ghost", TASK, "p", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
-    private static final class MutableClock extends Clock {
-        private Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
+    @Test
+    void aParentWhoseLastPieceWasFarSlowerRanksLastButIsStillOffered() {
+        host("a", 0);
+        host("b", 0);
+        host("c", 0);
+        cluster.register("a", TASK, "pa", "u", WAIT);
+        cluster.register("b", TASK, "pb", "u", WAIT);
+        cluster.finished("pa", false);
+        // (com.google.protobuf.Duration: the piece's cost as dfdaemon reports it)
+        for (long cost : new long[] {1_000_000, 1_000_000, 500_000_000}) {
+            cluster.pieceFinished("pa", Piece.newBuilder()
+                    .setCost(com.google.protobuf.Duration.newBuilder().setNanos((int) cost)).build(), true);
         }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
+        assertThat(parents(cluster.register("c", TASK, "pc", "u", WAIT))).containsExactly("pb", "pa");
     }
 }
