@@ -141,7 +141,6 @@ final class Cluster {
         } else {
             // A peer registering again (a new stream after its old one broke) starts over.
             releaseParents(peer);
-            peer.answered = false;
         }
         peer.priority = download.getPriority();
         peer.range = download.hasRange() ? download.getRange() : null;
@@ -157,7 +156,6 @@ final class Cluster {
         }
         peer.state = PeerRecord.State.RECEIVED_NORMAL;
         if (peer.needBackToSource) {
-            peer.answered = true;
             return new Decision.BackToSource("peer's NeedBackToSource is true");
         }
         if (!host.seed() && selector.select(peer, task, hosts).isEmpty()) {
@@ -248,11 +246,10 @@ final class Cluster {
 
     /**
      * Parents, or the source when none can serve. The peer's state is left to its own reports (Started,
-     * BackToSourceStarted), as in Dragonfly; {@link PeerRecord#answered} lets it serve others meanwhile.
+     * BackToSourceStarted), as in Dragonfly: only then is it offered to others.
      */
     private Decision schedule(PeerRecord peer, TaskRecord task) {
         releaseParents(peer);
-        peer.answered = true;
         List<PeerRecord> chosen = selector.select(peer, task, hosts);
         if (chosen.isEmpty()) {
             log.debug("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);

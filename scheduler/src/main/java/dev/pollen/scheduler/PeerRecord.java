@@ -42,11 +42,6 @@ final class PeerRecord {
     /** Hosts of the parents this peer was last given; their capacity is returned when it is done. */
     final List<String> parentHosts = new ArrayList<>();
     State state = State.PENDING;
-    /**
-     * The scheduler answered it with parents or the source, so pieces are on their way and it may serve others
-     * before it reports DownloadPeerStarted (Pollen offers such a peer; Dragonfly waits for Started).
-     */
-    boolean answered;
     Priority priority = Priority.LEVEL0;
     /** The requested byte range, null for the whole task: only whole-task peers complete the task. */
     Range range;
@@ -65,13 +60,12 @@ final class PeerRecord {
     }
 
     /**
-     * Whether others may fetch from it: it is downloading (pieces arrive over SyncPieces) or done. Dragonfly's
-     * evaluator (IsBadParent) accepts Running, BackToSource and Succeeded; Pollen also accepts a peer it has
-     * just answered, which reports Started a moment later.
+     * Whether others may fetch from it: it is downloading (pieces arrive over SyncPieces) or done. As Dragonfly's
+     * evaluator (IsBadParent): Running, BackToSource and Succeeded. A peer just answered is not yet one: it
+     * reports Started once its task exists on its node, so a child sent to it never finds the task missing.
      */
     boolean canServe() {
-        return state == State.RUNNING || state == State.BACK_TO_SOURCE || state == State.SUCCEEDED
-                || state == State.RECEIVED_NORMAL && answered;
+        return state == State.RUNNING || state == State.BACK_TO_SOURCE || state == State.SUCCEEDED;
     }
 
     boolean finished() {

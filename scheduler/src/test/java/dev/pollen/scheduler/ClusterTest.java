@@ -20,6 +20,15 @@ class ClusterTest {
                 .setType(type).build());
     }
 
+    /** Registers, and reports the start the answer calls for, as a peer does: only then is it offered to others. */
+    private Cluster.Decision join(String host, String task, String peer, String url, Duration wait) {
+        Cluster.Decision d = cluster.register(host, task, peer, url, wait);
+        if (d instanceof Cluster.Decision.Parents || d instanceof Cluster.Decision.BackToSource) {
+            cluster.started(peer, d instanceof Cluster.Decision.BackToSource);
+        }
+        return d;
+    }
+
     private static List<String> parents(Cluster.Decision d) {
         assertThat(d).isInstanceOf(Cluster.Decision.Parents.class);
         return ((Cluster.Decision.Parents) d).parents().stream().map(Cluster.Parent::peerId).toList();
@@ -30,17 +39,17 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        assertThat(cluster.register("a", TASK, "pa", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(join("a", TASK, "pa", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
         // a peer that is still downloading is offered: its pieces arrive over SyncPieces as they land
-        assertThat(parents(cluster.register("b", TASK, "pb", "http://o/f", WAIT))).containsExactly("pa");
-        assertThat(parents(cluster.register("c", TASK, "pc", "http://o/f", WAIT))).containsExactlyInAnyOrder("pa", "pb");
+        assertThat(parents(join("b", TASK, "pb", "http://o/f", WAIT))).containsExactly("pa");
+        assertThat(parents(join("c", TASK, "pc", "http://o/f", WAIT))).containsExactlyInAnyOrder("pa", "pb");
     }
 
     @Test
     void neverOffersAPeerOnTheSameHost() {
         host("a", 0);
-        cluster.register("a", TASK, "pa1", "http://o/f", WAIT);
-        assertThat(cluster.register("a", TASK, "pa2", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+        join("a", TASK, "pa1", "http://o/f", WAIT);
+        assertThat(join("a", TASK, "pa2", "http://o/f", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
     @Test
@@ -48,9 +57,9 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u", WAIT);
-        cluster.register("b", TASK, "pb", "u", WAIT);
-        cluster.register("c", TASK, "pc", "u", WAIT);
+        join("a", TASK, "pa", "u", WAIT);
+        join("b", TASK, "pb", "u", WAIT);
+        join("c", TASK, "pc", "u", WAIT);
         cluster.pieceFailed("pc", "pa", false);
         assertThat(parents(cluster.reschedule("pc", List.of()))).containsExactly("pb");
         assertThat(cluster.reschedule("pc", List.of("pb"))).isInstanceOf(Cluster.Decision.BackToSource.class);
@@ -62,11 +71,11 @@ class ClusterTest {
         host("s", 1);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u", WAIT);
-        cluster.register("s", TASK, "ps", "u", WAIT);
-        cluster.register("b", TASK, "pb", "u", WAIT);
+        join("a", TASK, "pa", "u", WAIT);
+        join("s", TASK, "ps", "u", WAIT);
+        join("b", TASK, "pb", "u", WAIT);
         cluster.finished("pb", false);
-        List<String> order = parents(cluster.register("c", TASK, "pc", "u", WAIT));
+        List<String> order = parents(join("c", TASK, "pc", "u", WAIT));
         assertThat(order.get(0)).isEqualTo("pb");
         assertThat(order.get(1)).isEqualTo("ps");
     }
@@ -75,10 +84,10 @@ class ClusterTest {
     void limitsTheCandidates() {
         for (String h : List.of("a", "bb", "ccc", "dddd", "eeeee")) {
             host(h, 0);
-            cluster.register(h, TASK, "p" + h, "u", WAIT);
+            join(h, TASK, "p" + h, "u", WAIT);
         }
         host("z", 0);
-        assertThat(parents(cluster.register("z", TASK, "pz", "u", WAIT))).hasSize(3);
+        assertThat(parents(join("z", TASK, "pz", "u", WAIT))).hasSize(3);
     }
 
     @Test
@@ -86,17 +95,17 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u", WAIT);
-        cluster.register("b", TASK, "pb", "u", WAIT);
+        join("a", TASK, "pa", "u", WAIT);
+        join("b", TASK, "pb", "u", WAIT);
         cluster.failed("pa", false);
         cluster.left("pb");
-        assertThat(cluster.register("c", TASK, "pc", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(join("c", TASK, "pc", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
     }
 
     @Test
     void silentHostsExpireWithTheirPeers() {
         host("a", 0);
-        cluster.register("a", TASK, "pa", "u", WAIT);
+        join("a", TASK, "pa", "u", WAIT);
         clock.advance(Duration.ofMinutes(2));
         host("b", 0);
         clock.advance(Duration.ofMinutes(2));
@@ -110,14 +119,14 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("s", 1);
-        Cluster.Decision first = cluster.register("a", TASK, "pa", "u", WAIT);
+        Cluster.Decision first = join("a", TASK, "pa", "u", WAIT);
         assertThat(first).isInstanceOfSatisfying(Cluster.Decision.Held.class, h -> assertThat(h.trigger().getId()).isEqualTo("s"));
         // the second peer waits too, and is never offered the held one as a parent
-        assertThat(cluster.register("b", TASK, "pb", "u", WAIT)).isInstanceOfSatisfying(Cluster.Decision.Held.class,
+        assertThat(join("b", TASK, "pb", "u", WAIT)).isInstanceOfSatisfying(Cluster.Decision.Held.class,
                 h -> assertThat(h.trigger()).isNull());
         assertThat(cluster.scheduleHeld("pa", true)).isNull();
         // the seed itself goes to the source, then serves both
-        assertThat(cluster.register("s", TASK, "ps", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
+        assertThat(join("s", TASK, "ps", "u", WAIT)).isInstanceOf(Cluster.Decision.BackToSource.class);
         assertThat(parents(cluster.scheduleHeld("pa", cluster.awaitingSeed(TASK, WAIT)))).containsExactly("ps");
         assertThat(parents(cluster.scheduleHeld("pb", cluster.awaitingSeed(TASK, WAIT)))).contains("ps");
     }
@@ -126,7 +135,7 @@ class ClusterTest {
     void aSeedThatNeverComesSendsHeldPeersToTheSource() {
         host("a", 0);
         host("s", 1);
-        assertThat(cluster.register("a", TASK, "pa", "u", WAIT)).isInstanceOf(Cluster.Decision.Held.class);
+        assertThat(join("a", TASK, "pa", "u", WAIT)).isInstanceOf(Cluster.Decision.Held.class);
         clock.advance(Duration.ofSeconds(6));
         assertThat(cluster.awaitingSeed(TASK, WAIT)).isFalse();
         assertThat(cluster.scheduleHeld("pa", false)).isInstanceOf(Cluster.Decision.BackToSource.class);
@@ -142,14 +151,14 @@ class ClusterTest {
         host("a", 0);
         host("b", 0);
         host("c", 0);
-        cluster.register("a", TASK, "pa", "u", WAIT);
-        cluster.register("b", TASK, "pb", "u", WAIT);
+        join("a", TASK, "pa", "u", WAIT);
+        join("b", TASK, "pb", "u", WAIT);
         cluster.finished("pa", false);
         // (com.google.protobuf.Duration: the piece's cost as dfdaemon reports it)
         for (long cost : new long[] {1_000_000, 1_000_000, 500_000_000}) {
             cluster.pieceFinished("pa", Piece.newBuilder()
                     .setCost(com.google.protobuf.Duration.newBuilder().setNanos((int) cost)).build(), true);
         }
-        assertThat(parents(cluster.register("c", TASK, "pc", "u", WAIT))).containsExactly("pb", "pa");
+        assertThat(parents(join("c", TASK, "pc", "u", WAIT))).containsExactly("pb", "pa");
     }
 }

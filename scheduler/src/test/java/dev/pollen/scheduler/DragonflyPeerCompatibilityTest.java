@@ -173,9 +173,20 @@ class DragonflyPeerCompatibilityTest {
             return this;
         }
 
+        /**
+         * Registers and, as the Rust client does on the answer (resource/task.rs download_partial_with_scheduler),
+         * reports DownloadPeerStarted for parents or DownloadPeerBackToSourceStarted for the source.
+         */
         AnnouncePeerResponse register(Download.Builder download) {
             send(AnnouncePeerRequest.newBuilder().setRegisterPeerRequest(RegisterPeerRequest.newBuilder().setDownload(download)));
-            return answer();
+            AnnouncePeerResponse r = answer();
+            if (r.hasNormalTaskResponse()) {
+                started();
+            } else if (r.hasNeedBackToSourceResponse()) {
+                send(AnnouncePeerRequest.newBuilder().setDownloadPeerBackToSourceStartedRequest(
+                        DownloadPeerBackToSourceStartedRequest.getDefaultInstance()));
+            }
+            return r;
         }
 
         AnnouncePeerResponse answer() {
@@ -392,7 +403,9 @@ class DragonflyPeerCompatibilityTest {
     void statPeerAnswersDragonflysStateStringsWithTaskAndHost() {
         Host hostA = announce("a", 0);
         RustPeer a = new RustPeer(hostA, "1");
-        a.register(download(10 * MIB));
+        a.send(AnnouncePeerRequest.newBuilder().setRegisterPeerRequest(RegisterPeerRequest.newBuilder()
+                .setDownload(download(10 * MIB))));
+        a.answer();
         assertThat(statPeer(a).getState()).isEqualTo("ReceivedNormal");
         a.started();
         Peer running = statPeer(a);
