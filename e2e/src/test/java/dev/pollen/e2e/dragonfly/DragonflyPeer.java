@@ -144,9 +144,18 @@ public final class DragonflyPeer implements AutoCloseable {
         }
     }
 
-    /** What one {@link #download} did. */
-    public record Result(String taskId, String peerId, long contentLength, long pieceLength, List<AnnouncePeerResponse> responses) {
+    /**
+     * What one {@link #download} did. {@code streamEndedByScheduler}: the scheduler closed the announce stream after
+     * the finished message, as Go's {@code AnnouncePeer} loop does ({@code return nil}); the Rust client waits for
+     * that ({@code in_stream_tx.closed().await} in {@code task.rs}), so a scheduler that does not close it leaves the
+     * Rust download hanging. This peer waits {@link #STREAM_END_WAIT}, records what happened and returns (leaving
+     * the stream open, as the Rust peer would).
+     */
+    public record Result(String taskId, String peerId, long contentLength, long pieceLength, List<AnnouncePeerResponse> responses,
+            boolean streamEndedByScheduler) {
     }
+
+    static final Duration STREAM_END_WAIT = Duration.ofSeconds(5);
 
     private final String ip;
     private final String hostname;
@@ -296,16 +305,18 @@ public final class DragonflyPeer implements AutoCloseable {
             tasks.put(taskId, task);
             if (contentLength == 0) {
                 task.finished = true; // no interested pieces: the scheduler is never contacted
-                return new Result(taskId, peerId, 0, pieceLength, List.of());
+                return new Result(taskId, peerId, 0, pieceLength, List.of(), true);
             }
             if (contentLength <= MIN_PIECE_LENGTH) {
                 for (int n = 0; n < task.pieceCount(); n++) {
                     fetchPiece(url, task, n);
                 }
                 task.finished = true;
-                return new Result(taskId, peerId, contentLength, pieceLength, List.of());
+                return new Result(taskId, peerId, contentLength, pieceLength, List.of(), true);
             }
-            return new Result(taskId, peerId, contentLength, pieceLength, withScheduler(url, task, peerId));
+            List<AnnouncePeerResponse> responses = new ArrayList<>();
+            boolean ended = withScheduler(url, task, peerId, responses);
+            return new Result(taskId, peerId, contentLength, pieceLength, responses, ended);
         } catch (IOException e) {
             throw new UncheckedIOException("download of " + url + " failed", e);
         } catch (InterruptedException e) {
@@ -334,9 +345,9 @@ public final class DragonflyPeer implements AutoCloseable {
     }
 
     /** {@code task.rs download_partial_with_scheduler}: the announce stream, its answers handled as the Rust client does. */
-    private List<AnnouncePeerResponse> withScheduler(String url, LocalTask task, String peerId) throws InterruptedException {
+    private boolean withScheduler(String url, LocalTask task, String peerId, List<AnnouncePeerResponse> responses)
+            throws InterruptedException {
         LinkedBlockingQueue<Object> answers = new LinkedBlockingQueue<>();
-        List<AnnouncePeerResponse> responses = new ArrayList<>();
         ReentrantLock sendLock = new ReentrantLock();
         StreamObserver<AnnouncePeerRequest> requests = SchedulerGrpc.newStub(schedulerChannel).announcePeer(new StreamObserver<>() {
             @Override
@@ -418,12 +429,14 @@ public final class DragonflyPeer implements AutoCloseable {
             }
         }
         // The Go scheduler ends the stream after a finished message.
-        Object end = answers.poll(10, TimeUnit.SECONDS);
-        requests.onCompleted();
-        if (!"completed".equals(end)) {
-            throw new AssertionError("the scheduler did not end the announce stream after the finished message: " + end);
+        // The Rust client never half-closes: it waits for the server's end. Left open here (until close()) when the
+        // scheduler does not end it, so the scheduler keeps the peer as it would keep a waiting Rust peer.
+        Object end = answers.poll(STREAM_END_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        if ("completed".equals(end)) {
+            requests.onCompleted();
+            return true;
         }
-        return responses;
+        return false;
     }
 
     /** One piece from the origin with a range GET, stored at its offset, its digest {@code crc32:<decimal>}. */
