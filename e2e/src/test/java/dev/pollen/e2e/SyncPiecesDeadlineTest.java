@@ -56,8 +56,8 @@ class SyncPiecesDeadlineTest {
 
     @Test
     void aSyncPiecesStreamWithATenSecondTimeoutOutlivesIt() throws Exception {
-        // 8 pieces of 4 MiB, one at a time at 2 MiB/s: about 16 s at the parent.
-        TestFile file = origin.createFile("deadline.bin", 32 * MiB, 121);
+        // 16 pieces of 4 MiB, one at a time from a 2 MiB/s origin: 16 s or more at the parent (8 s measured for 32 MiB).
+        TestFile file = origin.createFile("deadline.bin", 64 * MiB, 121);
         String url = origin.url("/slow/deadline.bin");
         try (DragonflyScheduler scheduler = DragonflyScheduler.start();
                 DragonflyPeer probe = DragonflyPeer.start("127.0.0.10", "dragonfly-probe", scheduler.address(), work)) {
@@ -70,12 +70,12 @@ class SyncPiecesDeadlineTest {
             DaemonProcess parent = MixedCluster.startAgent(daemons, "127.0.0.2", scheduler.address(),
                     "--download.concurrentPieceCount=1");
             Dfget.Running download = parent.dfget().startDownload(url, out.resolve("parent.bin"));
-            await("the parent to start the task").atMost(Duration.ofSeconds(20))
-                    .until(() -> !parent.logLines("event=download_started").isEmpty());
+            await("the parent to create the task").atMost(Duration.ofSeconds(20))
+                    .until(() -> !parent.logLines("event=task_created").isEmpty());
             String task = MixedCluster.taskOf(parent, url);
 
             long started = System.nanoTime();
-            List<Integer> all = IntStream.range(0, 8).boxed().toList();
+            List<Integer> all = IntStream.range(0, 16).boxed().toList();
             Set<Integer> received = ConcurrentHashMap.newKeySet();
             Status status;
             try (DaemonChannel c = DaemonChannel.tcp("127.0.0.2", MixedCluster.uploadPort(parent))) {
@@ -85,7 +85,7 @@ class SyncPiecesDeadlineTest {
 
             Dfget.Result result = download.await(Duration.ofSeconds(60));
             assertThat(result.exitCode()).as(result + "\n" + parent).isZero();
-            assertThat(took).as("the stream lasted past the 10 s of its grpc-timeout (else the test proves nothing)")
+            assertThat(took).as("the stream lasted past the 10 s of its grpc-timeout (else the test proves nothing); it ended " + status)
                     .isGreaterThan(Duration.ofSeconds(10));
             assertThat(status.getCode()).as("how the stream ended after " + took.toMillis() + " ms: " + status + "\n" + parent)
                     .isEqualTo(Status.Code.OK);
