@@ -87,7 +87,7 @@ class ParentSetFaultsTest {
         vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
         set = new ParentSet("child-host", TASK, channels, vortex, Duration.ofSeconds(10), new ParentSet.Reporter() {
             @Override
-            public void pieceFromParent(PieceRecord piece, String parentId) {
+            public void pieceFromParent(ParentSet.Fetched fetched) {
             }
 
             @Override
