@@ -44,6 +44,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,12 +60,14 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
     private final Downloader downloader;
     private final TaskManager tasks;
     private final Storage storage;
+    private final PieceContent contents;
 
     public DfdaemonDownloadService(String hostId, Downloader downloader, TaskManager tasks, Storage storage) {
         this.hostId = hostId;
         this.downloader = downloader;
         this.tasks = tasks;
         this.storage = storage;
+        this.contents = new PieceContent(tasks);
     }
 
     @Override
@@ -96,7 +99,9 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
             }
             log.info("event=download_started task={} peer={} url={}", taskId, peerId, url);
             long started = System.nanoTime();
-            TaskMetadata meta = downloader.download(download, new Listener(call, taskId, peerId, download.range()), cancelled);
+            Listener listener = new Listener(call, taskId, peerId, download.range(),
+                    request.getDownload().getNeedPieceContent(), cancelled);
+            TaskMetadata meta = downloader.download(download, listener, cancelled);
             call.onCompleted();
             log.info("event=download_finished task={} peer={} bytes={} ms={}", taskId, peerId, meta.contentLength(),
                     (System.nanoTime() - started) / 1_000_000);
@@ -274,18 +279,31 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
     }
 
-    /** Streams the started message, then one message per piece as it lands. */
+    /**
+     * Streams the started message, then one message per piece as it lands, as Dragonfly's dfdaemon does
+     * (dragonflyoss/client {@code resource/task.rs}, {@code download}): the started message lists every piece
+     * the call will report, and each piece carries the parent that served it, its digest, when its download
+     * began and what it cost, and with {@code need_piece_content} its bytes.
+     */
     private final class Listener implements DownloadListener {
+        /** How often a call whose transport is still full is looked at again (see {@link #awaitReady}). */
+        private static final long READY_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
         private final ServerCallStreamObserver<DownloadTaskResponse> call;
         private final String taskId;
         private final String peerId;
         private final DownloadRequest.ByteRange range;
+        private final boolean needContent;
+        private final CompletableFuture<?> cancelled;
 
-        Listener(ServerCallStreamObserver<DownloadTaskResponse> call, String taskId, String peerId, DownloadRequest.ByteRange range) {
+        Listener(ServerCallStreamObserver<DownloadTaskResponse> call, String taskId, String peerId, DownloadRequest.ByteRange range,
+                 boolean needContent, CompletableFuture<?> cancelled) {
             this.call = call;
             this.taskId = taskId;
             this.peerId = peerId;
             this.range = range;
+            this.needContent = needContent;
+            this.cancelled = cancelled;
         }
 
         @Override
@@ -293,6 +311,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
             DownloadTaskStartedResponse.Builder started = DownloadTaskStartedResponse.newBuilder()
                     .setContentLength(Math.max(0, meta.contentLength()))
                     .putAllResponseHeader(flatten(meta.responseHeaders()))
+                    .addAllPieces(InterestedPieces.of(meta, range))
                     .setIsFinished(meta.finished());
             if (range != null) {
                 started.setRange(Range.newBuilder().setStart(range.start()).setLength(range.length()));
@@ -307,13 +326,41 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
                 case REMOTE_PEER -> TrafficType.REMOTE_PEER;
                 case LOCAL_PEER -> TrafficType.LOCAL_PEER;
             };
+            Piece.Builder p = piece(piece.record(), traffic).toBuilder()
+                    .setCreatedAt(timestamp(piece.createdAt()))
+                    .setCost(com.google.protobuf.Duration.newBuilder().setSeconds(piece.cost().getSeconds())
+                            .setNanos(piece.cost().getNano()));
+            if (!piece.parentId().isEmpty()) {
+                p.setParentId(piece.parentId());
+            }
+            if (needContent) {
+                awaitReady();
+                p.setContent(contents.read(taskId, piece.record()));
+            }
             send(DownloadTaskResponse.newBuilder().setDownloadPieceFinishedResponse(
-                    DownloadPieceFinishedResponse.newBuilder().setPiece(piece(piece.record(), traffic))));
+                    DownloadPieceFinishedResponse.newBuilder().setPiece(p)));
+        }
+
+        /**
+         * Holds the next piece's bytes back until the transport has sent the last: a piece is up to 64 MiB, and
+         * gRPC queues whatever is sent however slowly the caller reads. Polled, because gRPC delivers the
+         * call's on-ready event only after this handler returns; a caller that went away or ran out of time
+         * ends the download (Dragonfly's dfdaemon aborts it too when a piece with content cannot be sent).
+         */
+        private void awaitReady() {
+            while (!call.isReady()) {
+                if (call.isCancelled() || cancelled.isDone()) {
+                    throw new CancellationException("the caller went away");
+                }
+                LockSupport.parkNanos(READY_POLL_NANOS);
+            }
         }
 
         private void send(DownloadTaskResponse.Builder response) {
             if (!call.isCancelled()) {
                 call.onNext(response.setHostId(hostId).setTaskId(taskId).setPeerId(peerId).build());
+            } else if (needContent) {
+                throw new CancellationException("the caller went away");
             }
         }
     }

@@ -17,7 +17,7 @@ import java.util.function.Supplier;
 
 /**
  * This host as the scheduler and other peers see it: the fixed identity (id, ports, seed type, idc,
- * location) with its load as of now: CPU, memory, the storage disk and the uploads under way. Sent by
+ * location, what it runs) with its load as of now: CPU, memory, the storage disk and the uploads under way. Sent by
  * AnnounceHost and streamed by SyncHost, so both say the same thing.
  */
 public final class HostStatus implements Supplier<Host> {
@@ -26,9 +26,12 @@ public final class HostStatus implements Supplier<Host> {
     private final VortexServerStats uploads;
     private final OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
-    /** @param identity the fields that do not change while the daemon runs */
+    /**
+     * @param identity the fields that do not change while the daemon runs; what the host runs (os, kernel,
+     *     build: {@link HostPlatform}) is filled in where left empty
+     */
     public HostStatus(Host identity, Path storageDir, VortexServerStats uploads) {
-        this.identity = identity;
+        this.identity = HostPlatform.current().fill(identity);
         this.storageDir = storageDir;
         this.uploads = uploads;
     }

@@ -29,12 +29,12 @@ public final class TaskPieces implements UploadPieces {
             throw new VortexException(Reason.TASK_NOT_FOUND, "task " + taskId + " is not available here: " + e.getMessage(), e);
         }
         if (task == null) {
-            throw new VortexException(Reason.TASK_NOT_FOUND, "task " + taskId + " is not stored here");
+            throw UploadPieces.notFound(Reason.TASK_NOT_FOUND, taskId, number);
         }
         PieceRecord piece = task.store().piece(number);
         if (piece == null) {
             tasks.release(task);
-            throw new VortexException(Reason.PIECE_NOT_FOUND, "piece " + number + " of task " + taskId + " is not stored here");
+            throw UploadPieces.notFound(Reason.PIECE_NOT_FOUND, taskId, number);
         }
         return new PieceLease(piece, task.store().content(), () -> tasks.release(task));
     }

@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * DfdaemonUpload over TCP for other peers and the scheduler, on event loops of its own so that peer
  * traffic never delays the local socket's API. Connections are pinged while quiet, so a peer that
  * vanished without closing (powered off, partitioned) is dropped and its streams cancelled: a child's
- * SyncPieces then gives its task lease back instead of holding it forever.
+ * SyncPieces then gives its task lease back instead of holding it forever. A caller's deadline does not
+ * end SyncPieces or SyncHost ({@link StreamingDeadlines}), as on Dragonfly's dfdaemon.
  */
 public final class UploadGrpcServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UploadGrpcServer.class);
@@ -67,6 +68,7 @@ public final class UploadGrpcServer implements AutoCloseable {
                     .keepAliveTimeout(keepAlive.timeout().toNanos(), TimeUnit.NANOSECONDS)
                     .permitKeepAliveTime(keepAlive.permitTime().toNanos(), TimeUnit.NANOSECONDS)
                     .permitKeepAliveWithoutCalls(true)
+                    .addStreamTracerFactory(new StreamingDeadlines())
                     .addService(ServerInterceptors.intercept(service, guard))
                     .build()
                     .start();

@@ -3,6 +3,8 @@ package dev.pollen.agent.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.agent.error.ErrorCode;
+import dev.pollen.agent.error.GrpcErrors;
+import dev.pollen.agent.error.PollenException;
 import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DownloadPieceFinishedResponse;
@@ -25,6 +27,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -106,6 +109,32 @@ class DfgetCommandTest {
 
         assertThat(exit).isEqualTo(4);
         assertThat(stderr()).contains("dfget: origin http://origin/f unreachable");
+    }
+
+    @Test
+    void theDaemonsErrorsInDragonflysFormKeepTheirExitCodesAndMessages() throws Exception {
+        // What the daemon sends (GrpcErrors): origin statuses now carry Backend JSON details, which dfget ignores.
+        java.util.concurrent.atomic.AtomicReference<PollenException> next = new java.util.concurrent.atomic.AtomicReference<>();
+        startDaemon((request, responses) -> responses.onError(GrpcErrors.toStatus(next.get())));
+        Map<PollenException, Integer> expected = new java.util.LinkedHashMap<>();
+        expected.put(new PollenException(ErrorCode.ORIGIN_NOT_FOUND, "origin answered 404 for http://origin/f", 404, null), 4);
+        expected.put(new PollenException(ErrorCode.ORIGIN_DENIED, "origin answered 403 for http://origin/f", 403, null), 4);
+        expected.put(new PollenException(ErrorCode.ORIGIN_STATUS, "origin answered 500 for http://origin/f", 500, null), 4);
+        expected.put(new PollenException(ErrorCode.INVALID_ARGUMENT, "invalid range"), 2);
+        expected.put(new PollenException(ErrorCode.DIGEST_MISMATCH, "digest mismatch"), 5);
+        expected.put(new PollenException(ErrorCode.TIMEOUT, "did not finish"), 6);
+        expected.put(new PollenException(ErrorCode.OUTPUT_EXISTS, "output exists"), 7);
+        expected.put(new PollenException(ErrorCode.NO_SPACE, "no space"), 8);
+        expected.put(new PollenException(ErrorCode.BACK_TO_SOURCE_DISABLED, "no peer has it"), 9);
+        expected.put(new PollenException(ErrorCode.INTERNAL, "internal"), 1);
+
+        expected.forEach((error, exit) -> {
+            next.set(error);
+            stderr.reset();
+
+            assertThat(dfget()).as(error.code().name()).isEqualTo(exit);
+            assertThat(stderr()).contains("dfget: " + error.getMessage());
+        });
     }
 
     @Test

@@ -206,7 +206,7 @@ abstract class VortexRoundTripTestBase {
                     .isInstanceOfSatisfying(VortexException.class, e -> {
                         assertThat(e.reason()).isEqualTo(VortexException.Reason.REMOTE_ERROR);
                         assertThat(e.remoteCode()).isEqualTo(VortexErrorCode.NOT_FOUND.value());
-                        assertThat(e.getMessage()).contains("NOT_FOUND").contains("task " + unknown + " is not stored here");
+                        assertThat(e.getMessage()).contains("NOT_FOUND").contains("piece " + unknown + "-0 not found");
                     });
             assertThat(target.piece(0)).isNull();
         }

@@ -54,6 +54,22 @@ class SyncHostTest {
     }
 
     @Test
+    void aChildsGrpcTimeoutDoesNotEndTheStream() throws Exception {
+        // Dragonfly's Rust child sends grpc-timeout: 10s on SyncHost too (dragonflyoss/client dfdaemon_upload.rs,
+        // make_request) and reads the stream for as long as it downloads; here 1 s.
+        long start = System.nanoTime();
+        try (TonicStyleCall<Host> call = new TonicStyleCall<>(server.port(), DfdaemonUploadGrpc.getSyncHostMethod().getFullMethodName(),
+                "1S", SyncHostRequest.newBuilder().setHostId("child-host").setPeerId("child-peer").build(), Host.parser())) {
+            long past = start + Duration.ofMillis(2500).toNanos();
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> !call.messages.isEmpty() && call.messages.getLast().nanos() > past
+                    || call.end.isDone());
+
+            assertThat(call.end.getNow("still open")).isEqualTo("still open");
+        }
+    }
+
+    @Test
     void streamsTheHostNowAndAgainEveryIntervalUntilTheCallerCancels() {
         List<Host> received = new CopyOnWriteArrayList<>();
         Context.CancellableContext call = Context.current().withCancellation();

@@ -196,6 +196,27 @@ class SyncPiecesTest {
     }
 
     @Test
+    void aChildsGrpcTimeoutDoesNotEndTheStream() throws Exception {
+        // Dragonfly's Rust child sends grpc-timeout: 10s on SyncPieces (dragonflyoss/client dfdaemon_upload.rs,
+        // make_request) and keeps reading long after; here 1 s, against a stream whose maximum age is 3 s.
+        int port = server(Duration.ofSeconds(3), UploadGrpcServer.KeepAlive.DEFAULT);
+        long start = System.nanoTime();
+        TonicStyleCall<SyncPiecesResponse> call = new TonicStyleCall<>(port,
+                DfdaemonUploadGrpc.getSyncPiecesMethod().getFullMethodName(), "1S", SyncPiecesRequest.newBuilder()
+                .setHostId("child").setTaskId(TASK).addInterestedPieceNumbers(0).addInterestedPieceNumbers(1).build(),
+                SyncPiecesResponse.parser());
+        closing.add(call);
+
+        String end = await().atMost(Duration.ofSeconds(20)).until(() -> call.end.getNow(null), e -> e != null);
+
+        // Ended by the server's own limit, not by the caller's deadline.
+        assertThat(end).contains("upload.syncPieces.maxAge");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(2500));
+        assertThat(call.messages).extracting(r -> r.message().getNumber()).containsExactly(0);
+        awaitLeaseReturned();
+    }
+
+    @Test
     void aChildThatVanishesWithoutClosingIsDroppedAndGivesTheTaskBack() throws Exception {
         // gRPC pings no sooner than after 10 s of quiet; the ack gets half a second.
         UploadGrpcServer.KeepAlive quick = new UploadGrpcServer.KeepAlive(Duration.ofSeconds(10), Duration.ofMillis(500),

@@ -28,13 +28,17 @@ public final class StoragePieces implements UploadPieces, AutoCloseable {
     @Override
     public PieceLease lease(String taskId, int number) throws VortexException {
         StoredTask task = task(taskId);
+        if (task == null) {
+            throw UploadPieces.notFound(Reason.TASK_NOT_FOUND, taskId, number);
+        }
         PieceRecord piece = task.piece(number);
         if (piece == null) {
-            throw new VortexException(Reason.PIECE_NOT_FOUND, "piece " + number + " of task " + taskId + " is not stored here");
+            throw UploadPieces.notFound(Reason.PIECE_NOT_FOUND, taskId, number);
         }
         return new PieceLease(piece, task.content(), () -> { });
     }
 
+    /** The open task, or null when it is not stored here. */
     private synchronized StoredTask task(String taskId) throws VortexException {
         if (closed) {
             throw new VortexException(Reason.INTERNAL, "the piece store is closed");
@@ -48,10 +52,9 @@ public final class StoragePieces implements UploadPieces, AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new VortexException(Reason.INTERNAL, "cannot open task " + taskId + ": " + e.getMessage(), e);
         }
-        if (task == null) {
-            throw new VortexException(Reason.TASK_NOT_FOUND, "task " + taskId + " is not stored here");
+        if (task != null) {
+            open.put(taskId, task);
         }
-        open.put(taskId, task);
         return task;
     }
 
