@@ -68,6 +68,14 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                 peerId = request.getPeerId();
                 try {
                     handle(request, responses);
+                    if (isTerminal(request.getRequestCase())) {
+                        // As Dragonfly's AnnouncePeer loop returns nil after these: the call ends OK. The Rust client
+                        // waits for that end (resource/task.rs, in_stream_tx.closed()) before it moves on.
+                        ended = true;
+                        synchronized (responses) {
+                            responses.onCompleted();
+                        }
+                    }
                 } catch (Cluster.PeerNotFoundException e) {
                     end(Status.NOT_FOUND.withDescription(e.getMessage()));
                 } catch (UnknownRequestException e) {
@@ -107,6 +115,15 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                     }
                 }
             }
+        };
+    }
+
+    /** A peer's last report: finished or failed, from parents or from the source. */
+    private static boolean isTerminal(AnnouncePeerRequest.RequestCase c) {
+        return switch (c) {
+            case DOWNLOAD_PEER_FINISHED_REQUEST, DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST, DOWNLOAD_PEER_FAILED_REQUEST,
+                 DOWNLOAD_PEER_BACK_TO_SOURCE_FAILED_REQUEST -> true;
+            default -> false;
         };
     }
 

@@ -321,6 +321,12 @@ class DragonflyPeerCompatibilityTest {
         assertThat(task.getPieces(1)).isEqualTo(piece(1, null));
         assertThat(statPeer(a).getState()).isEqualTo("Succeeded");
         assertThat(statPeer(b).getState()).isEqualTo("Succeeded");
+        // AnnouncePeer returns nil after DownloadPeer(BackToSource)Finished: the call ends OK, and the Rust client
+        // waits for that end (resource/task.rs, in_stream_tx.closed()) before it moves on.
+        a.endedWith();
+        b.endedWith();
+        assertThat(a.ended.get()).as("a's call ended OK, not with an error").hasMessage("completed");
+        assertThat(b.ended.get()).hasMessage("completed");
     }
 
     // constructSuccessNormalTaskResponse: each candidate carries its own FSM state, its cost and times, the task
