@@ -291,7 +291,8 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
 
         private final ServerCallStreamObserver<DownloadTaskResponse> call;
         private final String taskId;
-        private final String peerId;
+        /** This call's own id until the task's registered one is heard. */
+        private volatile String peerId;
         private final DownloadRequest.ByteRange range;
         private final boolean needContent;
         private final CompletableFuture<?> cancelled;
@@ -304,6 +305,11 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
             this.range = range;
             this.needContent = needContent;
             this.cancelled = cancelled;
+        }
+
+        @Override
+        public void registeredAs(String registeredPeerId) {
+            peerId = registeredPeerId;
         }
 
         @Override

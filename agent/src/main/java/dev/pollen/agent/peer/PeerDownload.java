@@ -74,6 +74,10 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         }
     }
 
+    public String peerId() {
+        return session.peerId();
+    }
+
     public Decision decision() {
         return decision;
     }

@@ -123,6 +123,11 @@ public final class ActiveTask {
         spec = request;
     }
 
+    /** The peer id this task is registered under with the scheduler, null when it is not (or no longer) registered. */
+    synchronized String peerId() {
+        return peer == null ? null : peer.peerId();
+    }
+
     public StoredTask store() {
         return store;
     }

@@ -41,6 +41,10 @@ public final class Downloader {
         boolean noSpace = false;
         try {
             TaskMetadata meta = task.metadata();
+            String peerId = task.peerId();
+            if (peerId != null) {
+                listener.registeredAs(peerId);
+            }
             listener.started(meta);
             if (meta.lengthKnown()) {
                 awaitKnown(task, meta, request, listener, cancelled);

@@ -66,6 +66,8 @@ class SchedulerAnswersTest {
     private final Queue<AnnouncePeerRequest> received = new ConcurrentLinkedQueue<>();
     private final AtomicInteger staleParentStreams = new AtomicInteger();
     private volatile Peer candidate;
+    /** The peer ids the downloads were answered under. */
+    private final Queue<String> answeredAs = new ConcurrentLinkedQueue<>();
     private DragonflyLikeScheduler schedulerService;
     private Server scheduler;
     private Server staleParent;
@@ -194,6 +196,11 @@ class SchedulerAnswersTest {
                 false, true);
         downloader.download(request, new DownloadListener() {
             @Override
+            public void registeredAs(String peerId) {
+                answeredAs.add(peerId);
+            }
+
+            @Override
             public void started(TaskMetadata metadata) {
             }
 
@@ -222,6 +229,10 @@ class SchedulerAnswersTest {
         assertThat(d.getActualContentLength()).isEqualTo(body.length);
         assertThat(d.getActualPieceLength()).isEqualTo(4L * MIB);
         assertThat(d.getActualPieceCount()).isEqualTo(3);
+        // dfdaemon_download.rs answers with the peer id it registered: the scheduler and the caller name one peer.
+        String registeredPeer = received.stream().filter(AnnouncePeerRequest::hasRegisterPeerRequest).findFirst().orElseThrow()
+                .getPeerId();
+        assertThat(answeredAs).containsExactly(registeredPeer);
         await().untilAsserted(() -> assertThat(received).extracting(AnnouncePeerRequest::getRequestCase)
                 .contains(AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST,
                         AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST));
