@@ -35,6 +35,13 @@ final class Cluster {
         }
 
         /**
+         * The peer only announces a task it already holds (a seed asked for a task it has): Dragonfly answers
+         * MetadataOnlyResponse without scheduling, and the peer then reports Started and Finished.
+         */
+        record MetadataOnly() implements Decision {
+        }
+
+        /**
          * Wait: nobody serves the task yet but a seed will. {@code trigger} is the seed to ask now, or
          * null when it was already asked.
          */
@@ -119,8 +126,8 @@ final class Cluster {
     }
 
     /**
-     * Registers a peer and decides, in Dragonfly's order (service_v2.go, handleRegisterPeerRequest): a task of
-     * length 0 is empty whatever else was asked; a peer that asks for the source gets it; else parents if any
+     * Registers a peer and decides, in Dragonfly's order (service_v2.go, handleRegisterPeerRequest): a peer that
+     * only announces what it holds (metadata_only) is told so; a task of length 0 is empty whatever else was asked; a peer that asks for the source gets it; else parents if any
      * can serve; else, when a seed peer exists and this peer is not on one, hold it while the seed starts
      * (triggering the seed once per task), so that only the seed goes to the origin; else the origin. One step
      * under the lock, so no other peer can be handed a held peer as its parent.
@@ -150,6 +157,10 @@ final class Cluster {
         peer.updatedAt = now;
         task.state = TaskRecord.State.RUNNING;
         task.updatedAt = now;
+        if (download.getMetadataOnly()) {
+            peer.state = PeerRecord.State.RECEIVED_NORMAL;
+            return new Decision.MetadataOnly();
+        }
         if (task.contentLength == 0) {
             peer.state = PeerRecord.State.RECEIVED_EMPTY;
             return new Decision.Empty();

@@ -12,6 +12,7 @@ import dev.pollen.proto.scheduler.v2.DeleteTaskRequest;
 import dev.pollen.proto.scheduler.v2.EmptyTaskResponse;
 import dev.pollen.proto.scheduler.v2.ListHostsRequest;
 import dev.pollen.proto.scheduler.v2.ListHostsResponse;
+import dev.pollen.proto.scheduler.v2.MetadataOnlyResponse;
 import dev.pollen.proto.scheduler.v2.NeedBackToSourceResponse;
 import dev.pollen.proto.scheduler.v2.NormalTaskResponse;
 import dev.pollen.proto.scheduler.v2.SchedulerGrpc;
@@ -206,6 +207,8 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
             }
             case Cluster.Decision.BackToSource b -> AnnouncePeerResponse.newBuilder()
                     .setNeedBackToSourceResponse(NeedBackToSourceResponse.newBuilder().setDescription(b.reason())).build();
+            case Cluster.Decision.MetadataOnly m -> AnnouncePeerResponse.newBuilder()
+                    .setMetadataOnlyResponse(MetadataOnlyResponse.getDefaultInstance()).build();
             case Cluster.Decision.Empty e -> AnnouncePeerResponse.newBuilder()
                     .setEmptyTaskResponse(EmptyTaskResponse.getDefaultInstance()).build();
             case Cluster.Decision.Held h -> throw new IllegalStateException("a held peer gets no answer until it is scheduled");

@@ -329,6 +329,20 @@ class DragonflyPeerCompatibilityTest {
         assertThat(b.ended.get()).hasMessage("completed");
     }
 
+    // handleRegisterPeerRequest: download.metadata_only (a Rust seed asked for a task it holds, dfdaemon_upload.rs
+    // download_task) gets MetadataOnlyResponse with no scheduling; its Started and Finished then make it a parent.
+    @Test
+    void aPeerThatOnlyAnnouncesWhatItHoldsIsToldSoAndThenServes() {
+        RustPeer seed = new RustPeer(announce("s", 1), "1");
+        AnnouncePeerResponse r = seed.register(download(10 * MIB).setMetadataOnly(true));
+        assertThat(r.hasMetadataOnlyResponse()).as("%s", r).isTrue();
+        assertThat(statPeer(seed).getState()).isEqualTo("ReceivedNormal");
+        seed.downloadFrom(null, 0);
+
+        RustPeer b = new RustPeer(announce("bb", 0), "2");
+        assertThat(candidateIds(b.register(download(10 * MIB)))).containsExactly(seed.id);
+    }
+
     // constructSuccessNormalTaskResponse: each candidate carries its own FSM state, its cost and times, the task
     // (id, type, url, tag, application, length, piece count, size scope, state, peer count, times) and its host.
     @Test

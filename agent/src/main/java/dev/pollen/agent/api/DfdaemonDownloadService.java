@@ -31,6 +31,7 @@ import dev.pollen.proto.dfdaemon.v2.ListLocalTasksResponse;
 import dev.pollen.proto.dfdaemon.v2.StatLocalTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.StatLocalTaskResponse;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -75,7 +76,9 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         ServerCallStreamObserver<DownloadTaskResponse> call = (ServerCallStreamObserver<DownloadTaskResponse>) responses;
         CompletableFuture<Void> cancelled = new CompletableFuture<>();
         AtomicBoolean timedOut = new AtomicBoolean();
-        call.setOnCancelHandler(() -> cancelled.complete(null));
+        // The call's context, not setOnCancelHandler: gRPC delivers onCancel on the call's serializing executor, that
+        // is after this method returns, while it cancels the context at once (ServerImpl's ContextCloser).
+        Context.current().addListener(ignored -> cancelled.complete(null), Runnable::run);
         String url = request.getDownload().getUrl();
         try {
             DownloadRequest download = DownloadRequests.from(request.getDownload());

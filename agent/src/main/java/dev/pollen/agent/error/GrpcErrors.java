@@ -46,8 +46,7 @@ public final class GrpcErrors {
         Metadata trailers = new Metadata();
         trailers.put(ERROR_CODE, e.code().name());
         if (e.originStatus() != 0) {
-            // Pollen keeps no origin headers with its errors: an empty map, which Dragonfly's dfget accepts.
-            trailers.put(DETAILS, backendJson(new Backend(message, Map.of(), e.originStatus())));
+            trailers.put(DETAILS, backendJson(new Backend(message, e.originHeaders(), e.originStatus())));
         }
         return Status.fromCode(code).withDescription(message).asRuntimeException(trailers);
     }

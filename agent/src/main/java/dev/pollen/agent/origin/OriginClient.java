@@ -295,18 +295,35 @@ public final class OriginClient implements AutoCloseable {
             }
         }
         String message = "origin answered " + status + " for " + uri;
+        Map<String, String> shown = errorHeaders(response);
         if (status == 404 || status == 410) {
-            throw new PollenException(ErrorCode.ORIGIN_NOT_FOUND, message, status, null);
+            throw new PollenException(ErrorCode.ORIGIN_NOT_FOUND, message, status, shown, null);
         }
         if (status == 401 || status == 403) {
             throw new PollenException(ErrorCode.ORIGIN_DENIED, message + " (fix: pass credentials with -H 'Authorization: ...')",
-                    status, null);
+                    status, shown, null);
         }
-        PollenException error = new PollenException(ErrorCode.ORIGIN_STATUS, message, status, null);
+        PollenException error = new PollenException(ErrorCode.ORIGIN_STATUS, message, status, shown, null);
         if (status >= 500 || status == 408 || status == 429) {
             throw new RetryableException(error);
         }
         throw error;
+    }
+
+    /**
+     * An error answer's headers as Dragonfly's dfdaemon reports them (headermap_to_hashmap): lower-case names, values
+     * of visible ASCII only, several values of one name joined. Credentials the origin sets are left out.
+     */
+    static Map<String, String> errorHeaders(HttpResponse<?> response) {
+        Map<String, String> shown = new TreeMap<>();
+        response.headers().map().forEach((name, values) -> {
+            String lower = name.toLowerCase(Locale.ROOT);
+            String value = String.join(", ", values);
+            if (!lower.startsWith(":") && !lower.equals("set-cookie") && value.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+                shown.put(lower, value);
+            }
+        });
+        return shown;
     }
 
     /** Reads a small unwanted body to its end so the connection goes back to the pool; a large one is dropped with it. */

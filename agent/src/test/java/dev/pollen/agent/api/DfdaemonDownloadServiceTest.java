@@ -2,6 +2,7 @@ package dev.pollen.agent.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
@@ -20,6 +21,7 @@ import dev.pollen.proto.common.v2.Task;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
+import dev.pollen.proto.dfdaemon.v2.DownloadTaskResponse;
 import dev.pollen.proto.dfdaemon.v2.ListLocalTasksRequest;
 import dev.pollen.proto.dfdaemon.v2.StatLocalTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
@@ -96,6 +98,52 @@ class DfdaemonDownloadServiceTest {
 
     private static String taskId(String url) {
         return new TaskSpec(url, null, null, null, Set.of(), Map.of()).taskId();
+    }
+
+    @Test
+    void aCallerThatGoesAwayMidDownloadGetsNoOutputWritten() throws Exception {
+        byte[] body = new byte[9 * MIB];
+        new Random(2).nextBytes(body);
+        origin.serve("/cancelled", body);
+        java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        origin.beforeFirstPiece(() -> {
+            asked.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Path out = dir.resolve("cancelled.bin");
+        io.grpc.Context.CancellableContext caller = io.grpc.Context.current().withCancellation();
+        caller.run(() -> DfdaemonDownloadGrpc.newStub(channel).downloadTask(DownloadTaskRequest.newBuilder()
+                .setDownload(Download.newBuilder().setUrl(origin.url("/cancelled")).setOutputPath(out.toString())).build(),
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(DownloadTaskResponse value) {
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                }));
+        assertThat(asked.await(10, TimeUnit.SECONDS)).isTrue();
+
+        caller.cancel(null);
+        release.countDown();
+
+        // The task itself may finish for others; this caller's output must not appear once it has gone.
+        String id = taskId(origin.url("/cancelled"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            var snapshot = tasks.snapshot(id);
+            return snapshot != null && snapshot.metadata().finished();
+        });
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> !Files.exists(out));
     }
 
     @Test

@@ -52,6 +52,21 @@ class OriginClientTest {
         }
     }
 
+    // dragonflyoss/client dragonfly-client-backend http.rs: a failed answer's headers go with the BackendError
+    // (headermap_to_hashmap), and Dragonfly's dfget prints them under "Header:".
+    @Test
+    void anErrorAnswersHeadersGoWithTheErrorInLowerCase() {
+        origin.status("/gone", 404);
+        try (OriginClient client = client()) {
+            assertThatThrownBy(() -> client.probe(URI.create(origin.url("/gone")), java.util.Map.of()))
+                    .isInstanceOfSatisfying(dev.pollen.agent.error.PollenException.class, e -> {
+                        assertThat(e.originStatus()).isEqualTo(404);
+                        assertThat(e.originHeaders()).isNotEmpty().containsKey("date")
+                                .allSatisfy((name, value) -> assertThat(name).isLowerCase());
+                    });
+        }
+    }
+
     @Test
     void credentialsAreNotSentToAnotherHostAfterARedirect() throws Exception {
         byte[] body = random(1000);
