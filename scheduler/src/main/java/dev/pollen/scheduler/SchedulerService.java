@@ -33,6 +33,8 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     /** Below the agents' default schedule timeout (10 s), so a held peer hears back before it gives up. */
     private static final Duration SEED_WAIT = Duration.ofSeconds(5);
     private static final long SEED_POLL_MILLIS = 100;
+    /** How long a failed peer stays visible (StatPeer "Failed"): Dragonfly's peer GC runs every 10 s. */
+    static final Duration FAILED_PEER_TTL = Duration.ofSeconds(10);
 
     private final Cluster cluster;
     private final SeedTrigger seeds;
@@ -48,8 +50,8 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
 
     /**
      * One peer's stream. As in Dragonfly (service_v2.go, AnnouncePeer) a handler's error ends the stream with its
-     * status, except for the piece reports, whose errors Dragonfly only logs. Unlike Dragonfly the stream stays
-     * open after a terminal report (Finished, Failed) until the peer closes it: a Rust peer drops it then anyway.
+     * status, except for the piece reports, whose errors Dragonfly only logs. After a terminal report (Finished,
+     * Failed) the stream ends OK; a failed peer is forgotten a little later, as Dragonfly's peer GC does.
      */
     @Override
     public StreamObserver<AnnouncePeerRequest> announcePeer(StreamObserver<AnnouncePeerResponse> responses) {
@@ -75,6 +77,11 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                         ended = true;
                         synchronized (responses) {
                             responses.onCompleted();
+                        }
+                        if (isFailure(request.getRequestCase())) {
+                            // Nobody half-closes a stream the server ended: without this a failed peer would stay.
+                            String failed = peerId;
+                            timer.schedule(() -> cluster.left(failed), FAILED_PEER_TTL.toMillis(), TimeUnit.MILLISECONDS);
                         }
                     }
                 } catch (Cluster.PeerNotFoundException e) {
@@ -117,6 +124,11 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                 }
             }
         };
+    }
+
+    private static boolean isFailure(AnnouncePeerRequest.RequestCase c) {
+        return c == AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_FAILED_REQUEST
+                || c == AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_FAILED_REQUEST;
     }
 
     /** A peer's last report: finished or failed, from parents or from the source. */

@@ -343,6 +343,22 @@ class DragonflyPeerCompatibilityTest {
         assertThat(candidateIds(b.register(download(10 * MIB)))).containsExactly(seed.id);
     }
 
+    // A Rust peer that failed waits for the server's end of the stream and never half-closes it; Dragonfly's peer GC
+    // (peer_manager.go RunGC, every 10 s) then drops the Failed peer. Pollen forgets it after as long.
+    @Test
+    void aFailedPeerIsForgottenSoonAfterItsStreamEnds() {
+        RustPeer a = new RustPeer(announce("a", 0), "1");
+        a.register(download(10 * MIB));
+        a.send(AnnouncePeerRequest.newBuilder().setDownloadPeerFailedRequest(
+                DownloadPeerFailedRequest.newBuilder().setDescription("unknown download failed")));
+        a.endedWith();
+        assertThat(statPeer(a).getState()).isEqualTo("Failed");
+
+        await().atMost(SchedulerService.FAILED_PEER_TTL.plusSeconds(5)).untilAsserted(() ->
+                assertThatThrownBy(() -> statPeer(a)).isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND)));
+    }
+
     // constructSuccessNormalTaskResponse: each candidate carries its own FSM state, its cost and times, the task
     // (id, type, url, tag, application, length, piece count, size scope, state, peer count, times) and its host.
     @Test

@@ -342,12 +342,20 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
             if (!piece.parentId().isEmpty()) {
                 p.setParentId(piece.parentId());
             }
-            if (needContent) {
-                awaitReady();
-                p.setContent(contents.read(taskId, piece.record()));
+            if (!needContent) {
+                send(DownloadTaskResponse.newBuilder().setDownloadPieceFinishedResponse(
+                        DownloadPieceFinishedResponse.newBuilder().setPiece(p)));
+                return;
             }
-            send(DownloadTaskResponse.newBuilder().setDownloadPieceFinishedResponse(
-                    DownloadPieceFinishedResponse.newBuilder().setPiece(p)));
+            awaitReady();
+            // Held until gRPC has copied the message into its own buffers (onNext serializes it).
+            try (PieceContent.Bytes bytes = contents.read(taskId, piece.record())) {
+                send(DownloadTaskResponse.newBuilder().setDownloadPieceFinishedResponse(
+                        DownloadPieceFinishedResponse.newBuilder().setPiece(p.setContent(bytes.content()))));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("interrupted while waiting to read piece " + piece.record().number());
+            }
         }
 
         /**

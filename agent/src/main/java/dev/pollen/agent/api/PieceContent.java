@@ -9,6 +9,7 @@ import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.TaskManager;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.Semaphore;
 
 /**
  * A landed piece's bytes read back from the task's store, for {@code Download.need_piece_content}: Dragonfly's
@@ -17,14 +18,41 @@ import java.nio.ByteBuffer;
  * {@code read_exact(length)} after the piece is stored).
  */
 final class PieceContent {
+    /** Bytes of piece content read back for all callers together at once, in KiB (a piece is at most 64 MiB). */
+    private static final int BUDGET_KIB = 256 << 10;
+
     private final TaskManager tasks;
+    /** Bounds the heap all callers' pieces take at once, however many of them ask for content. */
+    private final Semaphore budget = new Semaphore(BUDGET_KIB, true);
 
     PieceContent(TaskManager tasks) {
         this.tasks = tasks;
     }
 
-    /** Exactly {@code piece.length()} bytes at its offset; the task is leased while they are read. */
-    ByteString read(String taskId, PieceRecord piece) {
+    /** A piece's bytes, held against the budget until closed (once they are handed to gRPC). */
+    record Bytes(ByteString content, Runnable release) implements AutoCloseable {
+        @Override
+        public void close() {
+            release.run();
+        }
+    }
+
+    /**
+     * Exactly {@code piece.length()} bytes at its offset, waiting for room in the budget first; the task is leased
+     * while they are read.
+     */
+    Bytes read(String taskId, PieceRecord piece) throws InterruptedException {
+        int kib = (int) Math.max(1, (piece.length() + 1023) >> 10);
+        budget.acquire(kib);
+        try {
+            return new Bytes(readNow(taskId, piece), () -> budget.release(kib));
+        } catch (RuntimeException e) {
+            budget.release(kib);
+            throw e;
+        }
+    }
+
+    private ByteString readNow(String taskId, PieceRecord piece) {
         ActiveTask task = null;
         try {
             task = tasks.acquireExisting(taskId);

@@ -118,6 +118,21 @@ public final class OriginClient implements AutoCloseable {
     }
 
     /**
+     * {@link #probe} in one attempt: a download's first question, asked before its peers are, so an origin that is
+     * down costs one attempt (peers may hold the task) rather than the whole retry budget.
+     */
+    public OriginResponse probeOnce(URI uri, Map<String, String> headers) {
+        try {
+            return open(uri, headers, "bytes=0-0", true);
+        } catch (RetryableException e) {
+            throw e.finalError();
+        } catch (IOException e) {
+            RuntimeException classified = classify(uri, e);
+            throw classified instanceof RetryableException r ? r.finalError() : classified;
+        }
+    }
+
+    /**
      * Bytes {@code from..to} inclusive, one attempt: the caller reads the body inside its own {@link #withRetries}
      * loop, which owns the retry budget (a retry inside it too would multiply the requests). A 200 answer (range
      * ignored) is returned as not partial.

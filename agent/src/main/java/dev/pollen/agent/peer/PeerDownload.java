@@ -20,8 +20,10 @@ import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -37,6 +39,8 @@ import org.slf4j.LoggerFactory;
 public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
     private static final long STAT_RETRY_MILLIS = 100;
+    /** Dragonfly's SizeScope UNKNOW, which the api repository's proto/ copy (and so Pollen's) lacks. */
+    private static final int SIZE_SCOPE_UNKNOWN = 4;
 
     private final P2p p2p;
     private final String taskId;
@@ -100,9 +104,10 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
             }
         }
         List<Peer> asking = new ArrayList<>(p.parents());
+        Set<String> unusable = new HashSet<>();
         long deadline = System.nanoTime() + p2p.scheduleTimeout().toNanos();
         while (!asking.isEmpty()) {
-            long known = statOnce(asking);
+            long known = statOnce(asking, unusable);
             if (known >= 0 || System.nanoTime() > deadline) {
                 return known;
             }
@@ -111,16 +116,25 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         return -1;
     }
 
-    /** The first length a parent knows, -1 if none does yet; parents without the task are removed from {@code asking}. */
-    private long statOnce(List<Peer> asking) {
+    /**
+     * The first length a parent knows, -1 if none does yet; parents without the task are removed from {@code asking},
+     * and each that answers without a length is logged once ({@code unusable}).
+     */
+    private long statOnce(List<Peer> asking, Set<String> unusable) {
         for (Iterator<Peer> it = asking.iterator(); it.hasNext(); ) {
             Peer parent = it.next();
             try {
                 Task t = DfdaemonUploadGrpc.newBlockingStub(p2p.channels().channel(parent.getHost().getIp(), parent.getHost().getPort()))
                         .withDeadlineAfter(2, TimeUnit.SECONDS)
                         .statTask(StatTaskRequest.newBuilder().setTaskId(taskId).build());
-                if (t.getContentLength() > 0 || "Succeeded".equals(t.getState())) {
+                // A length of 0 is an empty task only when it is finished and its size is known: Pollen's scheduler, which a
+                // Dragonfly parent's StatTask relays, sends an unknown length as 0 with size scope 4 (UNKNOW).
+                if (t.getContentLength() > 0 || "Succeeded".equals(t.getState()) && t.getSizeScopeValue() != SIZE_SCOPE_UNKNOWN) {
                     return t.getContentLength();
+                }
+                if (unusable.add(parent.getId())) {
+                    log.info("event=parent_length_unknown task={} parent={} content_length={} state={}", taskId, parent.getId(),
+                            t.getContentLength(), t.getState());
                 }
             } catch (StatusRuntimeException e) {
                 log.info("event=parent_stat_failed task={} parent={} status={}", taskId, parent.getId(), e.getStatus());
@@ -132,12 +146,16 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         return -1;
     }
 
-    /** Starts following the parents for the given piece count. */
-    public synchronized void startFromParents(StoredTask store, int pieceCount) {
+    /** Starts following the parents for the given piece count; {@link #reportStarted} tells the scheduler. */
+    public synchronized void followParents(int pieceCount) {
         parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
         this.pieceCount = pieceCount;
         List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
         parents.add(((Decision.Parents) decision).parents(), wanted);
+    }
+
+    /** DownloadPeerStarted: sent once the task exists on this node, so a child the scheduler sends here finds it. */
+    public void reportStarted() {
         session.started(false);
     }
 
@@ -217,12 +235,16 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
                 log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
                 next = new Decision.BackToSource(e.getMessage());
             }
+            boolean toOrigin;
             synchronized (this) {
                 decision = next;
                 reschedules++;
-                if (!(next instanceof Decision.Parents) && !set.hasUsableParents()) {
-                    abandoned = true;
-                }
+                toOrigin = !(next instanceof Decision.Parents) && !set.hasUsableParents();
+                abandoned |= toOrigin;
+            }
+            if (toOrigin) {
+                // As the Rust client answers NeedBackToSource: the rest comes from the origin, and the scheduler hears so.
+                session.started(true);
             }
         } finally {
             rescheduling.unlock();
@@ -257,11 +279,9 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     public void parentSlow(int number, String parentId) {
         session.pieceFailed(number, parentId, true);
         ParentSet set;
-        synchronized (this) {
-            set = parents;
-        }
         long seen;
         synchronized (this) {
+            set = parents;
             seen = reschedules;
         }
         if (set != null && pieceCount > 0 && replacing.compareAndSet(false, true)) {
@@ -278,7 +298,7 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     public synchronized void finished() {
         if (!ended) {
             ended = true;
-            session.finished(fromOrigin && parents == null);
+            session.finished(backToSource());
             closeParents();
         }
     }
@@ -286,9 +306,14 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     public synchronized void failed(String why) {
         if (!ended) {
             ended = true;
-            session.failed(fromOrigin && parents == null, why);
+            session.failed(backToSource(), why);
             closeParents();
         }
+    }
+
+    /** Whether the scheduler was told this peer went to the origin: its end is reported as back-to-source too. */
+    private boolean backToSource() {
+        return fromOrigin && parents == null || abandoned;
     }
 
     private void closeParents() {

@@ -376,7 +376,8 @@ public final class ActiveTask {
                 return;
             }
             if (registered.decision() instanceof Decision.Parents) {
-                registered.startFromParents(stored, meta.pieceCount());
+                registered.followParents(meta.pieceCount());
+                registered.reportStarted();
             } else {
                 backToSource(registered.decision() instanceof Decision.Empty ? BackToSourceReason.EMPTY_TASK_CONTRADICTS_ORIGIN
                         : BackToSourceReason.SCHEDULER_DECIDED, "");
@@ -427,24 +428,30 @@ public final class ActiveTask {
             firstStream = response;
         }
         try {
-            StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, ranged, probe.headers(),
-                    clock.instant()));
+            StoredTask created = storage.create(TaskMetadata.started(id, request.url(), length, pieceLength, ranged,
+                    OriginProbe.contentHeaders(response), clock.instant()));
             log.info("event=task_created task={} url={} content_length={} piece_length={} ranges={}", id, request.url(), length,
                     pieceLength, ranged);
             if (length == 0) {
                 created.finish();
             }
-            publish(created, registered, response.uri(), firstStream);
+            // An empty task is done once created: its peer reports the whole download now and leaves.
+            publish(created, length == 0 ? null : registered, response.uri(), firstStream);
         } catch (IOException | RuntimeException e) {
             closeQuietly(firstStream);
             throw e;
         }
-        if (registered != null) {
-            if (length == 0 && registered.decision() instanceof Decision.Empty) {
-                registered.emptyTask();
-            } else {
-                registered.startFromOrigin();
-            }
+        if (registered == null) {
+            return;
+        }
+        if (length != 0) {
+            registered.startFromOrigin();
+        } else if (registered.decision() instanceof Decision.Empty) {
+            registered.emptyTask();
+        } else {
+            registered.startFromOrigin();
+            registered.finished();
+            registered.close();
         }
     }
 
@@ -463,8 +470,11 @@ public final class ActiveTask {
             registered.emptyTask();
             return;
         }
+        // Parents followed before the task is published (a caller that joins then asks them, not the origin),
+        // Started reported after (a child the scheduler then sends here finds the task).
+        registered.followParents(created.metadata().pieceCount());
         publish(created, registered, null, null);
-        registered.startFromParents(created, created.metadata().pieceCount());
+        registered.reportStarted();
     }
 
     /** Reports the end of this node's download of the task to the scheduler and leaves its stream. */

@@ -83,13 +83,9 @@ public final class Downloader {
 
     private void awaitKnown(ActiveTask task, TaskMetadata meta, DownloadRequest request, DownloadListener listener,
                             CompletableFuture<?> cancelled) {
-        int first = 0;
-        int last = meta.pieceCount() - 1;
-        if (request.range() != null && meta.contentLength() > 0) {
-            long end = Math.min(meta.contentLength(), request.range().start() + request.range().length()) - 1;
-            first = (int) Math.min(request.range().start() / meta.pieceLength(), meta.pieceCount());
-            last = end < request.range().start() ? first - 1 : (int) (end / meta.pieceLength());
-        }
+        PieceSpan span = PieceSpan.of(meta, request.range());
+        int first = span.first();
+        int last = span.last();
         // A window of pieces asked for at a time, the next asked as earlier ones land: what a caller holds
         // stays the same however many pieces the task has.
         int window = tasks.pieceWindow();

@@ -11,26 +11,29 @@ import java.util.TreeMap;
 
 /**
  * The origin's answer to the one-byte probe a download starts with (Dragonfly's dfdaemon does the same, a GET of
- * {@code bytes=0-0}, before it registers): the task's length and headers. When the origin is unavailable (it
- * cannot be reached, or fails with a 5xx after the retries) the probe remembers why instead of failing, since
- * peers may still hold the task; any other answer (404, 403, ...) is final and thrown at once.
+ * {@code bytes=0-0}, before it registers): the task's length and headers. The probe is one attempt: when the
+ * origin is unavailable (it cannot be reached, or fails with a 5xx) the probe notes it instead of failing,
+ * since peers may still hold the task, and the origin gets its retries only once it is needed; any other answer
+ * (404, 403, ...) is final and thrown at once.
  */
 final class OriginProbe implements AutoCloseable {
+    private final OriginClient origin;
+    private final TaskSpec request;
     private final OriginResponse response;
-    private final PollenException unavailable;
     private boolean taken;
 
-    private OriginProbe(OriginResponse response, PollenException unavailable) {
+    private OriginProbe(OriginClient origin, TaskSpec request, OriginResponse response) {
+        this.origin = origin;
+        this.request = request;
         this.response = response;
-        this.unavailable = unavailable;
     }
 
     static OriginProbe of(OriginClient origin, TaskSpec request) {
         try {
-            return new OriginProbe(origin.probe(request.uri(), request.requestHeaders()), null);
+            return new OriginProbe(origin, request, origin.probeOnce(request.uri(), request.requestHeaders()));
         } catch (PollenException e) {
             if (isUnavailable(e)) {
-                return new OriginProbe(null, e);
+                return new OriginProbe(origin, request, null);
             }
             throw e;
         }
@@ -48,19 +51,25 @@ final class OriginProbe implements AutoCloseable {
 
     /** The origin's response headers that describe the content (not the probe's own range), empty when unavailable. */
     Map<String, List<String>> headers() {
+        return response == null ? new TreeMap<>(String.CASE_INSENSITIVE_ORDER) : contentHeaders(response);
+    }
+
+    /** A probe answer's headers without those of the probe's own one-byte range. */
+    static Map<String, List<String>> contentHeaders(OriginResponse answer) {
         Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        if (response != null) {
-            headers.putAll(response.headers());
-            headers.remove("Content-Range");
-            headers.remove("Content-Length");
-        }
+        headers.putAll(answer.headers());
+        headers.remove("Content-Range");
+        headers.remove("Content-Length");
         return headers;
     }
 
-    /** The answer, now the caller's to read or close; throws why the origin was unavailable when it was. */
+    /**
+     * The answer, now the caller's to read or close. When the first attempt found the origin unavailable, the origin
+     * is asked again with its full retry budget (it is needed now), and fails as it fails.
+     */
     OriginResponse response() {
         if (response == null) {
-            throw unavailable;
+            return origin.probe(request.uri(), request.requestHeaders());
         }
         taken = true;
         return response;

@@ -36,7 +36,6 @@ public record TaskSpec(
         return TaskIds.taskId(url, tag, application, pieceLength, filteredQueryParams);
     }
 
-    /** The request as the scheduler hears it when this node registers for the task. */
     /**
      * The download as Dragonfly's dfdaemon registers it: with the length it learned from the origin (or its
      * disk) first, as {@code actual_*}. Dragonfly's scheduler keeps the first registrant's values as the task's
@@ -52,6 +51,7 @@ public record TaskSpec(
                 .setActualPieceCount(pieces).build();
     }
 
+    /** The request as the scheduler hears it when this node registers for the task, without a length. */
     public Download toDownload() {
         Download.Builder d = Download.newBuilder().setUrl(url).addAllFilteredQueryParams(filteredQueryParams)
                 .putAllRequestHeader(requestHeaders);

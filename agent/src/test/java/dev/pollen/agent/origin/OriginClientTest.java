@@ -52,6 +52,21 @@ class OriginClientTest {
         }
     }
 
+    @Test
+    void aProbeOnceAsksOnceWhereAProbeRetries() {
+        origin.serve("/busy", random(100));
+        origin.failFirst("/busy", 10, 503);
+        try (OriginClient client = client(3, Duration.ofSeconds(5), OriginPolicy.ALLOW_ALL)) {
+            assertThatThrownBy(() -> client.probeOnce(URI.create(origin.url("/busy")), java.util.Map.of()))
+                    .isInstanceOfSatisfying(dev.pollen.agent.error.PollenException.class,
+                            e -> assertThat(e.originStatus()).isEqualTo(503));
+            assertThat(origin.requestHeaders()).hasSize(1);
+            assertThatThrownBy(() -> client.probe(URI.create(origin.url("/busy")), java.util.Map.of()))
+                    .isInstanceOf(dev.pollen.agent.error.PollenException.class);
+            assertThat(origin.requestHeaders()).as("the probe's retries").hasSize(1 + 4);
+        }
+    }
+
     // dragonflyoss/client dragonfly-client-backend http.rs: a failed answer's headers go with the BackendError
     // (headermap_to_hashmap), and Dragonfly's dfget prints them under "Header:".
     @Test

@@ -254,6 +254,22 @@ class SchedulerAnswersTest {
     }
 
     @Test
+    void anEmptyFileTheSchedulerSendsToTheSourceIsReportedFinishedAtOnce() throws Exception {
+        origin.serve("/empty-too", new byte[0]);
+        // The first registrant of this task said it had bytes: the scheduler schedules it (NeedBackToSource here).
+        schedulerService.taskLength = 5L;
+
+        Path out = download(origin.url("/empty-too"));
+
+        assertThat(Files.size(out)).isZero();
+        // Not left open to be reported Failed when the idle task is closed (which would fail the task for everyone).
+        await().untilAsserted(() -> assertThat(received).extracting(AnnouncePeerRequest::getRequestCase)
+                .containsExactly(AnnouncePeerRequest.RequestCase.REGISTER_PEER_REQUEST,
+                        AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST,
+                        AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST));
+    }
+
+    @Test
     void anEmptyTaskResponseTheOriginContradictsIsNotBelieved() throws Exception {
         byte[] body = random(MIB);
         origin.serve("/not-empty", body);
@@ -281,8 +297,12 @@ class SchedulerAnswersTest {
 
         assertThat(out).hasBinaryContent(body);
         assertThat(staleParentStreams.get()).as("SyncPieces calls to the stale parent").isEqualTo(1);
+        // Sent to the source by the reschedule's answer, the peer says so as the Rust client does (resource/task.rs):
+        // DownloadPeerBackToSourceStarted, then DownloadPeerBackToSourceFinished.
         await().untilAsserted(() -> assertThat(received).extracting(AnnouncePeerRequest::getRequestCase)
-                .contains(AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_FINISHED_REQUEST));
+                .containsSubsequence(AnnouncePeerRequest.RequestCase.RESCHEDULE_PEER_REQUEST,
+                        AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST,
+                        AnnouncePeerRequest.RequestCase.DOWNLOAD_PEER_BACK_TO_SOURCE_FINISHED_REQUEST));
         assertThat(received).filteredOn(AnnouncePeerRequest::hasReschedulePeerRequest)
                 .as("one reschedule for all three pieces, naming the stale parent").singleElement()
                 .satisfies(r -> assertThat(r.getReschedulePeerRequest().getCandidateParentsList()).extracting(Peer::getId)
