@@ -40,14 +40,17 @@ net_add seed
 for i in $(seq "$AGENTS"); do net_add "a$i"; done
 limit_upload origin "${RATE_MBIT}mbit"
 UPLOADERS="seed $(seq -f 'a%g' "$AGENTS" | tr '\n' ' ')"
+# Each node's uplink in mbit, and the dfdaemon flag that tells Pollen so (a veth reports 10 Gbit/s).
+declare -A UPLINK
 if [ "$CAPS" != origin ]; then
-  limit_upload seed "${RATE_MBIT}mbit"
+  UPLINK[seed]=$RATE_MBIT
   for i in $(seq "$AGENTS"); do
-    rate=$RATE_MBIT
-    [ "$CAPS" = mixed ] && [ $((i % 2)) = 0 ] && rate=$((RATE_MBIT / 4))
-    limit_upload "a$i" "${rate}mbit"
+    UPLINK[a$i]=$RATE_MBIT
+    if [ "$CAPS" = mixed ] && [ $((i % 2)) = 0 ]; then UPLINK[a$i]=$((RATE_MBIT / 4)); fi
   done
+  for n in $UPLOADERS; do limit_upload "$n" "${UPLINK[$n]}mbit"; done
 fi
+uplink_flag() { if [ -n "${UPLINK[$1]:-}" ]; then echo "--upload.bandwidth=${UPLINK[$1]}mbit"; fi; }
 random_file big.bin "$SIZE"
 random_file warm.bin $((${WARM_MIB:-64} << 20))
 start_origin "${NODE_IP[origin]}" 80 "$IP" netns exec "${NODE_NS[origin]}"
@@ -116,7 +119,7 @@ daemon() {
   local role=$1; shift
   spawn "$role" "$WORK/$role.log" "$BIN/dfdaemon" --download.server.socketPath="$WORK/$role.sock" \
     --storage.dir="$WORK/store-$role" --host.ip="${NODE_IP[$role]}" --upload.server.ip="${NODE_IP[$role]}" \
-    --scheduler.addresses="${NODE_IP[sched]}:8002" --gc.policy.diskQuota=100GiB "$@"
+    --scheduler.addresses="${NODE_IP[sched]}:8002" --gc.policy.diskQuota=100GiB $(uplink_flag "$role") "$@"
   pollen_pids+=("$SPAWNED")
 }
 await_ready "$WORK/scheduler.log"
