@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,9 +71,17 @@ public final class TaskReannouncer implements SchedulerClient.Forgetting {
         Thread.ofVirtual().name("reannounce-" + address).start(() -> {
             do {
                 LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(Math.max(1, spread.toNanos())));
-                announce(address, why);
+                announce(address, why, id -> true);
             } while (runAgain(address));
         });
+    }
+
+    /** Tasks that finished while the scheduler was away (it restarted mid-download): announced now, few as they are. */
+    @Override
+    public void forgotTasks(String address, Set<String> taskIds) {
+        if (limit > 0) {
+            Thread.ofVirtual().name("reannounce-" + address).start(() -> announce(address, "finished_unheard", taskIds::contains));
+        }
     }
 
     private synchronized boolean runAgain(String address) {
@@ -84,11 +93,11 @@ public final class TaskReannouncer implements SchedulerClient.Forgetting {
     }
 
     /** Announces the finished tasks {@code address} owns; the first failure ends the round (it is noticed again). */
-    void announce(String address, String why) {
+    void announce(String address, String why, Predicate<String> which) {
         long began = System.nanoTime();
         List<TaskSnapshot> held;
         try {
-            held = held(address);
+            held = held(address, which);
         } catch (IOException e) {
             log.warn("event=reannounce_failed scheduler={} error=\"{}\"", address, e.toString());
             return;
@@ -116,10 +125,10 @@ public final class TaskReannouncer implements SchedulerClient.Forgetting {
     }
 
     /** Finished tasks on disk whose scheduler is {@code address}, the most recently used first, at most {@code limit}. */
-    private List<TaskSnapshot> held(String address) throws IOException {
+    private List<TaskSnapshot> held(String address, Predicate<String> which) throws IOException {
         List<TaskSnapshot> held = new ArrayList<>();
         for (String id : storage.taskIds()) {
-            if (!address.equals(scheduler.ownerOf(id))) {
+            if (!which.test(id) || !address.equals(scheduler.ownerOf(id))) {
                 continue;
             }
             TaskSnapshot s = storage.snapshot(id);

@@ -74,6 +74,9 @@ public final class PeerSession implements AutoCloseable {
         /** The stream broke as a lost connection does: the scheduler may have gone (and come back empty). */
         void lost(String scheduler);
 
+        /** The peer finished while its stream was broken: the scheduler never heard, and offers it to nobody. */
+        void finishedUnheard(String scheduler, String taskId);
+
         Events NONE = new Events() {
             @Override
             public void finished(String scheduler, String peerId) {
@@ -81,6 +84,10 @@ public final class PeerSession implements AutoCloseable {
 
             @Override
             public void lost(String scheduler) {
+            }
+
+            @Override
+            public void finishedUnheard(String scheduler, String taskId) {
             }
         };
     }
@@ -199,6 +206,8 @@ public final class PeerSession implements AutoCloseable {
         }
         if (sent) {
             events.finished(scheduler, peerId);
+        } else if (brokenNotClosed()) {
+            events.finishedUnheard(scheduler, taskId);
         }
     }
 
@@ -220,6 +229,15 @@ public final class PeerSession implements AutoCloseable {
                 requests.onNext(request.setHostId(hostId).setTaskId(taskId).setPeerId(peerId).build());
             }
             return !closed && broken == null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean brokenNotClosed() {
+        lock.lock();
+        try {
+            return broken != null && !closed;
         } finally {
             lock.unlock();
         }

@@ -29,6 +29,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -56,6 +57,8 @@ public final class SchedulerClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchedulerClient.class);
     private static final java.time.Duration COOL_DOWN = java.time.Duration.ofSeconds(10);
     private static final java.time.Duration CALL_TIMEOUT = java.time.Duration.ofSeconds(5);
+    /** Announcements a host may miss before a scheduler may have expired it (Dragonfly's host GC: 2). */
+    private static final int MISSED_ANNOUNCEMENTS = 2;
 
     private final List<String> configured;
     private final Supplier<Host> host;
@@ -78,12 +81,22 @@ public final class SchedulerClient implements AutoCloseable {
          *     {@code stream_lost}, {@code announce_gap}) and what StatPeer found
          */
         void forgot(String scheduler, String why);
+
+        /**
+         * These tasks finished here while their peer's stream to {@code scheduler} was broken (it restarted
+         * mid-download): it never heard they did. Called at the first announcement it answers since, unless
+         * {@link #forgot} is called for it then (which covers them).
+         */
+        default void forgotTasks(String scheduler, Set<String> taskIds) {
+        }
     }
 
     /** What this host knows of one scheduler's view of it. Non-volatile fields are the announcing thread's. */
     private static final class View {
         /** A peer that finished on the scheduler, kept until the scheduler is found to have lost it. */
         final AtomicReference<String> witness = new AtomicReference<>();
+        /** Tasks that finished while their stream to it was broken. */
+        final Set<String> unheard = ConcurrentHashMap.newKeySet();
         /** A peer stream to it broke as a lost connection does (UNAVAILABLE). */
         volatile boolean streamLost;
         /** Whether the scheduler answered the last announcement; false when it failed or never was one. */
@@ -175,6 +188,11 @@ public final class SchedulerClient implements AutoCloseable {
             public void lost(String scheduler) {
                 view.streamLost = true;
             }
+
+            @Override
+            public void finishedUnheard(String scheduler, String task) {
+                view.unheard.add(task);
+            }
         });
     }
 
@@ -216,29 +234,45 @@ public final class SchedulerClient implements AutoCloseable {
         view.lastAnnounced = now;
         view.connection = connection;
         view.streamLost = false;
+        Set<String> unheard = Set.copyOf(view.unheard);
+        view.unheard.removeAll(unheard);
+        if (!checkSuspicion(address, view, suspicion) && !unheard.isEmpty()) {
+            log.info("event=scheduler_missed_finish address={} tasks={}", address, unheard.size());
+            try {
+                forgetting.forgotTasks(address, unheard);
+            } catch (RuntimeException e) {
+                log.warn("event=forgetting_listener_failed address={} error=\"{}\"", address, e.toString());
+            }
+        }
+    }
+
+    /** Settles a suspicion: true when the scheduler was found to have forgotten this host (the listener was told). */
+    private boolean checkSuspicion(String address, View view, String suspicion) {
         if (suspicion == null) {
-            return;
+            return false;
         }
         String witness = view.witness.get();
         if (suspicion.equals("first_contact") || witness == null) {
             view.unsettled = null;
             forgot(address, suspicion);
-            return;
+            return true;
         }
         try {
             SchedulerGrpc.newBlockingStub(channel(address)).withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
                     .statPeer(StatPeerRequest.newBuilder().setHostId(host.get().getId()).setTaskId("").setPeerId(witness).build());
             view.unsettled = null;
             log.debug("event=scheduler_remembers address={} suspicion={} peer={}", address, suspicion, witness);
+            return false;
         } catch (StatusRuntimeException e) {
             if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
                 view.unsettled = null;
                 view.witness.compareAndSet(witness, null);
                 forgot(address, suspicion + "+peer_not_found");
-            } else {
-                view.unsettled = suspicion;
-                log.debug("event=scheduler_stat_peer_failed address={} status={}", address, e.getStatus());
+                return true;
             }
+            view.unsettled = suspicion;
+            log.debug("event=scheduler_stat_peer_failed address={} status={}", address, e.getStatus());
+            return false;
         }
     }
 
@@ -256,9 +290,9 @@ public final class SchedulerClient implements AutoCloseable {
         if (view.streamLost) {
             return "stream_lost";
         }
-        // The scheduler expires a host silent for a few announce intervals: a host that stalled (paused, starved)
-        // that long may be gone from its view although the connection held.
-        if (view.lastAnnounced != null && now.isAfter(view.lastAnnounced.plus(announceInterval.multipliedBy(2)))) {
+        // Dragonfly's scheduler expires a host silent for 2 of its announce intervals (Pollen's, 3): a host that
+        // stalled (paused, starved) that long may be gone from its view although the connection held.
+        if (view.lastAnnounced != null && now.isAfter(view.lastAnnounced.plus(announceInterval.multipliedBy(MISSED_ANNOUNCEMENTS)))) {
             return "announce_gap";
         }
         return view.unsettled;

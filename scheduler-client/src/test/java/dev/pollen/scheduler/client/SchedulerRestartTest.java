@@ -25,6 +25,7 @@ class SchedulerRestartTest {
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final List<String> forgotten = new CopyOnWriteArrayList<>();
+    private final List<String> tasksForgotten = new CopyOnWriteArrayList<>();
     private SchedulerServer scheduler;
 
     @AfterEach
@@ -46,7 +47,17 @@ class SchedulerRestartTest {
         Host host = Host.newBuilder().setId(hostId).setIp("127.0.0.1").setPort(4000).setDownloadPort(4005).build();
         SchedulerClient c = new SchedulerClient(List.of(address), () -> host, INTERVAL, Clock.systemUTC());
         if (listen) {
-            c.onForgetting((scheduler, why) -> forgotten.add(scheduler + " " + why));
+            c.onForgetting(new SchedulerClient.Forgetting() {
+                @Override
+                public void forgot(String scheduler, String why) {
+                    forgotten.add(scheduler + " " + why);
+                }
+
+                @Override
+                public void forgotTasks(String scheduler, java.util.Set<String> taskIds) {
+                    taskIds.forEach(t -> tasksForgotten.add(scheduler + " " + t));
+                }
+            });
         }
         c.start();
         closeables.add(c);
@@ -63,19 +74,43 @@ class SchedulerRestartTest {
         int port = startScheduler(0).port();
         String address = "127.0.0.1:" + port;
         SchedulerClient holder = client("host-a", address, true);
-        await("the first contact").atMost(Duration.ofSeconds(5)).until(() -> forgotten.equals(List.of(address + " first_contact")));
+        await("the first contact").atMost(Duration.ofSeconds(5)).until(() -> !forgotten.isEmpty());
+        assertThat(forgotten.get(0)).isEqualTo(address + " first_contact");
         holder.announceHeld(holder.ownerOf(TASK), TASK, "peer-a", held(), Duration.ofSeconds(5));
         assertParentIs(client("host-b", address, false), "peer-b", "peer-a");
 
         scheduler.close();
         startScheduler(port);
 
-        await("the restart to be noticed").atMost(Duration.ofSeconds(10)).until(() -> forgotten.size() == 2);
-        assertThat(forgotten.get(1)).startsWith(address + " ").endsWith("+peer_not_found");
+        // The holder finished a peer there: StatPeer of it tells the restarted scheduler lost it.
+        await("the restart to be noticed").atMost(Duration.ofSeconds(10))
+                .until(() -> forgotten.stream().anyMatch(f -> f.startsWith(address + " ") && f.endsWith("+peer_not_found")));
         holder.announceHeld(address, TASK, "peer-a2", held(), Duration.ofSeconds(5));
+        int noticed = forgotten.size();
         // Every later announcement finds the re-announced peer: the scheduler is not suspected again.
-        await().during(Duration.ofMillis(5 * INTERVAL.toMillis())).atMost(Duration.ofSeconds(5)).until(() -> forgotten.size() == 2);
+        await().during(Duration.ofMillis(5 * INTERVAL.toMillis())).atMost(Duration.ofSeconds(5)).until(() -> forgotten.size() == noticed);
         assertParentIs(client("host-c", address, false), "peer-c", "peer-a2");
+    }
+
+    @Test
+    void aTaskThatFinishedWhileTheSchedulerWasAwayIsNamedOnceItIsBack() throws Exception {
+        int port = startScheduler(0).port();
+        String address = "127.0.0.1:" + port;
+        SchedulerClient holder = client("host-a", address, true);
+        await().atMost(Duration.ofSeconds(5)).until(() -> !forgotten.isEmpty());
+        String downloading = "cd".repeat(32);
+        SchedulerClient.Registration r = holder.register(downloading, "peer-d", held(), Duration.ofSeconds(5));
+        closeables.add(r.session());
+        r.session().started(true);
+
+        scheduler.close();
+        startScheduler(port);
+        await("the restart to be noticed").atMost(Duration.ofSeconds(10)).until(() -> noticedRestart() >= 0);
+        int noticed = forgotten.size();
+        r.session().finished(true);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> tasksForgotten.equals(List.of(address + " " + downloading)));
+        assertThat(forgotten).hasSize(noticed);
     }
 
     @Test
@@ -103,6 +138,16 @@ class SchedulerRestartTest {
         SchedulerClient.Registration r = holder.register(TASK, "peer-a", held(), Duration.ofSeconds(5));
         closeables.add(r.session());
         assertThat(r.decision()).isInstanceOf(Decision.BackToSource.class);
+    }
+
+    /** The index of the first notice that names the scheduler's restart, -1 before one came. */
+    private int noticedRestart() {
+        for (int i = 0; i < forgotten.size(); i++) {
+            if (forgotten.get(i).contains("scheduler_back") || forgotten.get(i).contains("reconnected")) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private Peer assertParentIs(SchedulerClient child, String childPeer, String parentPeer) throws Exception {
