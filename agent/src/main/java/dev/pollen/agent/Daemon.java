@@ -14,6 +14,7 @@ import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.agent.task.TaskReannouncer;
 import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.DfdaemonUploadService;
 import dev.pollen.agent.upload.DownloadTaskGuard;
@@ -101,6 +102,11 @@ public final class Daemon implements AutoCloseable {
             TaskManager tasks = new TaskManager(storage, originClient, work,
                     config.download().concurrentPieceCount(), clock, p2p);
             parts.push(tasks);
+            if (p2p != null) {
+                // A scheduler that restarted has forgotten what this node holds: tell it again (before start, below).
+                p2p.scheduler().onForgetting(new TaskReannouncer(storage, p2p.scheduler(), host.hostId(),
+                        config.scheduler().reannounceLimit(), config.scheduler().announceInterval(), config.scheduler().scheduleTimeout()));
+            }
             // Interrupting a thread in file I/O closes the shared content channel, so piece work gets a
             // few seconds to end on its own before it is interrupted.
             parts.push(() -> {

@@ -53,6 +53,9 @@ final class Cluster {
     record Parent(String peerId, Peer candidate) {
     }
 
+    /** Announcements a host may miss (late under load, or lost) before it is taken for dead. */
+    static final int MISSED_ANNOUNCEMENTS = 3;
+
     private final Clock clock;
     private final SchedulingConfig config;
     private final ParentSelector selector;
@@ -67,14 +70,21 @@ final class Cluster {
     }
 
     synchronized void announceHost(Host host) {
+        announceHost(host, Duration.ZERO);
+    }
+
+    /** @param interval how often the host says it announces itself (AnnounceHostRequest.interval); zero when unsaid */
+    synchronized void announceHost(Host host, Duration interval) {
         HostRecord existing = hosts.get(host.getId());
         if (existing == null) {
-            hosts.put(host.getId(), new HostRecord(host, clock.instant()));
+            existing = new HostRecord(host, clock.instant());
+            hosts.put(host.getId(), existing);
             log.info("event=host_joined host={} ip={} seed={}", host.getId(), host.getIp(), host.getType() != 0);
         } else {
             existing.host = host;
             existing.lastSeen = clock.instant();
         }
+        existing.announceInterval = interval;
     }
 
     synchronized boolean deleteHost(String hostId) {
@@ -99,12 +109,19 @@ final class Cluster {
         return type != 0 && type != 1 ? List.of() : hosts.values().stream().filter(h -> h.host.getType() == type).map(h -> h.host).toList();
     }
 
-    /** Expires hosts that stopped announcing; their peers leave with them. */
+    /**
+     * Expires hosts that stopped announcing; their peers leave with them. A host that said how often it announces is
+     * expired after {@value #MISSED_ANNOUNCEMENTS} missed announcements (so a dead node stops being offered as a
+     * parent within seconds; Dragonfly's host GC uses 2 of them, checked every 5 minutes); one that did not, after
+     * {@code hostTtl}. Neither waits longer than {@code hostTtl}.
+     */
     synchronized int expireHosts() {
-        Instant cutoff = clock.instant().minus(config.hostTtl());
+        Instant now = clock.instant();
         int expired = 0;
         for (HostRecord h : List.copyOf(hosts.values())) {
-            if (h.lastSeen.isBefore(cutoff)) {
+            Duration ttl = h.announceInterval.isPositive() && h.announceInterval.multipliedBy(MISSED_ANNOUNCEMENTS).compareTo(config.hostTtl()) < 0
+                    ? h.announceInterval.multipliedBy(MISSED_ANNOUNCEMENTS) : config.hostTtl();
+            if (h.lastSeen.isBefore(now.minus(ttl))) {
                 log.info("event=host_expired host={} last_seen={}", h.host.getId(), h.lastSeen);
                 deleteHost(h.host.getId());
                 expired++;

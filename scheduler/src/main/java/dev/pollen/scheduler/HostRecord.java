@@ -1,12 +1,15 @@
 package dev.pollen.scheduler;
 
 import dev.pollen.proto.common.v2.Host;
+import java.time.Duration;
 import java.time.Instant;
 
 /** A host as last announced. Guarded by the {@link Cluster} lock. */
 final class HostRecord {
     Host host;
     Instant lastSeen;
+    /** How often the host says it announces itself; zero when it did not say. */
+    Duration announceInterval = Duration.ZERO;
     /** Children currently told to fetch from this host's peers: a proxy for its free upload capacity. */
     int assignedChildren;
 

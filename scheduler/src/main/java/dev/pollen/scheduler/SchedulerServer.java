@@ -22,6 +22,8 @@ import org.slf4j.LoggerFactory;
 public final class SchedulerServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchedulerServer.class);
 
+    private static final Duration EXPIRY_SWEEP = Duration.ofSeconds(1);
+
     private final Server server;
     private final ScheduledExecutorService housekeeping;
     private final SeedTrigger seeds;
@@ -71,7 +73,8 @@ public final class SchedulerServer implements AutoCloseable {
                 .start();
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus("scheduler.v2.Scheduler", ServingStatus.SERVING);
-        long every = Math.max(1, config.hostTtl().toMillis() / 3);
+        // Every second: hosts announcing every few seconds leave within seconds of their last announcement.
+        long every = Math.max(1, Math.min(EXPIRY_SWEEP.toMillis(), config.hostTtl().toMillis() / 3));
         housekeeping.scheduleWithFixedDelay(cluster::expireHosts, every, every, TimeUnit.MILLISECONDS);
         long stats = statsInterval.toMillis();
         housekeeping.scheduleAtFixedRate(() -> logLatency(latency), stats, stats, TimeUnit.MILLISECONDS);

@@ -233,7 +233,8 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
             responses.onError(Status.INVALID_ARGUMENT.withDescription("AnnounceHostRequest.host.id is empty").asRuntimeException());
             return;
         }
-        cluster.announceHost(request.getHost());
+        var interval = request.getInterval();
+        cluster.announceHost(request.getHost(), Duration.ofSeconds(Math.max(0, interval.getSeconds()), Math.max(0, interval.getNanos())));
         responses.onNext(Empty.getDefaultInstance());
         responses.onCompleted();
     }

@@ -115,6 +115,23 @@ class ClusterTest {
     }
 
     @Test
+    void aHostThatSaidHowOftenItAnnouncesExpiresAfterThreeMissedAnnouncements() {
+        Host a = Host.newBuilder().setId("a").setIp("10.0.0.1").setPort(4000).setDownloadPort(4005).build();
+        Host b = Host.newBuilder().setId("b").setIp("10.0.0.2").setPort(4000).setDownloadPort(4005).build();
+        cluster.announceHost(a, Duration.ofSeconds(3));
+        cluster.announceHost(b, Duration.ofSeconds(3));
+        join("a", TASK, "pa", "u", WAIT);
+        clock.advance(Duration.ofSeconds(6));
+        cluster.announceHost(b, Duration.ofSeconds(3));
+        assertThat(cluster.expireHosts()).as("two announcements missed: late, not dead").isZero();
+        clock.advance(Duration.ofSeconds(3).plusMillis(1));
+        cluster.announceHost(b, Duration.ofSeconds(3));
+        assertThat(cluster.expireHosts()).isEqualTo(1);
+        assertThat(cluster.peer("pa")).isEmpty();
+        assertThat(cluster.hosts()).extracting(Host::getId).containsExactly("b");
+    }
+
+    @Test
     void peersWaitForATriggeredSeedInsteadOfAllGoingToTheSource() {
         host("a", 0);
         host("b", 0);

@@ -3,8 +3,15 @@ package dev.pollen.agent.config;
 import java.time.Duration;
 import java.util.List;
 
-/** {@code scheduler.*}: where the schedulers are; none means every download comes from the origin. */
-public record SchedulerConfig(List<String> addresses, Duration announceInterval, Duration scheduleTimeout) {
+/**
+ * {@code scheduler.*}: where the schedulers are; none means every download comes from the origin.
+ *
+ * @param reannounceLimit finished tasks (the most recently used) announced again to a scheduler that forgot this
+ *     host (a restart); 0 announces none
+ */
+public record SchedulerConfig(List<String> addresses, Duration announceInterval, Duration scheduleTimeout, int reannounceLimit) {
+    public static final int MAX_REANNOUNCE_LIMIT = 100_000;
+
     public SchedulerConfig {
         addresses = addresses == null ? List.of() : addresses.stream().map(String::trim).filter(a -> !a.isEmpty()).toList();
         for (String a : addresses) {
@@ -14,6 +21,7 @@ public record SchedulerConfig(List<String> addresses, Duration announceInterval,
         }
         Check.positive("scheduler.announceInterval", announceInterval);
         Check.positive("scheduler.scheduleTimeout", scheduleTimeout);
+        Check.range("scheduler.reannounceLimit", reannounceLimit, 0, MAX_REANNOUNCE_LIMIT);
     }
 
     public boolean enabled() {

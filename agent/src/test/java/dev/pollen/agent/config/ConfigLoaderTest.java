@@ -58,6 +58,15 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void schedulerReannounceLimitDefaultsToAThousandAndIsBounded() {
+        assertThat(loader.load(null, Map.of(), Map.of()).scheduler().reannounceLimit()).isEqualTo(1000);
+        assertThat(loader.load(null, Map.of(), Map.of("scheduler.reannounceLimit", "0")).scheduler().reannounceLimit()).isZero();
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("scheduler.reannounceLimit", "-1")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("scheduler.reannounceLimit: -1 (expected: 0..100000)");
+    }
+
+    @Test
     void rejectsAValueOfTheWrongType() {
         assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("download.pieceTimeout", "soon")))
                 .isInstanceOf(ConfigException.class)

@@ -18,6 +18,7 @@ import dev.pollen.proto.scheduler.v2.RegisterPeerRequest;
 import dev.pollen.proto.scheduler.v2.ReschedulePeerRequest;
 import dev.pollen.proto.scheduler.v2.SchedulerGrpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
@@ -63,8 +64,40 @@ public final class PeerSession implements AutoCloseable {
     /** Why the stream ended, once it did. */
     private Throwable broken;
     private boolean closed;
+    private final Events events;
+
+    /** What the client learns from a session about its scheduler's view of this host. */
+    interface Events {
+        /** The scheduler took the peer's finished report: it holds the peer as a parent from now on. */
+        void finished(String scheduler, String peerId);
+
+        /** The stream broke as a lost connection does: the scheduler may have gone (and come back empty). */
+        void lost(String scheduler);
+
+        /** The peer finished while its stream was broken: the scheduler never heard, and offers it to nobody. */
+        void finishedUnheard(String scheduler, String taskId);
+
+        Events NONE = new Events() {
+            @Override
+            public void finished(String scheduler, String peerId) {
+            }
+
+            @Override
+            public void lost(String scheduler) {
+            }
+
+            @Override
+            public void finishedUnheard(String scheduler, String taskId) {
+            }
+        };
+    }
 
     PeerSession(ManagedChannel channel, String scheduler, String hostId, String taskId, String peerId) {
+        this(channel, scheduler, hostId, taskId, peerId, Events.NONE);
+    }
+
+    PeerSession(ManagedChannel channel, String scheduler, String hostId, String taskId, String peerId, Events events) {
+        this.events = events;
         this.hostId = hostId;
         this.taskId = taskId;
         this.peerId = peerId;
@@ -107,6 +140,32 @@ public final class PeerSession implements AutoCloseable {
                 timeout);
     }
 
+    /**
+     * Announces a task this host already holds in full, as Dragonfly's dfdaemon does for a finished task
+     * (dfdaemon_upload.rs, download_task): a registration with {@code metadata_only}, answered by
+     * MetadataOnlyResponse without scheduling, then Started and Finished with no piece between. The scheduler
+     * then counts the peer as holding every piece of the task ({@code actual_piece_count} tells how many).
+     *
+     * @throws SchedulerUnavailableException when no answer comes, or an answer other than MetadataOnlyResponse
+     *     (a scheduler that does not know {@code metadata_only}): the peer is then left unannounced
+     */
+    void announceHeld(Download download, Duration timeout) throws SchedulerUnavailableException {
+        AnnouncePeerResponse r;
+        asking.lock();
+        try {
+            r = awaitAnswer(AnnouncePeerRequest.newBuilder().setRegisterPeerRequest(RegisterPeerRequest.newBuilder()
+                    .setDownload(download.toBuilder().setMetadataOnly(true).setNeedBackToSource(false))), timeout);
+        } finally {
+            asking.unlock();
+        }
+        if (r.getResponseCase() != AnnouncePeerResponse.ResponseCase.METADATA_ONLY_RESPONSE) {
+            throw new SchedulerUnavailableException("scheduler " + scheduler + " answered a metadata-only registration with "
+                    + r.getResponseCase() + " (expected: METADATA_ONLY_RESPONSE)", null);
+        }
+        started(false);
+        finished(false);
+    }
+
     /** Asks for other parents, excluding those given. */
     public Decision reschedule(List<Peer> exclude, String why, Duration timeout) throws SchedulerUnavailableException {
         return ask(AnnouncePeerRequest.newBuilder().setReschedulePeerRequest(
@@ -138,11 +197,17 @@ public final class PeerSession implements AutoCloseable {
     }
 
     public void finished(boolean backToSource) {
+        boolean sent;
         if (backToSource) {
-            send(AnnouncePeerRequest.newBuilder().setDownloadPeerBackToSourceFinishedRequest(
+            sent = send(AnnouncePeerRequest.newBuilder().setDownloadPeerBackToSourceFinishedRequest(
                     DownloadPeerBackToSourceFinishedRequest.getDefaultInstance()));
         } else {
-            send(AnnouncePeerRequest.newBuilder().setDownloadPeerFinishedRequest(DownloadPeerFinishedRequest.getDefaultInstance()));
+            sent = send(AnnouncePeerRequest.newBuilder().setDownloadPeerFinishedRequest(DownloadPeerFinishedRequest.getDefaultInstance()));
+        }
+        if (sent) {
+            events.finished(scheduler, peerId);
+        } else if (brokenNotClosed()) {
+            events.finishedUnheard(scheduler, taskId);
         }
     }
 
@@ -156,12 +221,23 @@ public final class PeerSession implements AutoCloseable {
         }
     }
 
-    private void send(AnnouncePeerRequest.Builder request) {
+    /** Sends on the stream; false when it is closed or broken (gRPC drops a message on a broken call silently). */
+    private boolean send(AnnouncePeerRequest.Builder request) {
         lock.lock();
         try {
             if (!closed) {
                 requests.onNext(request.setHostId(hostId).setTaskId(taskId).setPeerId(peerId).build());
             }
+            return !closed && broken == null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean brokenNotClosed() {
+        lock.lock();
+        try {
+            return broken != null && !closed;
         } finally {
             lock.unlock();
         }
@@ -248,14 +324,19 @@ public final class PeerSession implements AutoCloseable {
     }
 
     private void ended(Throwable why) {
+        boolean lost;
         lock.lock();
         try {
+            lost = broken == null && !closed && Status.fromThrowable(why).getCode() == Status.Code.UNAVAILABLE;
             if (broken == null) {
                 broken = why;
             }
             answered.signalAll();
         } finally {
             lock.unlock();
+        }
+        if (lost) {
+            events.lost(scheduler);
         }
     }
 

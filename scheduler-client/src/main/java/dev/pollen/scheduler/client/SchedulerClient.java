@@ -6,20 +6,35 @@ import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.scheduler.v2.AnnounceHostRequest;
 import dev.pollen.proto.scheduler.v2.DeleteHostRequest;
 import dev.pollen.proto.scheduler.v2.SchedulerGrpc;
+import dev.pollen.proto.scheduler.v2.StatPeerRequest;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ConnectivityState;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import java.net.InetAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,11 +44,21 @@ import org.slf4j.LoggerFactory;
  * resolves to several addresses, such as a headless Service, counts as several) are re-resolved
  * periodically and placed on a consistent-hash ring, so every node sends a task to the same
  * scheduler; one that fails is skipped for a cool-down and the next on the ring takes its tasks.
+ *
+ * <p>A scheduler keeps everything in memory: one that restarts has forgotten this host's finished peers, and
+ * peers find nothing of what this node holds. After each announcement the client asks itself whether that
+ * scheduler may have lost this host's state — it is new to this process, it was down, the connection to it was
+ * lost, a peer stream to it broke as a lost connection does, or this host missed announcements long enough to be
+ * expired — and if so asks the scheduler (StatPeer) for one peer it holds as finished. NOT_FOUND (or no such peer
+ * to ask about) calls the {@link Forgetting} listener once, which announces what the node holds again. Only a
+ * suspicion costs a StatPeer: a steady connection costs nothing beyond the announcement.
  */
 public final class SchedulerClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchedulerClient.class);
     private static final java.time.Duration COOL_DOWN = java.time.Duration.ofSeconds(10);
     private static final java.time.Duration CALL_TIMEOUT = java.time.Duration.ofSeconds(5);
+    /** Announcements a host may miss before a scheduler may have expired it (Dragonfly's host GC: 2). */
+    private static final int MISSED_ANNOUNCEMENTS = 2;
 
     private final List<String> configured;
     private final Supplier<Host> host;
@@ -43,7 +68,46 @@ public final class SchedulerClient implements AutoCloseable {
     private final Map<String, Instant> downUntil = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("scheduler-client").daemon().factory());
+    private final Map<String, View> views = new ConcurrentHashMap<>();
     private volatile SchedulerRing ring;
+    private volatile Forgetting forgetting = (scheduler, why) -> { };
+
+    /** Told when a scheduler does not (or may not) know this host's finished peers. */
+    @FunctionalInterface
+    public interface Forgetting {
+        /**
+         * @param scheduler the scheduler's address, as {@link #ownerOf} names it
+         * @param why {@code first_contact}, or the suspicion ({@code scheduler_back}, {@code reconnected},
+         *     {@code stream_lost}, {@code announce_gap}) and what StatPeer found
+         */
+        void forgot(String scheduler, String why);
+
+        /**
+         * These tasks finished here while their peer's stream to {@code scheduler} was broken (it restarted
+         * mid-download): it never heard they did. Called at the first announcement it answers since, unless
+         * {@link #forgot} is called for it then (which covers them).
+         */
+        default void forgotTasks(String scheduler, Set<String> taskIds) {
+        }
+    }
+
+    /** What this host knows of one scheduler's view of it. Non-volatile fields are the announcing thread's. */
+    private static final class View {
+        /** A peer that finished on the scheduler, kept until the scheduler is found to have lost it. */
+        final AtomicReference<String> witness = new AtomicReference<>();
+        /** Tasks that finished while their stream to it was broken. */
+        final Set<String> unheard = ConcurrentHashMap.newKeySet();
+        /** A peer stream to it broke as a lost connection does (UNAVAILABLE). */
+        volatile boolean streamLost;
+        /** Whether the scheduler answered the last announcement; false when it failed or never was one. */
+        boolean announced;
+        boolean everAnnounced;
+        /** The connection the last announcement went over. */
+        SocketAddress connection;
+        Instant lastAnnounced;
+        /** A suspicion StatPeer could not settle (the call failed): asked again at the next announcement. */
+        String unsettled;
+    }
 
     public SchedulerClient(List<String> addresses, Supplier<Host> host, java.time.Duration announceInterval, Clock clock) {
         if (addresses.isEmpty()) {
@@ -54,6 +118,11 @@ public final class SchedulerClient implements AutoCloseable {
         this.announceInterval = announceInterval;
         this.clock = clock;
         this.ring = new SchedulerRing(resolve());
+    }
+
+    /** Set before {@link #start}: what to do when a scheduler has forgotten this host's finished peers. */
+    public void onForgetting(Forgetting listener) {
+        this.forgetting = listener;
     }
 
     /** Announces the host now and then every interval; re-resolves the scheduler names on the same beat. */
@@ -74,7 +143,7 @@ public final class SchedulerClient implements AutoCloseable {
             if (isDown(address)) {
                 continue;
             }
-            PeerSession session = new PeerSession(channel(address), address, host.get().getId(), taskId, peerId);
+            PeerSession session = session(address, taskId, peerId);
             try {
                 return new Registration(session, session.register(download, timeout));
             } catch (SchedulerUnavailableException e) {
@@ -91,20 +160,155 @@ public final class SchedulerClient implements AutoCloseable {
     public record Registration(PeerSession session, Decision decision) {
     }
 
+    /** The scheduler a task registers with now: its owner on the ring, or the next one up; null when none is. */
+    public String ownerOf(String taskId) {
+        return ring.owner(taskId, a -> !isDown(a));
+    }
+
+    /**
+     * Announces a task this host holds in full to {@code scheduler} under a new peer id (see
+     * {@link PeerSession#announceHeld}), and leaves the stream; the scheduler keeps the peer as a finished parent.
+     */
+    public void announceHeld(String scheduler, String taskId, String peerId, Download download, java.time.Duration timeout)
+            throws SchedulerUnavailableException {
+        try (PeerSession session = session(scheduler, taskId, peerId)) {
+            session.announceHeld(download, timeout);
+        }
+    }
+
+    private PeerSession session(String address, String taskId, String peerId) {
+        View view = view(address);
+        return new PeerSession(channel(address), address, host.get().getId(), taskId, peerId, new PeerSession.Events() {
+            @Override
+            public void finished(String scheduler, String peer) {
+                view.witness.compareAndSet(null, peer);
+            }
+
+            @Override
+            public void lost(String scheduler) {
+                view.streamLost = true;
+            }
+
+            @Override
+            public void finishedUnheard(String scheduler, String task) {
+                view.unheard.add(task);
+            }
+        });
+    }
+
     private void announceAll() {
         Host h = host.get();
         for (String address : ring.addresses()) {
+            View view = view(address);
+            boolean wasDown = downUntil.containsKey(address);
+            ManagedChannel channel = channel(address);
+            if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+                // gRPC waits longer after each failed connect (up to 2 minutes): a scheduler that is back must be
+                // found at the next announcement, not minutes later, and registrations must not fail fast meanwhile.
+                channel.resetConnectBackoff();
+            }
+            ConnectionSeen connection = new ConnectionSeen();
             try {
-                SchedulerGrpc.newBlockingStub(channel(address)).withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                SchedulerGrpc.newBlockingStub(channel).withInterceptors(connection).withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
                         .announceHost(AnnounceHostRequest.newBuilder().setHost(h)
-                                .setInterval(Duration.newBuilder().setSeconds(announceInterval.toSeconds())).build());
+                                .setInterval(Duration.newBuilder().setSeconds(announceInterval.toSeconds())
+                                        .setNanos(announceInterval.toNanosPart())).build());
                 if (downUntil.remove(address) != null) {
                     log.info("event=scheduler_back address={}", address);
                 }
             } catch (StatusRuntimeException e) {
+                view.announced = false;
                 markDown(address, e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+                continue;
+            }
+            checkView(address, view, wasDown, connection.local);
+        }
+    }
+
+    /** After a successful announcement: whether the scheduler may have lost this host, and if so whether it did. */
+    private void checkView(String address, View view, boolean wasDown, SocketAddress connection) {
+        Instant now = clock.instant();
+        String suspicion = suspicion(view, wasDown, now, connection);
+        view.announced = true;
+        view.everAnnounced = true;
+        view.lastAnnounced = now;
+        view.connection = connection;
+        view.streamLost = false;
+        Set<String> unheard = Set.copyOf(view.unheard);
+        view.unheard.removeAll(unheard);
+        if (!checkSuspicion(address, view, suspicion) && !unheard.isEmpty()) {
+            log.info("event=scheduler_missed_finish address={} tasks={}", address, unheard.size());
+            try {
+                forgetting.forgotTasks(address, unheard);
+            } catch (RuntimeException e) {
+                log.warn("event=forgetting_listener_failed address={} error=\"{}\"", address, e.toString());
             }
         }
+    }
+
+    /** Settles a suspicion: true when the scheduler was found to have forgotten this host (the listener was told). */
+    private boolean checkSuspicion(String address, View view, String suspicion) {
+        if (suspicion == null) {
+            return false;
+        }
+        String witness = view.witness.get();
+        if (suspicion.equals("first_contact") || witness == null) {
+            view.unsettled = null;
+            forgot(address, suspicion);
+            return true;
+        }
+        try {
+            SchedulerGrpc.newBlockingStub(channel(address)).withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                    .statPeer(StatPeerRequest.newBuilder().setHostId(host.get().getId()).setTaskId("").setPeerId(witness).build());
+            view.unsettled = null;
+            log.debug("event=scheduler_remembers address={} suspicion={} peer={}", address, suspicion, witness);
+            return false;
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+                view.unsettled = null;
+                view.witness.compareAndSet(witness, null);
+                forgot(address, suspicion + "+peer_not_found");
+                return true;
+            }
+            view.unsettled = suspicion;
+            log.debug("event=scheduler_stat_peer_failed address={} status={}", address, e.getStatus());
+            return false;
+        }
+    }
+
+    /** Why the scheduler may have lost this host since the last announcement, null when nothing suggests it. */
+    private String suspicion(View view, boolean wasDown, Instant now, SocketAddress connection) {
+        if (!view.everAnnounced) {
+            return "first_contact";
+        }
+        if (wasDown || !view.announced) {
+            return "scheduler_back";
+        }
+        if (connection != null && !connection.equals(view.connection)) {
+            return "reconnected";
+        }
+        if (view.streamLost) {
+            return "stream_lost";
+        }
+        // Dragonfly's scheduler expires a host silent for 2 of its announce intervals (Pollen's, 3): a host that
+        // stalled (paused, starved) that long may be gone from its view although the connection held.
+        if (view.lastAnnounced != null && now.isAfter(view.lastAnnounced.plus(announceInterval.multipliedBy(MISSED_ANNOUNCEMENTS)))) {
+            return "announce_gap";
+        }
+        return view.unsettled;
+    }
+
+    private void forgot(String address, String why) {
+        log.info("event=scheduler_forgot_host address={} reason={}", address, why);
+        try {
+            forgetting.forgot(address, why);
+        } catch (RuntimeException e) {
+            log.warn("event=forgetting_listener_failed address={} error=\"{}\"", address, e.toString());
+        }
+    }
+
+    private View view(String address) {
+        return views.computeIfAbsent(address, a -> new View());
     }
 
     private boolean isDown(String address) {
@@ -137,6 +341,31 @@ public final class SchedulerClient implements AutoCloseable {
 
     private ManagedChannel channel(String address) {
         return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    }
+
+    /**
+     * Remembers which connection a call went over (its local socket address): a scheduler that restarts between two
+     * announcements shows as a new connection, however quickly gRPC reconnected.
+     */
+    private static final class ConnectionSeen implements ClientInterceptor {
+        private volatile SocketAddress local;
+
+        @Override
+        public <Q, A> ClientCall<Q, A> interceptCall(MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
+            ClientCall<Q, A> call = next.newCall(method, options);
+            return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+                @Override
+                public void start(Listener<A> listener, Metadata headers) {
+                    super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                        @Override
+                        public void onHeaders(Metadata h) {
+                            local = call.getAttributes().get(Grpc.TRANSPORT_ATTR_LOCAL_ADDR);
+                            super.onHeaders(h);
+                        }
+                    }, headers);
+                }
+            };
+        }
     }
 
     /** Leaves every scheduler (DeleteHost), then closes the connections. */
