@@ -21,7 +21,7 @@ class HostStatusTest {
     @Test
     void reportsWhatTheHostRuns() {
         Host host = new HostStatus(Host.newBuilder().setId("127.0.0.1-node").setHostname("node").build(), dir,
-                TestStats.idle()).get();
+                TestStats.idle(), 0).get();
 
         assertThat(host.getHostname()).isEqualTo("node");
         // This suite runs on Linux (epoll); Rust's env::consts say "linux" and "unix" there.
@@ -39,7 +39,7 @@ class HostStatusTest {
 
     @Test
     void aHostWithoutANameGetsThisOnes() {
-        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle()).get();
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle(), 0).get();
 
         assertThat(host.getHostname()).isNotEmpty();
     }

@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -72,9 +73,10 @@ class VortexServerHandlerTest {
             }
             return new PieceLease(p, content, released::incrementAndGet);
         };
-        stats = new VortexServerStats(new UploadSlots(0));
+        stats = new VortexServerStats(new UploadSlots(0), new UploadMeter(System::nanoTime));
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), new UploadSlots(0)));
+                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), new UploadSlots(0),
+                        Duration.ZERO));
     }
 
     @AfterEach
@@ -231,7 +233,8 @@ class VortexServerHandlerTest {
         // Lookups that never come back keep the first request busy, so the rest queue up behind it.
         ch.finishAndReleaseAll();
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight(), new UploadSlots(0)));
+                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight(), new UploadSlots(0),
+                        Duration.ZERO));
         StringBuilder requests = new StringBuilder();
         for (int i = 0; i < VortexServerHandler.MAX_QUEUED + 2; i++) {
             requests.append(request(TASK_ID, i));
