@@ -38,6 +38,25 @@ class HostStatusTest {
     }
 
     @Test
+    void reportsTheUploadCapacityAndLoadInDragonflysNetworkFields() {
+        // 3 slots, all sending, 2 requests in line, 50 MB/s over the last seconds, on a 400 Mbit/s uplink.
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.busy(3, 3, 2, 50_000_000L),
+                400_000_000L).get();
+
+        assertThat(host.getNetwork().getMaxTxBandwidth()).as("bits per second").isEqualTo(400_000_000L);
+        assertThat(host.getNetwork().getTxBandwidth()).as("bits per second").isEqualTo(400_000_000L);
+        assertThat(host.getNetwork().getUploadTcpConnectionCount()).isEqualTo(5);
+    }
+
+    @Test
+    void anUnknownCapacityGoesOutAsZeroAsDragonflyReadsIt() {
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle(), 0).get();
+
+        assertThat(host.getNetwork().getMaxTxBandwidth()).isZero();
+        assertThat(host.getNetwork().getTxBandwidth()).isZero();
+    }
+
+    @Test
     void aHostWithoutANameGetsThisOnes() {
         Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle(), 0).get();
 
