@@ -1,8 +1,10 @@
 package dev.pollen.agent;
 
 import dev.pollen.agent.config.DaemonConfig;
-import dev.pollen.agent.origin.OriginAddressPolicy;
+import dev.pollen.agent.config.LinkSpeed;
 import dev.pollen.agent.config.ThreadsConfig;
+import dev.pollen.agent.config.UploadCapacity;
+import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.peer.ParentChannels;
 import dev.pollen.agent.peer.VortexClient;
@@ -134,11 +136,15 @@ public final class Daemon implements AutoCloseable {
                 // event loops of its own; none of them shared with the local API (below).
                 ExecutorService lookups = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vortex-lookup-", 0).factory());
                 parts.push(lookups::shutdownNow);
+                UploadCapacity capacity = UploadCapacity.of(config.upload(), LinkSpeed.of(host.ip()));
+                log.info("event=upload_capacity bits_per_second={} source={} slots={}", capacity.bitsPerSecond(),
+                        capacity.source(), capacity.slots());
                 VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
                         .withIoThreads(threads.vortexServerEventLoops())
                         .withRateLimit(config.upload().rateLimit().bytes())
-                        .withConcurrentPieceLimit(config.upload().concurrentPieceLimit()),
+                        .withConcurrentPieceLimit(capacity.slots())
+                        .withSlotWait(config.upload().slotWait()),
                         pieces, lookups, clock);
                 parts.push(vortexServer);
                 ExecutorService uploadCalls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("upload-rpc-", 0).factory());
@@ -158,7 +164,7 @@ public final class Daemon implements AutoCloseable {
                         .setPort(upload.port())
                         .setDownloadPort(vortexServer.address().getPort())
                         .setNetwork(Network.newBuilder().setIdc(config.host().idc()).setLocation(config.host().location()))
-                        .build(), config.storage().dir(), vortexServer.stats()));
+                        .build(), config.storage().dir(), vortexServer.stats(), capacity.bitsPerSecond()));
                 p2p.scheduler().start();
                 parts.push(p2p.scheduler());
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();

@@ -21,6 +21,14 @@ final class Check {
         return value;
     }
 
+    static Duration range(String key, Duration value, Duration min, Duration max) {
+        if (value == null || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw ConfigException.invalid(key, value == null ? "missing" : Durations.format(value),
+                    Durations.format(min) + ".." + Durations.format(max));
+        }
+        return value;
+    }
+
     static <T> T present(String key, T value) {
         if (value == null) {
             throw ConfigException.invalid(key, "missing", "a value");

@@ -40,6 +40,8 @@ public final class ConfigLoader {
         SimpleModule units = new SimpleModule()
                 .addDeserializer(Duration.class, new ScalarDeserializer<>(Durations::parse, "a duration such as 30s"))
                 .addDeserializer(ByteSize.class, new ScalarDeserializer<>(ByteSize::parse, "a size such as 10GiB"))
+                .addDeserializer(BitRate.class, new ScalarDeserializer<>(BitRate::parse,
+                        "bits per second such as 400mbit or 10gbit"))
                 .addDeserializer(Cidr.class, new ScalarDeserializer<>(Cidr::parse,
                         "an IP address or CIDR block such as 10.0.0.0/8 or fd00:ec2::254"))
                 .addDeserializer(FreeSpaceFloor.class, new ScalarDeserializer<>(FreeSpaceFloor::parse,

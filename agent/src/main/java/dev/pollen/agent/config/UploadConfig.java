@@ -4,17 +4,24 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * {@code upload.*}: what this node gives other peers: the DfdaemonUpload gRPC server, the cap on the
- * bytes per second all piece uploads together may send ({@code rateLimit}, 0 for none) and on the pieces
- * sent at once ({@code concurrentPieceLimit}, 0 for none; more requests wait their turn), who may make
- * it download ({@code downloadTask}) and how long one SyncPieces stream may last ({@code syncPieces}).
+ * {@code upload.*}: what this node gives other peers: the DfdaemonUpload gRPC server, the uplink's
+ * capacity ({@code bandwidth}, bits per second, 0 for unknown), the cap on the bytes per second all piece
+ * uploads together may send ({@code rateLimit}, 0 for none), the upload slots — pieces sent at once
+ * ({@code concurrentPieceLimit}, 0 to derive them from the capacity: {@link UploadCapacity}) — and how long
+ * a request beyond them waits for one before it is answered busy ({@code slotWait}), who may make it
+ * download ({@code downloadTask}) and how long one SyncPieces stream may last ({@code syncPieces}).
  */
-public record UploadConfig(Server server, ByteSize rateLimit, int concurrentPieceLimit, DownloadTask downloadTask,
-                           SyncPieces syncPieces) {
+public record UploadConfig(Server server, BitRate bandwidth, ByteSize rateLimit, int concurrentPieceLimit,
+                           Duration slotWait, DownloadTask downloadTask, SyncPieces syncPieces) {
+    /** Longer than this, a waiting child would do better asking another parent. */
+    static final Duration MAX_SLOT_WAIT = Duration.ofSeconds(10);
+
     public UploadConfig {
         Check.present("upload.server", server);
+        Check.present("upload.bandwidth", bandwidth);
         Check.present("upload.rateLimit", rateLimit);
         Check.range("upload.concurrentPieceLimit", concurrentPieceLimit, 0, 100_000);
+        Check.range("upload.slotWait", slotWait, Duration.ZERO, MAX_SLOT_WAIT);
         Check.present("upload.downloadTask", downloadTask);
         Check.present("upload.syncPieces", syncPieces);
     }

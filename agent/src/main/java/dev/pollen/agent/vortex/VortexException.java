@@ -21,8 +21,13 @@ public final class VortexException extends IOException {
         TASK_NOT_FOUND(VortexErrorCode.NOT_FOUND, false),
         PIECE_NOT_FOUND(VortexErrorCode.NOT_FOUND, false),
         INTERNAL(VortexErrorCode.INTERNAL, false),
+        /**
+         * Every upload slot is taken: a server's answer after a short wait, and what a client sees for that
+         * answer (Error code {@link VortexErrorCode#BUSY}). Not a failure of the parent.
+         */
+        BUSY(VortexErrorCode.BUSY, false),
         // Seen by a client only.
-        /** The parent answered with an Error frame; {@link #remoteCode()} carries its code. */
+        /** The parent answered with an Error frame other than BUSY; {@link #remoteCode()} carries its code. */
         REMOTE_ERROR(VortexErrorCode.UNKNOWN, false),
         /** The parent announced a piece other than the one asked for (number, offset, length or digest form). */
         UNEXPECTED_PIECE(VortexErrorCode.UNKNOWN, true),
@@ -70,17 +75,22 @@ public final class VortexException extends IOException {
 
     private VortexException(VortexFrame.ErrorFrame frame, String peer) {
         super("parent " + peer + " answered with error " + describe(frame.code()) + ": " + frame.message());
-        this.reason = Reason.REMOTE_ERROR;
+        this.reason = frame.code() == VortexErrorCode.BUSY.value() ? Reason.BUSY : Reason.REMOTE_ERROR;
         this.remoteCode = frame.code();
     }
 
-    /** The failure a parent reported in an Error frame. */
+    /** The failure a parent reported in an Error frame: {@link Reason#BUSY} for code 4, else {@link Reason#REMOTE_ERROR}. */
     public static VortexException remote(VortexFrame.ErrorFrame frame, String peer) {
         return new VortexException(frame, peer);
     }
 
     public Reason reason() {
         return reason;
+    }
+
+    /** The parent (or this server) is out of upload slots: try another parent, do not count it as failed. */
+    public boolean isBusy() {
+        return reason == Reason.BUSY;
     }
 
     /** The code byte of the parent's Error frame, or -1 when the failure is not a remote error. */

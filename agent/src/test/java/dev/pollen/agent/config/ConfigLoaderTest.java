@@ -146,9 +146,9 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void readsTheUploadConcurrencyLimitAndRefusesANegativeOne() {
-        assertThat(loader.load(null, Map.of(), Map.of()).upload().concurrentPieceLimit()).isEqualTo(64);
-        assertThat(loader.load(null, Map.of(), Map.of("upload.concurrentPieceLimit", "0")).upload().concurrentPieceLimit()).isZero();
+    void readsTheUploadConcurrencyLimitDerivedByDefaultAndRefusesANegativeOne() {
+        assertThat(loader.load(null, Map.of(), Map.of()).upload().concurrentPieceLimit()).as("0: derived").isZero();
+        assertThat(loader.load(null, Map.of(), Map.of("upload.concurrentPieceLimit", "6")).upload().concurrentPieceLimit()).isEqualTo(6);
         assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.concurrentPieceLimit", "-1")))
                 .hasMessageContaining("upload.concurrentPieceLimit");
     }

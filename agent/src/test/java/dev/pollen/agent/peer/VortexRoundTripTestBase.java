@@ -161,8 +161,8 @@ abstract class VortexRoundTripTestBase {
             return pieces.lease(taskId, number);
         };
         try (VortexServer limited = VortexServer.start(VortexServer.Options.defaults()
-                .withAddress(new InetSocketAddress("127.0.0.1", 0)).withTransport(transport()).withConcurrentPieceLimit(1),
-                firstOneBlocks, lookups, Clock.systemUTC());
+                .withAddress(new InetSocketAddress("127.0.0.1", 0)).withTransport(transport()).withConcurrentPieceLimit(1)
+                .withSlotWait(TIMEOUT), firstOneBlocks, lookups, Clock.systemUTC());
              StoredTask target = childStore.create(metadata(FULL));
              ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<PieceRecord> first = callers.submit(() -> client.fetch(limited.address(), target, 0, TIMEOUT));
@@ -179,6 +179,46 @@ abstract class VortexRoundTripTestBase {
             assertThat(leased).containsExactly(0, 1);
             await().atMost(TIMEOUT).until(() -> limited.stats().uploading() == 0);
             assertThat(limited.stats().waiting()).isZero();
+        }
+    }
+
+    @Test
+    void aServerOutOfSlotsAnswersBusyAfterItsSlotWaitAndTheChildCanTellBusyFromFailure() throws Exception {
+        CountDownLatch firstMayGo = new CountDownLatch(1);
+        UploadPieces firstOneBlocks = (taskId, number) -> {
+            if (number == 0) {
+                try {
+                    firstMayGo.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return pieces.lease(taskId, number);
+        };
+        Duration slotWait = Duration.ofMillis(200);
+        try (VortexServer limited = VortexServer.start(VortexServer.Options.defaults()
+                .withAddress(new InetSocketAddress("127.0.0.1", 0)).withTransport(transport()).withConcurrentPieceLimit(1)
+                .withSlotWait(slotWait), firstOneBlocks, lookups, Clock.systemUTC());
+             StoredTask target = childStore.create(metadata(FULL));
+             ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<PieceRecord> first = callers.submit(() -> client.fetch(limited.address(), target, 0, TIMEOUT));
+            await().atMost(TIMEOUT).until(() -> limited.stats().uploading() == 1);
+
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> client.fetch(limited.address(), target, 1, TIMEOUT))
+                    .isInstanceOfSatisfying(VortexException.class, e -> {
+                        assertThat(e.reason()).isEqualTo(VortexException.Reason.BUSY);
+                        assertThat(e.remoteCode()).isEqualTo(VortexErrorCode.BUSY.value());
+                    });
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(took).as("answered after the slot wait, not after the piece").isGreaterThanOrEqualTo(slotWait)
+                    .isLessThan(TIMEOUT);
+            assertThat(limited.stats().busyAnswers()).isEqualTo(1);
+
+            firstMayGo.countDown();
+            assertThat(first.get()).isEqualTo(parentRecords.get(0));
+            assertThat(client.fetch(limited.address(), target, 1, TIMEOUT)).as("the parent serves again once a slot frees")
+                    .isEqualTo(parentRecords.get(1));
         }
     }
 

@@ -21,7 +21,7 @@ class HostStatusTest {
     @Test
     void reportsWhatTheHostRuns() {
         Host host = new HostStatus(Host.newBuilder().setId("127.0.0.1-node").setHostname("node").build(), dir,
-                TestStats.idle()).get();
+                TestStats.idle(), 0).get();
 
         assertThat(host.getHostname()).isEqualTo("node");
         // This suite runs on Linux (epoll); Rust's env::consts say "linux" and "unix" there.
@@ -38,8 +38,27 @@ class HostStatusTest {
     }
 
     @Test
+    void reportsTheUploadCapacityAndLoadInDragonflysNetworkFields() {
+        // 3 slots, all sending, 2 requests in line, 50 MB/s over the last seconds, on a 400 Mbit/s uplink.
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.busy(3, 3, 2, 50_000_000L),
+                400_000_000L).get();
+
+        assertThat(host.getNetwork().getMaxTxBandwidth()).as("bits per second").isEqualTo(400_000_000L);
+        assertThat(host.getNetwork().getTxBandwidth()).as("bits per second").isEqualTo(400_000_000L);
+        assertThat(host.getNetwork().getUploadTcpConnectionCount()).isEqualTo(5);
+    }
+
+    @Test
+    void anUnknownCapacityGoesOutAsZeroAsDragonflyReadsIt() {
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle(), 0).get();
+
+        assertThat(host.getNetwork().getMaxTxBandwidth()).isZero();
+        assertThat(host.getNetwork().getTxBandwidth()).isZero();
+    }
+
+    @Test
     void aHostWithoutANameGetsThisOnes() {
-        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle()).get();
+        Host host = new HostStatus(Host.newBuilder().setId("id").build(), dir, TestStats.idle(), 0).get();
 
         assertThat(host.getHostname()).isNotEmpty();
     }

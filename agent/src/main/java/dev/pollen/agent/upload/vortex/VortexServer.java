@@ -40,15 +40,20 @@ public final class VortexServer implements AutoCloseable {
      *
      * @param idleTimeout a connection with neither reads nor write progress for this long is closed
      * @param drainTimeout how long shutdown waits for pieces being sent
-     * @param concurrentPieceLimit pieces sent at once over all connections (0: no cap); more requests wait in line
+     * @param concurrentPieceLimit the upload slots: pieces sent at once over all connections (0: no cap); more
+     *     requests wait in a short line
+     * @param slotWait how long a request waits for a slot before it is answered BUSY
      */
+    public static final Duration DEFAULT_SLOT_WAIT = Duration.ofMillis(200);
+
     public record Options(InetSocketAddress address, VortexTransport transport, int ioThreads, Duration idleTimeout,
-                          Duration drainTimeout, long rateLimitBytesPerSecond, int concurrentPieceLimit) {
+                          Duration drainTimeout, long rateLimitBytesPerSecond, int concurrentPieceLimit, Duration slotWait) {
         public Options {
             Objects.requireNonNull(address, "address");
             Objects.requireNonNull(transport, "transport");
             Objects.requireNonNull(idleTimeout, "idleTimeout");
             Objects.requireNonNull(drainTimeout, "drainTimeout");
+            Objects.requireNonNull(slotWait, "slotWait");
             if (!transport.available()) {
                 throw new IllegalArgumentException("vortex.transport: " + transport + " (expected: an available transport; "
                         + "the native epoll library did not load)");
@@ -66,41 +71,55 @@ public final class VortexServer implements AutoCloseable {
                 throw new IllegalArgumentException("upload.concurrentPieceLimit: " + concurrentPieceLimit
                         + " (expected: 0 for none, or more)");
             }
+            if (slotWait.isNegative()) {
+                throw new IllegalArgumentException("upload.slotWait: " + slotWait + " (expected: 0 or more)");
+            }
             if (drainTimeout.isNegative()) {
                 throw new IllegalArgumentException("vortex.drainTimeout: " + drainTimeout + " (expected: 0 or more)");
             }
         }
 
-        /** Port {@value VortexWire#DEFAULT_PORT} on all addresses, the best transport, 4 I/O threads, no caps. */
+        /**
+         * Port {@value VortexWire#DEFAULT_PORT} on all addresses, the best transport, 4 I/O threads, no caps
+         * (a slot wait of {@link #DEFAULT_SLOT_WAIT} once slots are set).
+         */
         public static Options defaults() {
             return new Options(new InetSocketAddress(VortexWire.DEFAULT_PORT), VortexTransport.best(), 4,
-                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0, 0);
+                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0, 0, DEFAULT_SLOT_WAIT);
         }
 
         public Options withAddress(InetSocketAddress newAddress) {
             return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit);
+                    concurrentPieceLimit, slotWait);
         }
 
         public Options withTransport(VortexTransport newTransport) {
             return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit);
+                    concurrentPieceLimit, slotWait);
         }
 
         /** Event loops that send piece bytes ({@code threads.vortexServerEventLoops}). */
         public Options withIoThreads(int threads) {
             return new Options(address, transport, threads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit);
+                    concurrentPieceLimit, slotWait);
         }
 
         /** Caps the bytes per second all uploads together send (0: no cap). */
         public Options withRateLimit(long bytesPerSecond) {
-            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond, concurrentPieceLimit);
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond, concurrentPieceLimit,
+                    slotWait);
         }
 
         /** Caps the pieces sent at once over all connections (0: no cap). */
         public Options withConcurrentPieceLimit(int limit) {
-            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond, limit);
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond, limit,
+                    slotWait);
+        }
+
+        /** How long a request waits for an upload slot before it is answered BUSY ({@code upload.slotWait}). */
+        public Options withSlotWait(Duration wait) {
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
+                    concurrentPieceLimit, wait);
         }
     }
 
@@ -136,7 +155,7 @@ public final class VortexServer implements AutoCloseable {
         ChannelGroup connections = new DefaultChannelGroup("vortex-connections", GlobalEventExecutor.INSTANCE);
         InFlight inFlight = new InFlight();
         UploadSlots slots = new UploadSlots(options.concurrentPieceLimit());
-        VortexServerStats stats = new VortexServerStats(slots);
+        VortexServerStats stats = new VortexServerStats(slots, new UploadMeter(System::nanoTime));
         long idleMillis = options.idleTimeout().toMillis();
         // One shaper for every connection: the cap is the node's upload budget, however many children.
         GlobalTrafficShapingHandler shaper = options.rateLimitBytesPerSecond() > 0
@@ -163,7 +182,8 @@ public final class VortexServer implements AutoCloseable {
                                 new IdleStateHandler(true, 0, 0, idleMillis, TimeUnit.MILLISECONDS),
                                 new VortexDecoder(VortexDecoder.Side.SERVER),
                                 VortexEncoder.INSTANCE,
-                                new VortexServerHandler(pieces, lookups, clock, stats, inFlight, slots));
+                                new VortexServerHandler(pieces, lookups, clock, stats, inFlight, slots,
+                                        options.slotWait()));
                     }
                 });
         ChannelFuture bound = bootstrap.bind(options.address()).awaitUninterruptibly();
@@ -173,8 +193,9 @@ public final class VortexServer implements AutoCloseable {
                     + bound.cause().getMessage() + " (fix: free the port or configure another Vortex port)", bound.cause());
         }
         VortexServer server = new VortexServer(options, boss, workers, bound.channel(), connections, inFlight, stats);
-        log.info("event=vortex_server_started address={} transport={} io_threads={}", server.address(), options.transport(),
-                options.ioThreads());
+        log.info("event=vortex_server_started address={} transport={} io_threads={} upload_slots={} slot_wait_ms={}",
+                server.address(), options.transport(), options.ioThreads(), options.concurrentPieceLimit(),
+                options.slotWait().toMillis());
         return server;
     }
 
@@ -203,8 +224,8 @@ public final class VortexServer implements AutoCloseable {
         }
         connections.close().awaitUninterruptibly(options.drainTimeout().toMillis() + 1000);
         shutdown(boss, workers, options.drainTimeout());
-        log.info("event=vortex_server_stopped address={} pieces_served={} in_flight_abandoned={}", address,
-                stats.piecesServed(), abandoned);
+        log.info("event=vortex_server_stopped address={} pieces_served={} busy_answers={} in_flight_abandoned={}", address,
+                stats.piecesServed(), stats.busyAnswers(), abandoned);
     }
 
     private static void shutdown(EventLoopGroup boss, EventLoopGroup workers, Duration timeout) {

@@ -14,11 +14,14 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * One connection's requests, answered strictly in order and one at a time: responses carry no request
  * id, and waiting for each piece's bytes to leave before reading the next request keeps a peer that
  * pipelines without reading from piling file regions into our outbound buffer. Reading pauses while a
- * request is answered; at most {@link #MAX_QUEUED} already-decoded requests wait behind it.
+ * request is answered; at most {@link #MAX_QUEUED} already-decoded requests wait behind it. Each request
+ * takes one of the node's {@link UploadSlots}; one that gets none within {@code slotWait} is answered BUSY.
  *
  * <p>This is the edge where a {@link VortexException} becomes an Error frame: a well-framed request the
  * server cannot serve gets one and the connection stays usable; broken framing gets one and a close.
@@ -41,19 +45,21 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
     private final VortexServerStats stats;
     private final InFlight inFlight;
     private final UploadSlots slots;
+    private final Duration slotWait;
     private final ArrayDeque<VortexFrame> queue = new ArrayDeque<>();
     private boolean busy;
     /** Whether the request being answered holds one of the node's upload slots (touched on the event loop). */
     private boolean holdsSlot;
 
     VortexServerHandler(UploadPieces pieces, Executor lookups, Clock clock, VortexServerStats stats, InFlight inFlight,
-                        UploadSlots slots) {
+                        UploadSlots slots, Duration slotWait) {
         this.pieces = pieces;
         this.lookups = lookups;
         this.clock = clock;
         this.stats = stats;
         this.inFlight = inFlight;
         this.slots = slots;
+        this.slotWait = slotWait;
     }
 
     @Override
@@ -100,15 +106,46 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
                     + " (expected: 0.." + Integer.MAX_VALUE + ")"));
             return;
         }
-        holdsSlot = true;
-        // A slot may be granted later, on another connection's thread: the lookup then hops back to this loop.
-        slots.acquire(() -> {
+        // A slot may be granted later, on another connection's thread: the lookup then hops back to this loop
+        // (that hop orders the write of holdsSlot before this loop reads it).
+        UploadSlots.Request slot = new UploadSlots.Request(child(ctx), () -> {
+            holdsSlot = true;
             try {
                 lookups.execute(() -> lookup(ctx, request));
             } catch (RejectedExecutionException e) {
                 onLoop(ctx, () -> refuse(ctx, request, new VortexException(Reason.INTERNAL, "the server is shutting down")), null);
             }
         });
+        switch (slots.acquire(slot)) {
+            case GRANTED -> { }
+            case FULL -> busy(ctx, request);
+            case WAITING -> {
+                if (slotWait.isZero()) {
+                    withdrawAsBusy(ctx, request, slot);
+                } else {
+                    ctx.executor().schedule(() -> withdrawAsBusy(ctx, request, slot), slotWait.toNanos(), TimeUnit.NANOSECONDS);
+                }
+            }
+        }
+    }
+
+    /** The wait for a slot is over: unless a slot came first, tell the child to ask another parent. */
+    private void withdrawAsBusy(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request, UploadSlots.Request slot) {
+        if (slots.withdraw(slot)) {
+            busy(ctx, request);
+        }
+    }
+
+    private void busy(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request) {
+        stats.busy();
+        refuse(ctx, request, new VortexException(Reason.BUSY, "busy: all " + slots.limit()
+                + " upload slots in use, try another parent"));
+    }
+
+    /** Whom a request is from, for fairness between children: the host, however many connections it opens. */
+    private static Object child(ChannelHandlerContext ctx) {
+        SocketAddress remote = ctx.channel().remoteAddress();
+        return remote instanceof InetSocketAddress inet && inet.getAddress() != null ? inet.getAddress() : remote;
     }
 
     /** On a lookup thread: find the piece, then hand the answer back to the channel's event loop. */
@@ -135,7 +172,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
             if (lease != null) {
                 lease.close();
             }
-            releaseSlot();
+            releaseSlot(ctx);
             inFlight.exit();
         }
     }
@@ -143,7 +180,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
     private void send(ChannelHandlerContext ctx, VortexFrame.DownloadPiece request, PieceLease lease) {
         if (!ctx.channel().isActive()) {
             lease.close();
-            finish();
+            finish(ctx);
             return;
         }
         PieceRecord piece = lease.piece();
@@ -170,7 +207,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
                 : ctx.writeAndFlush(new SharedFileRegion(lease.content(), piece.offset(), piece.length()));
         sent.addListener((ChannelFutureListener) f -> {
             lease.close();
-            finish();
+            finish(ctx);
             if (f.isSuccess()) {
                 stats.served(piece.length());
                 log.debug("event=vortex_piece_sent peer={} task={} piece={} bytes={}", f.channel().remoteAddress(),
@@ -191,7 +228,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
                 request.taskId(), request.number(), e.reason());
         ctx.writeAndFlush(VortexFrame.ErrorFrame.of(e.reason().wireCode(), e.getMessage()))
                 .addListener((ChannelFutureListener) f -> {
-                    finish();
+                    finish(ctx);
                     if (f.isSuccess()) {
                         next(ctx);
                     } else {
@@ -200,16 +237,16 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
                 });
     }
 
-    private void finish() {
+    private void finish(ChannelHandlerContext ctx) {
         busy = false;
-        releaseSlot();
+        releaseSlot(ctx);
         inFlight.exit();
     }
 
-    private void releaseSlot() {
+    private void releaseSlot(ChannelHandlerContext ctx) {
         if (holdsSlot) {
             holdsSlot = false;
-            slots.release();
+            slots.release(child(ctx));
         }
     }
 

@@ -11,15 +11,23 @@ public final class VortexServerStats {
     private final LongAdder bytesServed = new LongAdder();
     private final LongAdder refusals = new LongAdder();
     private final LongAdder protocolViolations = new LongAdder();
+    private final LongAdder busyAnswers = new LongAdder();
     private final UploadSlots slots;
+    private final UploadMeter meter;
 
-    VortexServerStats(UploadSlots slots) {
+    VortexServerStats(UploadSlots slots, UploadMeter meter) {
         this.slots = slots;
+        this.meter = meter;
     }
 
     void served(long bytes) {
         piecesServed.increment();
         bytesServed.add(bytes);
+        meter.add(bytes);
+    }
+
+    void busy() {
+        busyAnswers.increment();
     }
 
     void refused() {
@@ -38,7 +46,7 @@ public final class VortexServerStats {
         return bytesServed.sum();
     }
 
-    /** Well-framed requests answered with an Error frame (unknown task, missing piece, bad id). */
+    /** Well-framed requests answered with an Error frame (unknown task, missing piece, bad id, busy). */
     public long refusals() {
         return refusals.sum();
     }
@@ -48,12 +56,27 @@ public final class VortexServerStats {
         return protocolViolations.sum();
     }
 
+    /** Requests answered BUSY: no upload slot came free within {@code upload.slotWait}, or the line was full. */
+    public long busyAnswers() {
+        return busyAnswers.sum();
+    }
+
+    /** Upload slots: pieces sent at once at most; 0: no cap. */
+    public int slots() {
+        return slots.limit();
+    }
+
+    /** Piece bytes uploaded per second, over the last few seconds. */
+    public long bytesPerSecond() {
+        return meter.bytesPerSecond();
+    }
+
     /** Pieces being sent right now. */
     public int uploading() {
         return slots.inUse();
     }
 
-    /** Requests waiting for an upload slot (the node is at its {@code upload.concurrentPieceLimit}). */
+    /** Requests waiting for an upload slot (every upload slot is taken). */
     public int waiting() {
         return slots.waiting();
     }

@@ -3,6 +3,7 @@ package dev.pollen.agent.upload.vortex;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pollen.agent.upload.vortex.UploadSlots.Admission;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -10,33 +11,105 @@ import org.junit.jupiter.api.Test;
 class UploadSlotsTest {
     private final List<String> ran = new ArrayList<>();
 
+    private UploadSlots.Request request(String child, String name) {
+        return new UploadSlots.Request(child, () -> ran.add(name));
+    }
+
     @Test
-    void grantsUpToTheLimitAtOnceAndHandsFreedSlotsToWaitersInArrivalOrder() {
+    void grantsUpToTheLimitAtOnceAndHandsFreedSlotsOnInArrivalOrderForOneChild() {
         UploadSlots slots = new UploadSlots(2);
-        slots.acquire(() -> ran.add("a"));
-        slots.acquire(() -> ran.add("b"));
-        slots.acquire(() -> ran.add("c"));
-        slots.acquire(() -> ran.add("d"));
-        assertThat(ran).containsExactly("a", "b");
+        assertThat(slots.acquire(request("a", "a1"))).isEqualTo(Admission.GRANTED);
+        assertThat(slots.acquire(request("a", "a2"))).isEqualTo(Admission.GRANTED);
+        assertThat(slots.acquire(request("a", "a3"))).isEqualTo(Admission.WAITING);
+        assertThat(slots.acquire(request("a", "a4"))).isEqualTo(Admission.WAITING);
+        assertThat(ran).containsExactly("a1", "a2");
         assertThat(slots.inUse()).isEqualTo(2);
         assertThat(slots.waiting()).isEqualTo(2);
 
-        slots.release();
-        assertThat(ran).containsExactly("a", "b", "c");
+        slots.release("a");
+        assertThat(ran).containsExactly("a1", "a2", "a3");
         assertThat(slots.inUse()).isEqualTo(2);
-        slots.release();
-        slots.release();
-        slots.release();
-        assertThat(ran).containsExactly("a", "b", "c", "d");
+        slots.release("a");
+        slots.release("a");
+        slots.release("a");
+        assertThat(ran).containsExactly("a1", "a2", "a3", "a4");
         assertThat(slots.inUse()).isZero();
         assertThat(slots.waiting()).isZero();
+    }
+
+    @Test
+    void aRequestBeyondTheSlotsAndTheirShortLineIsTurnedAwayAtOnce() {
+        UploadSlots slots = new UploadSlots(2);
+        int admitted = 2 + UploadSlots.WAITING_PER_SLOT * 2;
+        for (int i = 0; i < admitted; i++) {
+            assertThat(slots.acquire(request("c" + i, "r" + i))).isNotEqualTo(Admission.FULL);
+        }
+        assertThat(slots.acquire(request("late", "late"))).isEqualTo(Admission.FULL);
+        assertThat(ran).doesNotContain("late");
+        assertThat(slots.waiting()).isEqualTo(admitted - 2);
+    }
+
+    @Test
+    void aFreedSlotGoesToTheWaitingChildHoldingFewestSoOneChildCannotKeepAnotherOut() {
+        UploadSlots slots = new UploadSlots(2);
+        for (int i = 1; i <= 5; i++) {
+            slots.acquire(request("a", "a" + i));
+        }
+        slots.acquire(request("b", "b1"));
+        slots.acquire(request("b", "b2"));
+        assertThat(ran).containsExactly("a1", "a2");
+
+        slots.release("a"); // a holds 1, b 0: b's turn, though a's requests came first
+        assertThat(ran).containsExactly("a1", "a2", "b1");
+        slots.release("a"); // a holds 0, b 1: a's turn
+        assertThat(ran).containsExactly("a1", "a2", "b1", "a3");
+        slots.release("b"); // a holds 1, b 0: b again
+        assertThat(ran).containsExactly("a1", "a2", "b1", "a3", "b2");
+        slots.release("a");
+        assertThat(ran).containsExactly("a1", "a2", "b1", "a3", "b2", "a4");
+    }
+
+    @Test
+    void betweenChildrenHoldingAsManyTheOneThatAskedFirstGoesFirst() {
+        UploadSlots slots = new UploadSlots(2);
+        slots.acquire(request("a", "a1"));
+        slots.acquire(request("b", "b1"));
+        slots.acquire(request("b", "b2"));
+        slots.acquire(request("a", "a2"));
+        slots.acquire(request("c", "c1"));
+        slots.release("a"); // a 0, b 1, c 0: a and c hold as few, and a2 asked before c1
+        assertThat(ran).containsExactly("a1", "b1", "a2");
+        slots.release("b"); // a 1, b 0, c 0: b2 asked before c1
+        assertThat(ran).containsExactly("a1", "b1", "a2", "b2");
+        slots.release("a");
+        assertThat(ran).containsExactly("a1", "b1", "a2", "b2", "c1");
+    }
+
+    @Test
+    void aWithdrawnRequestIsNeverGrantedAndOneAlreadyGrantedCannotBeWithdrawn() {
+        UploadSlots slots = new UploadSlots(1);
+        UploadSlots.Request first = request("a", "first");
+        UploadSlots.Request second = request("b", "second");
+        UploadSlots.Request third = request("c", "third");
+        slots.acquire(first);
+        slots.acquire(second);
+        slots.acquire(third);
+
+        assertThat(slots.withdraw(second)).isTrue();
+        assertThat(slots.withdraw(second)).isFalse();
+        slots.release("a");
+        assertThat(ran).containsExactly("first", "third");
+        assertThat(slots.withdraw(third)).as("granted already").isFalse();
+        assertThat(slots.withdraw(first)).isFalse();
+        assertThat(slots.waiting()).isZero();
+        assertThat(slots.inUse()).isEqualTo(1);
     }
 
     @Test
     void zeroMeansNoCap() {
         UploadSlots slots = new UploadSlots(0);
         for (int i = 0; i < 1000; i++) {
-            slots.acquire(() -> ran.add("x"));
+            assertThat(slots.acquire(request("a", "x"))).isEqualTo(Admission.GRANTED);
         }
         assertThat(ran).hasSize(1000);
         assertThat(slots.waiting()).isZero();

@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -49,6 +50,7 @@ class VortexServerHandlerTest {
     private final AtomicInteger lookups = new AtomicInteger();
     private final AtomicInteger released = new AtomicInteger();
     private VortexServerStats stats;
+    private UploadPieces pieces;
     private EmbeddedChannel ch;
 
     @BeforeEach
@@ -61,7 +63,7 @@ class VortexServerHandlerTest {
         crc.update(bytes, 0, 4);
         piece0 = new PieceRecord(0, 0, 4, crc.getValue());
         Map<Integer, PieceRecord> recorded = Map.of(0, piece0, 5, new PieceRecord(5, 20, 4, 0));
-        UploadPieces pieces = (taskId, number) -> {
+        pieces = (taskId, number) -> {
             lookups.incrementAndGet();
             if (!taskId.equals(TASK_ID)) {
                 throw new VortexException(Reason.TASK_NOT_FOUND, "task " + taskId + " is not stored here");
@@ -72,9 +74,10 @@ class VortexServerHandlerTest {
             }
             return new PieceLease(p, content, released::incrementAndGet);
         };
-        stats = new VortexServerStats(new UploadSlots(0));
+        stats = new VortexServerStats(new UploadSlots(0), new UploadMeter(System::nanoTime));
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), new UploadSlots(0)));
+                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), new UploadSlots(0),
+                        Duration.ZERO));
     }
 
     @AfterEach
@@ -231,7 +234,8 @@ class VortexServerHandlerTest {
         // Lookups that never come back keep the first request busy, so the rest queue up behind it.
         ch.finishAndReleaseAll();
         ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
-                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight(), new UploadSlots(0)));
+                new VortexServerHandler((t, n) -> null, task -> { }, Clock.systemUTC(), stats, new InFlight(), new UploadSlots(0),
+                        Duration.ZERO));
         StringBuilder requests = new StringBuilder();
         for (int i = 0; i < VortexServerHandler.MAX_QUEUED + 2; i++) {
             requests.append(request(TASK_ID, i));
@@ -239,5 +243,78 @@ class VortexServerHandlerTest {
         send(requests.toString());
         assertThat(error(answers(4).get(0)).message()).contains("ahead of their answers");
         assertThat(ch.isOpen()).isFalse();
+    }
+
+    /** A fresh connection to a server with {@code slots}, whose other uploads the test plays itself. */
+    private void connect(UploadSlots slots, Duration slotWait) {
+        ch.finishAndReleaseAll();
+        stats = new VortexServerStats(slots, new UploadMeter(System::nanoTime));
+        ch = new EmbeddedChannel(new VortexDecoder(VortexDecoder.Side.SERVER), VortexEncoder.INSTANCE,
+                new VortexServerHandler(pieces, Runnable::run, Clock.fixed(NOW, ZoneOffset.UTC), stats, new InFlight(), slots,
+                        slotWait));
+        ch.freezeTime();
+    }
+
+    private void advance(Duration d) {
+        ch.advanceTimeBy(d.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        ch.runScheduledPendingTasks();
+        ch.runPendingTasks();
+    }
+
+    @Test
+    void aRequestThatGetsNoSlotWithinTheSlotWaitIsAnsweredBusyAndTheConnectionStaysUsable() throws Exception {
+        UploadSlots slots = new UploadSlots(1);
+        slots.acquire(new UploadSlots.Request("another child", () -> { }));
+        connect(slots, Duration.ofMillis(200));
+
+        send(request(TASK_ID, 0));
+        advance(Duration.ofMillis(199));
+        assertThat(answers(4)).as("still waiting for the slot").isEmpty();
+        assertThat(lookups).hasValue(0);
+
+        advance(Duration.ofMillis(1));
+        VortexFrame.ErrorFrame busy = error(answers(4).get(0));
+        assertThat(busy.code()).isEqualTo(VortexErrorCode.BUSY.value()).isEqualTo(4);
+        assertThat(busy.message()).startsWith("busy");
+        assertThat(lookups).as("a busy answer costs no lookup").hasValue(0);
+        assertThat(stats.busyAnswers()).isEqualTo(1);
+        assertThat(slots.waiting()).isZero();
+        assertThat(ch.isActive()).isTrue();
+
+        slots.release("another child");
+        send(request(TASK_ID, 0));
+        assertThat(answers(4)).hasSize(2).first().isInstanceOf(VortexFrame.PieceContent.class);
+        assertThat(slots.inUse()).as("the slot is given back once the piece is sent").isZero();
+    }
+
+    @Test
+    void aSlotThatFreesWithinTheSlotWaitServesTheWaitingRequest() throws Exception {
+        UploadSlots slots = new UploadSlots(1);
+        slots.acquire(new UploadSlots.Request("another child", () -> { }));
+        connect(slots, Duration.ofMillis(200));
+
+        send(request(TASK_ID, 0));
+        advance(Duration.ofMillis(150));
+        slots.release("another child");
+        advance(Duration.ZERO);
+        assertThat(answers(4)).hasSize(2).first().isInstanceOf(VortexFrame.PieceContent.class);
+
+        advance(Duration.ofSeconds(1));
+        assertThat(answers(4)).as("no late busy answer after the piece").isEmpty();
+        assertThat(stats.busyAnswers()).isZero();
+        assertThat(slots.inUse()).isZero();
+    }
+
+    @Test
+    void aRequestFindingTheLineFullIsAnsweredBusyAtOnce() throws Exception {
+        UploadSlots slots = new UploadSlots(1);
+        for (int i = 0; i <= UploadSlots.WAITING_PER_SLOT; i++) {
+            slots.acquire(new UploadSlots.Request("child " + i, () -> { }));
+        }
+        connect(slots, Duration.ofSeconds(5));
+
+        send(request(TASK_ID, 0));
+        assertThat(error(answers(4).get(0)).code()).isEqualTo(VortexErrorCode.BUSY.value());
+        assertThat(ch.isActive()).isTrue();
     }
 }
