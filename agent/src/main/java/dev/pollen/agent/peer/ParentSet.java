@@ -13,10 +13,14 @@ import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -24,16 +28,34 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The parents one task downloads from. A SyncPieces stream per parent says which pieces it holds as
- * they land there; a piece is then fetched over Vortex from the least busy parent that has it. A
- * parent that fails a fetch (bad bytes, an error frame, a lost connection) is reported and not used
- * again for this task. A failure to write the piece to our own disk is no parent's fault: it ends the
- * fetch with the local error ({@link LocalStorageError}) and blames nobody.
+ * they land there. {@link #choosePiece} says which piece to ask for next ({@link PieceSelector}: random
+ * first, then rarest among the parents); {@link #fetch} then gets it over Vortex from the holder that
+ * would deliver most, within each parent's window of requests at once ({@link ParentLoad}, adapted to the
+ * throughput it shows). When every holder's window is full the fetch waits for one (up to the piece
+ * timeout) rather than give up: congestion is no reason to go to the origin. A parent that answers busy
+ * is asked less and, for a moment, not at all; it is not at fault. A parent that fails a fetch (bad
+ * bytes, an error frame, a lost connection) is reported and not used again for this task; one whose piece
+ * takes far longer than its own recent pace, while another parent holds that piece, is given up on as
+ * slow. A failure to write the piece to our own disk is no parent's fault: it ends the fetch with the
+ * local error ({@link LocalStorageError}) and blames nobody.
+ *
+ * <p>Endgame: once every piece the task still misses is being fetched here (at most
+ * {@value #ENDGAME_PIECES}), each is asked of a second holder too and the first to arrive wins. The
+ * second request lands in a scratch file beside the content, never in the content file: two parents
+ * writing one piece's bytes at once would let a bad parent's bytes land after a good parent's piece was
+ * checked. The scratch bytes are copied into the content only after the first request stopped writing,
+ * and only when it did not record the piece itself.
  */
 public final class ParentSet implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ParentSet.class);
@@ -44,7 +66,7 @@ public final class ParentSet implements AutoCloseable {
 
         void parentFailed(int number, String parentId, String why);
 
-        /** The parent is far slower than the others: it is no longer asked, and replacements may be found. */
+        /** The parent is far slower than its own pace: it is no longer asked, and replacements may be found. */
         void parentSlow(int number, String parentId);
     }
 
@@ -52,80 +74,136 @@ public final class ParentSet implements AutoCloseable {
     public record Fetched(PieceRecord piece, String parentId, Instant createdAt, Duration cost) {
     }
 
+    /**
+     * The times the policy runs on.
+     *
+     * @param stall when no parent announced any piece for this long, the parents are taken to be stuck (their own
+     *     parent died, say, and they wait like us): a piece none of them holds goes elsewhere
+     * @param slowFloor a piece is never given up on as slow before this (short pieces on a busy link are not punished)
+     * @param busyBackoff how long a parent that answered busy is not asked again
+     */
+    record Timing(Duration stall, Duration slowFloor, Duration busyBackoff) {
+        static final Timing DEFAULT = new Timing(Duration.ofSeconds(3), Duration.ofSeconds(2), Duration.ofMillis(200));
+    }
+
+    /** A piece that takes this many times its parent's own recent pace is given up on (see {@link Timing#slowFloor}). */
+    private static final int SLOW_FACTOR = 4;
+    /** The endgame starts when this few pieces are missing, all in flight here. */
+    static final int ENDGAME_PIECES = 4;
+    /** How often a parent that ends a stream at its maximum age is followed again, and after how long. */
+    private static final int RESTREAMS = 10;
+    private static final long RESTREAM_MILLIS = 200;
+
     private final String hostId;
     private final String taskId;
     private final ParentChannels channels;
     private final VortexClient vortex;
     private final Duration pieceTimeout;
     private final Reporter reporter;
+    private final Timing timing;
+    private final PieceSelector selector;
+    // A lock, not a monitor: fetches wait on it, and must not pin a virtual thread's carrier on Java 21.
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled whenever a fetch might now find a parent: an announcement, a request ending, a parent gone. */
+    private final Condition changed = lock.newCondition();
     private final Map<String, ParentState> parents = new LinkedHashMap<>();
     private final Set<String> failed = new HashSet<>();
     private final Set<String> slow = new HashSet<>();
-    /** How long recent pieces took, whoever sent them: what "slow" is measured against. */
-    private final ArrayDeque<Long> recentNanos = new ArrayDeque<>();
+    /** Pieces being fetched here, for the endgame. */
+    private final Map<Integer, InFlight> fetching = new HashMap<>();
     private final List<Context.CancellableContext> streams = new ArrayList<>();
     private long lastAnnouncementNanos = System.nanoTime();
+    private int received;
     private boolean closed;
-
-    /**
-     * When no parent has announced any piece for this long, the parents are taken to be stuck (their
-     * own parent died, say, and they wait like us): a piece none of them holds goes elsewhere.
-     */
-    private static final long STALL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
-    /**
-     * A piece that takes this many times the recent median is given up on and its parent counted slow
-     * (never under {@link #SLOW_FLOOR_NANOS}, so short pieces on a busy link are not punished).
-     */
-    private static final int SLOW_FACTOR = 4;
-    private static final long SLOW_FLOOR_NANOS = TimeUnit.SECONDS.toNanos(2);
-    private static final int RECENT_PIECES = 16;
-    /** How often a parent that ends a stream at its maximum age is followed again, and after how long. */
-    private static final int RESTREAMS = 10;
-    private static final long RESTREAM_MILLIS = 200;
 
     private static final class ParentState {
         final Peer peer;
         final Map<Integer, InetSocketAddress> pieces = new HashMap<>();
-        int busy;
+        final BitSet held = new BitSet();
+        final ParentLoad load = new ParentLoad();
         boolean gone;
 
         ParentState(Peer peer) {
             this.peer = peer;
         }
+
+        String id() {
+            return peer.getId();
+        }
+    }
+
+    /** One piece being fetched here: the first request, and in the endgame a second one racing it. */
+    private static final class InFlight {
+        final int number;
+        final StoredTask target;
+        final ParentState first;
+        /** Set when the second request won: the first stops at its next deadline check. */
+        final AtomicBoolean firstCancelled = new AtomicBoolean();
+        /** The first request's result once it stopped writing: its record, or null. */
+        final CompletableFuture<PieceRecord> firstStopped = new CompletableFuture<>();
+        /** The second request's piece (null when it failed or lost); null until one is started. Guarded by the lock. */
+        CompletableFuture<Fetched> second;
+        final AtomicBoolean secondCancelled = new AtomicBoolean();
+
+        InFlight(int number, StoredTask target, ParentState first) {
+            this.number = number;
+            this.target = target;
+            this.first = first;
+        }
     }
 
     public ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
                      Reporter reporter) {
+        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, Timing.DEFAULT);
+    }
+
+    ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
+              Reporter reporter, Timing timing) {
         this.hostId = hostId;
         this.taskId = taskId;
         this.channels = channels;
         this.vortex = vortex;
         this.pieceTimeout = pieceTimeout;
         this.reporter = reporter;
+        this.timing = timing;
+        this.selector = new PieceSelector(new java.util.Random());
     }
 
     /** Starts following each new parent's pieces. */
-    public synchronized void add(List<Peer> peers, List<Integer> wanted) {
-        for (Peer peer : peers) {
-            if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
-                continue;
+    public void add(List<Peer> peers, List<Integer> wanted) {
+        List<ParentState> added = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Peer peer : peers) {
+                if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
+                    continue;
+                }
+                ParentState state = new ParentState(peer);
+                parents.put(peer.getId(), state);
+                added.add(state);
             }
-            ParentState state = new ParentState(peer);
-            parents.put(peer.getId(), state);
-            follow(state, SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
-                    .addAllInterestedPieceNumbers(wanted).build(), 1);
+        } finally {
+            lock.unlock();
         }
+        SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
+                .addAllInterestedPieceNumbers(wanted).build();
+        added.forEach(state -> follow(state, request, 1));
     }
 
     /** Streams one parent's pieces; a parent whose stream fails is gone for this task. */
-    private synchronized void follow(ParentState state, SyncPiecesRequest request, int attempt) {
-        if (closed) {
-            return;
-        }
-        Peer peer = state.peer;
+    private void follow(ParentState state, SyncPiecesRequest request, int attempt) {
         // Detached from the request that started the download: the stream lives as long as this set.
         Context.CancellableContext ctx = Context.ROOT.withCancellation();
-        streams.add(ctx);
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            streams.add(ctx);
+        } finally {
+            lock.unlock();
+        }
+        Peer peer = state.peer;
         ctx.run(() -> DfdaemonUploadGrpc.newStub(channels.channel(peer.getHost().getIp(), peer.getHost().getPort()))
                 .syncPieces(request, new StreamObserver<>() {
                     @Override
@@ -161,164 +239,462 @@ public final class ParentSet implements AutoCloseable {
                 }));
     }
 
-    private synchronized void forget(Context.CancellableContext ended) {
-        streams.remove(ended);
+    private void forget(Context.CancellableContext ended) {
+        lock.lock();
+        try {
+            streams.remove(ended);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The parents that may still serve: for rescheduling, the others are excluded. */
-    public synchronized List<Peer> unusable() {
-        List<Peer> out = new ArrayList<>();
-        for (ParentState s : parents.values()) {
-            if (s.gone || failed.contains(s.peer.getId()) || slow.contains(s.peer.getId())) {
-                out.add(s.peer);
+    public List<Peer> unusable() {
+        lock.lock();
+        try {
+            List<Peer> out = new ArrayList<>();
+            for (ParentState s : parents.values()) {
+                if (!usable(s)) {
+                    out.add(s.peer);
+                }
             }
+            return out;
+        } finally {
+            lock.unlock();
         }
-        return out;
     }
 
     /** Whether some parent can still deliver pieces. */
-    public synchronized boolean hasUsableParents() {
-        return parents.values().stream().anyMatch(this::usable);
+    public boolean hasUsableParents() {
+        lock.lock();
+        try {
+            return anyUsable();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
-     * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it
-     * (less when the parents stop announcing anything); null when none could deliver it (then the
-     * caller decides: reschedule or the origin).
+     * The piece to ask for next among {@code candidates} (pieces a caller wants that are neither stored nor being
+     * fetched), or -1 when no usable parent holds any of them.
+     */
+    public int choosePiece(BitSet candidates) {
+        long now = System.nanoTime();
+        lock.lock();
+        try {
+            List<PieceSelector.Holder> holders = new ArrayList<>();
+            for (ParentState s : parents.values()) {
+                if (usable(s)) {
+                    holders.add(new PieceSelector.Holder(s.held, s.load.hasRoom(now)));
+                }
+            }
+            return selector.select(candidates, holders, received);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it (less when
+     * the parents stop announcing anything), and up to the piece timeout for a holder with room; null when none
+     * could deliver it (then the caller decides: reschedule or the origin).
      *
      * @throws dev.pollen.agent.error.PollenException when the piece cannot be written locally (NO_SPACE when the disk is full)
      */
     public Fetched fetch(StoredTask target, int number, Duration wait) throws InterruptedException {
-        long deadline = System.nanoTime() + wait.toNanos();
+        long begun = System.nanoTime();
+        long announceDeadline = begun + wait.toNanos();
+        long roomDeadline = begun + pieceTimeout.toNanos();
         while (true) {
-            ParentState chosen;
-            InetSocketAddress address;
-            synchronized (this) {
-                chosen = pick(number);
-                while (chosen == null && !closed && hasUsableParents()) {
-                    long now = System.nanoTime();
-                    long left = Math.min(deadline - now, lastAnnouncementNanos + STALL_NANOS - now);
+            InFlight f = claim(target, number, announceDeadline, roomDeadline);
+            if (f == null) {
+                return null;
+            }
+            Fetched fetched = fetchFirst(f);
+            if (fetched != null) {
+                reporter.pieceFromParent(fetched);
+                return fetched;
+            }
+        }
+    }
+
+    /** Waits for a holder of the piece with room and starts a request to it; null when there is none to wait for. */
+    private InFlight claim(StoredTask target, int number, long announceDeadline, long roomDeadline) throws InterruptedException {
+        lock.lock();
+        try {
+            while (true) {
+                long now = System.nanoTime();
+                ParentState chosen = pick(number, now, null);
+                if (chosen != null) {
+                    chosen.load.started(now);
+                    InFlight f = new InFlight(number, target, chosen);
+                    fetching.put(number, f);
+                    endgame(now);
+                    return f;
+                }
+                if (closed || !anyUsable()) {
+                    return null;
+                }
+                long left;
+                if (anyHolder(number)) {
+                    // Held, but every holder's window is full or it said busy: wait for it, not for the origin.
+                    left = Math.min(roomDeadline - now, nextBackoffEnd(number, now) - now);
+                    if (roomDeadline - now <= 0) {
+                        return null;
+                    }
+                } else {
+                    left = Math.min(announceDeadline - now, lastAnnouncementNanos + timing.stall().toNanos() - now);
                     if (left <= 0) {
                         return null;
                     }
-                    TimeUnit.NANOSECONDS.timedWait(this, left);
-                    chosen = pick(number);
                 }
-                if (chosen == null) {
-                    return null;
-                }
-                chosen.busy++;
-                address = chosen.pieces.get(number);
+                changed.awaitNanos(Math.max(left, 1));
             }
-            String parentId = chosen.peer.getId();
-            Instant createdAt = Instant.now();
-            long started = System.nanoTime();
-            ParentState from = chosen;
-            try {
-                PieceRecord piece = vortex.fetch(address, target, number, () -> started + slowLimitNanos(from, number));
-                long took = System.nanoTime() - started;
-                tookNanos(took);
-                Fetched fetched = new Fetched(piece, parentId, createdAt, Duration.ofNanos(took));
-                reporter.pieceFromParent(fetched);
-                return fetched;
-            } catch (IOException | RuntimeException e) {
-                if (e instanceof VortexException v && v.reason() == VortexException.Reason.LOCAL_WRITE_FAILED) {
-                    // Our disk failed, not the parent: it is neither dropped nor reported, and since the origin's
-                    // bytes would land on the same disk, the piece fails here and now.
-                    long wanted = v.getCause() instanceof LocalWriteException l ? l.bytesWanted() : 0;
-                    throw LocalStorageError.of("piece " + number + " of task " + taskId + " from parent " + parentId,
-                            target.contentPath(), wanted, v);
-                }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Runs the first request on this thread; when a second one was started meanwhile and wins, or the first fails
+     * while a second runs, the second's piece. Null when neither delivered: the caller picks a parent again.
+     */
+    private Fetched fetchFirst(InFlight f) throws InterruptedException {
+        ParentState parent = f.first;
+        InetSocketAddress address = addressOf(parent, f.number);
+        Instant createdAt = Instant.now();
+        long started = System.nanoTime();
+        PieceRecord piece = null;
+        Exception error = null;
+        try {
+            piece = vortex.fetch(address, f.target, f.number, deadline(f.firstCancelled, started, parent, f));
+        } catch (InterruptedException e) {
+            f.firstStopped.complete(null);
+            stopRacing(f);
+            settle(parent, f, 0, 0, null, true);
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            error = e;
+        }
+        f.firstStopped.complete(piece);
+        long took = System.nanoTime() - started;
+        if (piece != null) {
+            stopRacing(f);
+            settle(parent, f, piece.length(), took, null, false);
+            return new Fetched(piece, parent.id(), createdAt, Duration.ofNanos(took));
+        }
+        if (error instanceof VortexException v && v.reason() == VortexException.Reason.LOCAL_WRITE_FAILED) {
+            // Our disk failed, not the parent: it is neither dropped nor reported, and since the origin's
+            // bytes would land on the same disk, the piece fails here and now.
+            stopRacing(f);
+            settle(parent, f, 0, 0, null, true);
+            long wanted = v.getCause() instanceof LocalWriteException l ? l.bytesWanted() : 0;
+            throw LocalStorageError.of("piece " + f.number + " of task " + taskId + " from parent " + parent.id(),
+                    f.target.contentPath(), wanted, v);
+        }
+        settle(parent, f, 0, took, error, f.firstCancelled.get());
+        CompletableFuture<Fetched> second;
+        lock.lock();
+        try {
+            second = f.second;
+            fetching.remove(f.number, f);
+        } finally {
+            lock.unlock();
+        }
+        if (second == null) {
+            return null;
+        }
+        try {
+            return second.get();
+        } catch (InterruptedException e) {
+            f.secondCancelled.set(true);
+            throw e;
+        } catch (ExecutionException e) {
+            return null;
+        }
+    }
+
+    /** The first request won or ended for good: no second one starts for it, and a running one is cancelled. */
+    private void stopRacing(InFlight f) {
+        f.secondCancelled.set(true);
+        lock.lock();
+        try {
+            fetching.remove(f.number, f);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The deadline a request reads again while its piece arrives: now when it was cancelled, else the parent's
+     * slow limit from when it started.
+     */
+    private LongSupplier deadline(AtomicBoolean cancelled, long started, ParentState parent, InFlight f) {
+        long bytes = ExpectedPiece.of(f.target.metadata(), f.number).length();
+        return () -> cancelled.get() ? System.nanoTime() - 1 : started + slowLimitNanos(parent, f.number, bytes);
+    }
+
+    /**
+     * Books a request's end: its pace, a busy answer, a slow or a failed parent. Reports outside the lock.
+     *
+     * @param cancelled the request was stopped by this side (it lost a race, or its caller went away): nobody's fault
+     */
+    private void settle(ParentState parent, InFlight f, long bytes, long tookNanos, Exception error, boolean cancelled) {
+        int number = f.number;
+        long pieceBytes = ExpectedPiece.of(f.target.metadata(), number).length();
+        long now = System.nanoTime();
+        String parentId = parent.id();
+        boolean reportSlow = false;
+        boolean reportFailed = false;
+        lock.lock();
+        try {
+            if (error == null && bytes > 0) {
+                parent.load.succeeded(bytes, tookNanos, now);
+                received++;
+            } else if (cancelled || error == null) {
+                parent.load.ended(now);
+            } else if (busy(error)) {
+                parent.load.busy(now, timing.busyBackoff().toNanos());
+                log.debug("event=parent_busy task={} piece={} parent={}", taskId, number, parentId);
+            } else if (error instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT
+                    && tookNanos < pieceTimeout.toNanos()) {
                 // A timeout before the full piece timeout can only be the slow-parent deadline's doing.
-                long elapsed = System.nanoTime() - started;
-                if (e instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT
-                        && elapsed < pieceTimeout.toNanos()) {
-                    log.info("event=parent_slow task={} piece={} parent={} gave_up_after_ms={} recent_median_ms={}", taskId,
-                            number, parentId, TimeUnit.NANOSECONDS.toMillis(elapsed),
-                            TimeUnit.NANOSECONDS.toMillis(medianNanos()));
-                    synchronized (this) {
-                        slow.add(parentId);
-                    }
-                    reporter.parentSlow(number, parentId);
-                } else {
-                    log.warn("event=parent_failed task={} piece={} parent={} address={} error=\"{}\"", taskId, number, parentId,
-                            address, e.toString());
-                    synchronized (this) {
-                        failed.add(parentId);
-                    }
-                    reporter.parentFailed(number, parentId, e.toString());
-                }
-            } finally {
-                synchronized (this) {
-                    chosen.busy--;
-                }
+                log.info("event=parent_slow task={} piece={} parent={} gave_up_after_ms={} expected_ms={}", taskId, number, parentId,
+                        TimeUnit.NANOSECONDS.toMillis(tookNanos), TimeUnit.NANOSECONDS.toMillis(parent.load.expectedNanos(pieceBytes)));
+                parent.load.slow(now);
+                slow.add(parentId);
+                reportSlow = true;
+            } else {
+                log.warn("event=parent_failed task={} piece={} parent={} error=\"{}\"", taskId, number, parentId, error.toString());
+                parent.load.ended(now);
+                failed.add(parentId);
+                reportFailed = true;
             }
+            endgame(now);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (reportSlow) {
+            reporter.parentSlow(number, parentId);
+        } else if (reportFailed) {
+            reporter.parentFailed(number, parentId, error.toString());
+        }
+    }
+
+    /**
+     * A parent's "busy" answer: all its upload slots are taken. Pollen's parents send Error code 4
+     * ({@code VortexException.Reason.BUSY} once the upload side has it; the code is the same).
+     */
+    private static boolean busy(Exception error) {
+        return error instanceof VortexException v && v.remoteCode() == BUSY_CODE;
+    }
+
+    /** {@code VortexErrorCode.BUSY} on the upload side's branch; a reserved code of the protocol. */
+    private static final int BUSY_CODE = 4;
+
+    /**
+     * Starts the endgame's second requests: when every piece the task misses is being fetched here and they are
+     * few, each gets a second holder with room (never the first's parent), if there is one.
+     */
+    private void endgame(long now) {
+        if (fetching.isEmpty() || fetching.size() > ENDGAME_PIECES) {
+            return;
+        }
+        StoredTask target = fetching.values().iterator().next().target;
+        // Cheap enough: only reached with at most ENDGAME_PIECES in flight.
+        int missing = target.metadata().pieceCount() - target.pieces().size();
+        if (missing > fetching.size()) {
+            return;
+        }
+        for (InFlight f : fetching.values()) {
+            if (f.second != null || f.firstStopped.isDone()) {
+                continue;
+            }
+            ParentState other = pick(f.number, now, f.first);
+            if (other != null) {
+                other.load.started(now);
+                f.second = new CompletableFuture<>();
+                InetSocketAddress address = other.pieces.get(f.number);
+                Thread.ofVirtual().name("endgame-" + taskId.substring(0, 8) + "-" + f.number)
+                        .start(() -> fetchSecond(f, other, address));
+            }
+        }
+    }
+
+    /**
+     * The endgame's second request, into a scratch file. When it arrives first, the first request is cancelled and
+     * awaited; its bytes are copied into the content only if the first did not record the piece after all.
+     */
+    private void fetchSecond(InFlight f, ParentState parent, InetSocketAddress address) {
+        Instant createdAt = Instant.now();
+        long started = System.nanoTime();
+        Path scratch = f.target.contentPath().resolveSibling("endgame-" + f.number + ".part");
+        PieceRecord piece = null;
+        Exception error = null;
+        boolean local = false;
+        try (FileChannel out = FileChannel.open(scratch, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            try {
+                piece = vortex.receive(address, f.target, f.number, out, 0, deadline(f.secondCancelled, started, parent, f));
+            } catch (VortexException e) {
+                error = e;
+                local = e.reason() == VortexException.Reason.LOCAL_WRITE_FAILED;
+            } catch (IOException | RuntimeException e) {
+                error = e;
+            }
+            long took = System.nanoTime() - started;
+            settle(parent, f, piece == null ? 0 : piece.length(), took, local ? null : error, f.secondCancelled.get() || local);
+            if (piece == null) {
+                f.second.complete(null);
+                return;
+            }
+            f.firstCancelled.set(true);
+            if (f.firstStopped.get() != null) {
+                // The first request recorded the piece while this one was being checked: nothing to copy.
+                f.second.complete(null);
+                return;
+            }
+            copy(out, f.target.content(), piece.offset(), piece.length());
+            f.target.recordPiece(piece);
+            f.second.complete(new Fetched(piece, parent.id(), createdAt, Duration.ofNanos(took)));
+        } catch (IOException | ExecutionException | RuntimeException e) {
+            // The scratch file or the copy failed on our disk: the first request's caller tries the piece again.
+            log.warn("event=endgame_copy_failed task={} piece={} error=\"{}\"", taskId, f.number, e.toString());
+            if (piece == null) {
+                settle(parent, f, 0, 0, null, true);
+            }
+            f.second.complete(null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            f.second.complete(null);
+        } finally {
+            try {
+                Files.deleteIfExists(scratch);
+            } catch (IOException e) {
+                log.debug("event=endgame_scratch_left task={} path={} error=\"{}\"", taskId, scratch, e.toString());
+            }
+        }
+    }
+
+    private static void copy(FileChannel from, FileChannel to, long offset, long length) throws IOException {
+        from.position(0);
+        long done = 0;
+        while (done < length) {
+            long n = to.transferFrom(from, offset + done, length - done);
+            if (n <= 0) {
+                throw new IOException("scratch file ended after " + done + " of " + length + " bytes");
+            }
+            done += n;
+        }
+    }
+
+    private InetSocketAddress addressOf(ParentState parent, int number) {
+        lock.lock();
+        try {
+            return parent.pieces.get(number);
+        } finally {
+            lock.unlock();
         }
     }
 
     private boolean usable(ParentState s) {
-        return !s.gone && !failed.contains(s.peer.getId()) && !slow.contains(s.peer.getId());
+        return !s.gone && !failed.contains(s.id()) && !slow.contains(s.id());
+    }
+
+    private boolean anyUsable() {
+        return parents.values().stream().anyMatch(this::usable);
+    }
+
+    private boolean anyHolder(int number) {
+        return parents.values().stream().anyMatch(s -> usable(s) && s.pieces.containsKey(number));
+    }
+
+    /** The soonest a holder of the piece that said busy may be asked again; far away when none did. */
+    private long nextBackoffEnd(int number, long now) {
+        long soonest = now + pieceTimeout.toNanos();
+        for (ParentState s : parents.values()) {
+            if (usable(s) && s.pieces.containsKey(number) && s.load.backingOff(now) && s.load.backoffUntil() - soonest < 0) {
+                soonest = s.load.backoffUntil();
+            }
+        }
+        return soonest;
     }
 
     /**
-     * How long piece {@code number} from {@code parent} may take: {@link #SLOW_FACTOR} times the recent
-     * median once there is one, but the full piece timeout while no other usable parent holds that piece
+     * How long piece {@code number} from {@code parent} may take: {@link #SLOW_FACTOR} times the parent's own
+     * recent pace once it has one, but the full piece timeout while no other usable parent holds that piece
      * (slow beats none; a seed that alone has the newest pieces is never dropped for being busy).
      */
-    private synchronized long slowLimitNanos(ParentState parent, int number) {
-        long median = medianNanos();
-        boolean alternatives = parents.values().stream()
-                .anyMatch(s -> s != parent && usable(s) && s.pieces.containsKey(number));
-        if (median == 0 || !alternatives) {
-            return pieceTimeout.toNanos();
-        }
-        return Math.min(pieceTimeout.toNanos(), Math.max(SLOW_FLOOR_NANOS, SLOW_FACTOR * median));
-    }
-
-    private synchronized void tookNanos(long nanos) {
-        recentNanos.addLast(nanos);
-        if (recentNanos.size() > RECENT_PIECES) {
-            recentNanos.removeFirst();
+    private long slowLimitNanos(ParentState parent, int number, long bytes) {
+        lock.lock();
+        try {
+            long expected = parent.load.expectedNanos(bytes);
+            boolean alternatives = parents.values().stream()
+                    .anyMatch(s -> s != parent && usable(s) && s.pieces.containsKey(number));
+            if (expected == 0 || !alternatives) {
+                return pieceTimeout.toNanos();
+            }
+            return Math.min(pieceTimeout.toNanos(), Math.max(timing.slowFloor().toNanos(), SLOW_FACTOR * expected));
+        } finally {
+            lock.unlock();
         }
     }
 
-    /** The median time of recent pieces; 0 until a few have arrived. */
-    private synchronized long medianNanos() {
-        if (recentNanos.size() < 3) {
-            return 0;
-        }
-        long[] sorted = recentNanos.stream().mapToLong(Long::longValue).sorted().toArray();
-        return sorted[sorted.length / 2];
-    }
-
-    private ParentState pick(int number) {
+    /** The holder of the piece with room that would deliver most (see {@link ParentLoad#score}); null when none has room. */
+    private ParentState pick(int number, long now, ParentState except) {
         ParentState best = null;
+        double bestScore = 0;
         for (ParentState s : parents.values()) {
-            if (usable(s) && s.pieces.containsKey(number) && (best == null || s.busy < best.busy)) {
+            if (s == except || !usable(s) || !s.pieces.containsKey(number) || !s.load.hasRoom(now)) {
+                continue;
+            }
+            double score = s.load.score();
+            if (best == null || score > bestScore || (score == bestScore && s.load.inFlight() < best.load.inFlight())) {
                 best = s;
+                bestScore = score;
             }
         }
         return best;
     }
 
-    private synchronized void available(ParentState state, int number, InetSocketAddress address) {
-        state.pieces.put(number, address);
-        lastAnnouncementNanos = System.nanoTime();
-        notifyAll();
+    private void available(ParentState state, int number, InetSocketAddress address) {
+        lock.lock();
+        try {
+            state.pieces.put(number, address);
+            state.held.set(number);
+            lastAnnouncementNanos = System.nanoTime();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
     }
 
-    private synchronized void gone(ParentState state, String why) {
-        if (!closed && !state.gone) {
-            log.info("event=parent_gone task={} parent={} cause=\"{}\"", taskId, state.peer.getId(), why);
+    private void gone(ParentState state, String why) {
+        lock.lock();
+        try {
+            if (!closed && !state.gone) {
+                log.info("event=parent_gone task={} parent={} cause=\"{}\"", taskId, state.id(), why);
+            }
+            state.gone = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
         }
-        state.gone = true;
-        notifyAll();
     }
 
     @Override
-    public synchronized void close() {
-        closed = true;
-        streams.forEach(ctx -> ctx.cancel(null));
-        notifyAll();
+    public void close() {
+        List<Context.CancellableContext> ending;
+        lock.lock();
+        try {
+            closed = true;
+            ending = new ArrayList<>(streams);
+            fetching.values().forEach(f -> f.secondCancelled.set(true));
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        ending.forEach(ctx -> ctx.cancel(null));
     }
 }

@@ -183,6 +183,18 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     }
 
     /**
+     * Which of {@code candidates} (pieces a caller wants that are neither stored nor being fetched) to ask for next,
+     * as the parents' announcements make best ({@link ParentSet#choosePiece}); -1 when no parent holds any.
+     */
+    public int choosePiece(java.util.BitSet candidates) {
+        ParentSet set;
+        synchronized (this) {
+            set = abandoned ? null : parents;
+        }
+        return set == null ? -1 : set.choosePiece(candidates);
+    }
+
+    /**
      * A piece from the parents, asking the scheduler for new ones when the current ones cannot deliver it;
      * null when the origin must serve it.
      */

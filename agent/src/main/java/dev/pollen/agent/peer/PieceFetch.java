@@ -26,6 +26,8 @@ final class PieceFetch {
     private final String taskId;
     private final ExpectedPiece expected;
     private final FileChannel out;
+    /** Where the piece's first byte goes in {@code out}: its offset in the content file, or 0 in a scratch file. */
+    private final long outOffset;
     private final CompletableFuture<Received> result = new CompletableFuture<>();
     private final CRC32 crc = new CRC32();
     private long announcedCrc = -1;
@@ -33,11 +35,12 @@ final class PieceFetch {
     private long written;
     private volatile boolean answered;
 
-    PieceFetch(String parent, String taskId, ExpectedPiece expected, FileChannel out) {
+    PieceFetch(String parent, String taskId, ExpectedPiece expected, FileChannel out, long outOffset) {
         this.parent = parent;
         this.taskId = taskId;
         this.expected = expected;
         this.out = out;
+        this.outOffset = outOffset;
     }
 
     VortexFrame.DownloadPiece request() {
@@ -80,7 +83,7 @@ final class PieceFetch {
         ByteBuf bytes = slice.content();
         for (ByteBuffer nio : bytes.nioBuffers(bytes.readerIndex(), bytes.readableBytes())) {
             crc.update(nio.duplicate());
-            long position = expected.offset() + written;
+            long position = outOffset + written;
             int n = nio.remaining();
             try {
                 while (nio.hasRemaining()) {

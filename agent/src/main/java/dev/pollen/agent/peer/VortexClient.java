@@ -21,6 +21,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -143,6 +144,25 @@ public final class VortexClient implements AutoCloseable {
      */
     public PieceRecord fetch(InetSocketAddress parent, StoredTask target, int number, LongSupplier deadline)
             throws IOException, InterruptedException {
+        PieceRecord record = receive(parent, target, number, target.content(), ExpectedPiece.of(target.metadata(), number).offset(),
+                deadline);
+        try {
+            target.recordPiece(record);
+        } catch (IOException e) {
+            throw new VortexException(Reason.LOCAL_WRITE_FAILED, "cannot record piece " + number + " of task " + target.taskId()
+                    + ": " + e.getMessage(), e);
+        }
+        log.debug("event=vortex_piece_fetched parent={} task={} piece={} bytes={}", parent, target.taskId(), number, record.length());
+        return record;
+    }
+
+    /**
+     * Receives piece {@code number} of {@code target} from {@code parent} into {@code into} from {@code intoOffset}
+     * on, checked against the parent's digest, and records nothing: the caller decides where the bytes belong
+     * (an endgame duplicate lands in a scratch file, never where another parent may be writing the same piece).
+     */
+    PieceRecord receive(InetSocketAddress parent, StoredTask target, int number, FileChannel into, long intoOffset,
+                        LongSupplier deadline) throws IOException, InterruptedException {
         ensureNotOnEventLoop();
         String taskId = target.taskId();
         if (!Storage.isTaskId(taskId)) {
@@ -153,7 +173,7 @@ public final class VortexClient implements AutoCloseable {
         while (true) {
             ParentConnections.Lease lease = connections.acquire(parent, loopOf(taskId), remaining(deadline.getAsLong(), parent, number),
                     allowPooled);
-            PieceFetch fetch = new PieceFetch(parent.toString(), taskId, expected, target.content());
+            PieceFetch fetch = new PieceFetch(parent.toString(), taskId, expected, into, intoOffset);
             Channel ch = lease.channel();
             start(ch, fetch);
             PieceFetch.Received received;
@@ -175,15 +195,7 @@ public final class VortexClient implements AutoCloseable {
                 throw e;
             }
             connections.release(parent, ch);
-            PieceRecord record = new PieceRecord(number, expected.offset(), received.length(), received.crc32());
-            try {
-                target.recordPiece(record);
-            } catch (IOException e) {
-                throw new VortexException(Reason.LOCAL_WRITE_FAILED, "cannot record piece " + number + " of task " + taskId
-                        + ": " + e.getMessage(), e);
-            }
-            log.debug("event=vortex_piece_fetched parent={} task={} piece={} bytes={}", parent, taskId, number, received.length());
-            return record;
+            return new PieceRecord(number, expected.offset(), received.length(), received.crc32());
         }
     }
 

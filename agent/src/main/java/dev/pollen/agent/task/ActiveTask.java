@@ -23,6 +23,7 @@ import java.nio.channels.ClosedChannelException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -492,6 +493,29 @@ public final class ActiveTask {
             }
             ending.close();
         }
+    }
+
+    /**
+     * The piece a caller should ask for next among {@code unasked} (not empty). One that starts no fetch comes
+     * first (stored, or already asked for by another caller); then, while parents serve the task, the one their
+     * announcements make best (random first, then rarest: see {@code PieceSelector}), so that children of the same
+     * parents soon hold different pieces; otherwise the lowest.
+     */
+    public int nextPiece(BitSet unasked) {
+        PeerDownload parents;
+        BitSet candidates = new BitSet();
+        synchronized (this) {
+            for (int n = unasked.nextSetBit(0); n >= 0; n = unasked.nextSetBit(n + 1)) {
+                if (store.piece(n) != null || inFlight.containsKey(n)) {
+                    return n;
+                }
+                candidates.set(n);
+            }
+            parents = peer != null && peer.hasParents() && store.metadata().rangeSupported() ? peer : null;
+        }
+        // Outside the monitor: the parents' choice takes their own lock.
+        int chosen = parents == null ? -1 : parents.choosePiece(candidates);
+        return chosen >= 0 ? chosen : unasked.nextSetBit(0);
     }
 
     /** A future that completes when piece {@code number} is on disk; the first caller's ask starts the fetch. */

@@ -6,6 +6,7 @@ import dev.pollen.agent.storage.OutputWriter;
 import dev.pollen.agent.storage.TaskMetadata;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -87,13 +88,19 @@ public final class Downloader {
         int first = span.first();
         int last = span.last();
         // A window of pieces asked for at a time, the next asked as earlier ones land: what a caller holds
-        // stays the same however many pieces the task has.
+        // stays the same however many pieces the task has. Which piece comes next is the task's choice (from
+        // parents: rarest first); the output is placed at the end and pieces are reported in any order.
         int window = tasks.pieceWindow();
         List<CompletableFuture<ReadyPiece>> pending = new ArrayList<>(window);
-        int next = first;
-        while (next <= last || !pending.isEmpty()) {
-            while (next <= last && pending.size() < window) {
-                pending.add(task.piece(next++, request.backToSourceAllowed()));
+        BitSet unasked = new BitSet();
+        if (last >= first) {
+            unasked.set(first, last + 1);
+        }
+        while (!unasked.isEmpty() || !pending.isEmpty()) {
+            while (!unasked.isEmpty() && pending.size() < window) {
+                int next = task.nextPiece(unasked);
+                unasked.clear(next);
+                pending.add(task.piece(next, request.backToSourceAllowed()));
             }
             CompletableFuture<Object> any = CompletableFuture.anyOf(pending.toArray(CompletableFuture[]::new));
             await(CompletableFuture.anyOf(any, cancelled), cancelled);

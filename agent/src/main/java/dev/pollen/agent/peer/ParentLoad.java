@@ -1,0 +1,134 @@
+package dev.pollen.agent.peer;
+
+/**
+ * What one parent delivers to this task, and how many requests it is given at once because of it. The
+ * window starts at {@value #INITIAL} and grows by one while the parent's throughput (bytes over the time it
+ * had requests of ours, measured over a window's worth of pieces) grows with it; it halves when the parent
+ * says it is busy or a piece from it is given up on: additive increase, multiplicative decrease, per parent.
+ * The parent's own recent time per byte is what a piece from it is judged slow against, so a parent whose
+ * uplink is shared by many children is not dropped for being slower than another. Not thread-safe: the
+ * {@link ParentSet}'s lock guards it. Times are {@link System#nanoTime} values passed in.
+ */
+final class ParentLoad {
+    static final int INITIAL = 2;
+    static final int MAX = 16;
+    /** A window's throughput must beat the one before by this much to count as growth (noise is not). */
+    private static final double GROWTH = 1.10;
+    /** Weight of the newest piece in the time-per-byte average. */
+    private static final double RECENT_WEIGHT = 0.3;
+    /** Pieces measured before the parent's own pace is trusted as its expectation. */
+    private static final int TRUSTED_SAMPLES = 2;
+
+    private int limit = INITIAL;
+    private int inFlight;
+    /** When requests of ours began to be outstanding at this parent without a break; -1 while none is. */
+    private long busySince = -1;
+    private long epochBusyNanos;
+    private long epochBytes;
+    private int epochPieces;
+    /** Bytes per second over the last complete window of pieces; 0 until there is one (or after a decrease). */
+    private double lastRate;
+    private double nanosPerByte;
+    private int samples;
+    private long backoffUntil;
+    private boolean backingOff;
+
+    int limit() {
+        return limit;
+    }
+
+    int inFlight() {
+        return inFlight;
+    }
+
+    /** Whether another request may go to this parent now. */
+    boolean hasRoom(long now) {
+        return inFlight < limit && !backingOff(now);
+    }
+
+    boolean backingOff(long now) {
+        return backingOff && now - backoffUntil < 0;
+    }
+
+    /** When a parent that said busy may be asked again (meaningful while {@link #backingOff}). */
+    long backoffUntil() {
+        return backoffUntil;
+    }
+
+    void started(long now) {
+        if (inFlight++ == 0) {
+            busySince = now;
+        }
+    }
+
+    /** A piece of {@code bytes} arrived after {@code tookNanos}. */
+    void succeeded(long bytes, long tookNanos, long now) {
+        ended(now);
+        if (bytes > 0 && tookNanos > 0) {
+            double perByte = (double) tookNanos / bytes;
+            nanosPerByte = samples == 0 ? perByte : (1 - RECENT_WEIGHT) * nanosPerByte + RECENT_WEIGHT * perByte;
+            samples++;
+        }
+        epochBytes += bytes;
+        if (++epochPieces >= limit) {
+            long busy = epochBusyNanos + (busySince >= 0 ? now - busySince : 0);
+            if (busy > 0) {
+                double rate = epochBytes * 1e9 / busy;
+                // The first window (or the first after a decrease) always probes one more.
+                if (rate > lastRate * GROWTH && limit < MAX) {
+                    limit++;
+                }
+                lastRate = rate;
+            }
+            epochBytes = 0;
+            epochPieces = 0;
+            epochBusyNanos = 0;
+            if (busySince >= 0) {
+                busySince = now;
+            }
+        }
+    }
+
+    /** A request that ended without a piece and without saying anything about the parent's pace. */
+    void ended(long now) {
+        if (--inFlight == 0 && busySince >= 0) {
+            epochBusyNanos += now - busySince;
+            busySince = -1;
+        }
+    }
+
+    /** The parent is out of upload slots: fewer requests, and none for {@code backoffNanos}. */
+    void busy(long now, long backoffNanos) {
+        ended(now);
+        decrease();
+        backingOff = true;
+        backoffUntil = now + backoffNanos;
+    }
+
+    /** A piece from the parent took far longer than its own recent pace. */
+    void slow(long now) {
+        ended(now);
+        decrease();
+    }
+
+    private void decrease() {
+        limit = Math.max(1, limit / 2);
+        lastRate = 0;
+        epochBytes = 0;
+        epochPieces = 0;
+    }
+
+    /** How long {@code bytes} take from this parent at its recent pace; 0 until a few pieces have shown it. */
+    long expectedNanos(long bytes) {
+        return samples < TRUSTED_SAMPLES ? 0 : (long) (nanosPerByte * bytes);
+    }
+
+    /**
+     * How much this parent would deliver with one more request of ours: its throughput times the share of
+     * its window still free. A parent not measured yet scores highest, so every parent is tried.
+     */
+    double score() {
+        double rate = lastRate > 0 ? lastRate : samples > 0 ? 1e9 / nanosPerByte * Math.max(1, inFlight) : Double.MAX_VALUE;
+        return rate == Double.MAX_VALUE ? rate : rate * (limit - inFlight) / limit;
+    }
+}
