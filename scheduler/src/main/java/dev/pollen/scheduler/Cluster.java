@@ -180,7 +180,8 @@ final class Cluster {
             // asked for by the peer itself: never refused, but it counts against the task's limit
             return toSource(peer, task, "peer's NeedBackToSource is true");
         }
-        if (!host.seed() && selector.select(peer, task, hosts).isEmpty()) {
+        List<PeerRecord> chosen = selector.select(peer, task, hosts);
+        if (!host.seed() && chosen.isEmpty()) {
             Host trigger = null;
             if (!task.seedTriggered) {
                 trigger = hosts.values().stream().filter(HostRecord::seed).map(h -> h.host).findFirst().orElse(null);
@@ -194,7 +195,7 @@ final class Cluster {
                 return new Decision.Held(trigger);
             }
         }
-        return schedule(peer, task);
+        return decide(peer, task, chosen);
     }
 
     /**
@@ -287,7 +288,11 @@ final class Cluster {
      */
     private Decision schedule(PeerRecord peer, TaskRecord task) {
         releaseParents(peer);
-        List<PeerRecord> chosen = selector.select(peer, task, hosts);
+        return decide(peer, task, selector.select(peer, task, hosts));
+    }
+
+    /** {@link #schedule} once the parents are chosen (and the peer's previous ones released). */
+    private Decision decide(PeerRecord peer, TaskRecord task, List<PeerRecord> chosen) {
         if (chosen.isEmpty()) {
             if (!mayGoToSource(peer, task)) {
                 log.debug("event=scheduled task={} peer={} decision=held back_to_source_peers={}", task.id, peer.id,
