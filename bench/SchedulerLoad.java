@@ -4,7 +4,9 @@ import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.scheduler.v2.AnnounceHostRequest;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerRequest;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerResponse;
+import dev.pollen.proto.scheduler.v2.DownloadPeerBackToSourceStartedRequest;
 import dev.pollen.proto.scheduler.v2.DownloadPeerFinishedRequest;
+import dev.pollen.proto.scheduler.v2.DownloadPeerStartedRequest;
 import dev.pollen.proto.scheduler.v2.DownloadPieceFinishedRequest;
 import dev.pollen.proto.scheduler.v2.RegisterPeerRequest;
 import dev.pollen.proto.scheduler.v2.SchedulerGrpc;
@@ -80,12 +82,17 @@ public final class SchedulerLoad {
                 @Override
                 public void onNext(AnnouncePeerResponse r) {
                     latencies[peer] = System.nanoTime() - registeredAt[0];
+                    // Report the start as a peer does: only then is it a parent (and a back-to-source peer frees
+                    // the task's origin grant when it finishes), so the task's later peers are not held for one.
+                    out[0].onNext((r.hasNeedBackToSourceResponse()
+                            ? req(hostId, task, peerId).setDownloadPeerBackToSourceStartedRequest(DownloadPeerBackToSourceStartedRequest.getDefaultInstance())
+                            : req(hostId, task, peerId).setDownloadPeerStartedRequest(DownloadPeerStartedRequest.getDefaultInstance())).build());
                     for (int n = 0; n < pieces; n++) {
                         out[0].onNext(req(hostId, task, peerId).setDownloadPieceFinishedRequest(DownloadPieceFinishedRequest
                                 .newBuilder().setPiece(Piece.newBuilder().setNumber(n).setOffset(n * 4194304L).setLength(4194304))).build());
                     }
                     out[0].onNext(req(hostId, task, peerId).setDownloadPeerFinishedRequest(DownloadPeerFinishedRequest.getDefaultInstance()).build());
-                    sent.addAndGet(pieces + 1);
+                    sent.addAndGet(pieces + 2);
                     out[0].onCompleted();
                 }
 

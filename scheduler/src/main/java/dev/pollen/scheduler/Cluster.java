@@ -13,6 +13,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,8 +44,8 @@ final class Cluster {
         }
 
         /**
-         * Wait: nobody serves the task yet but a seed will. {@code trigger} is the seed to ask now, or
-         * null when it was already asked.
+         * Wait: nobody serves the task yet, but a seed will, or the peers the origin is granted to will. {@code trigger}
+         * is the seed to ask now, or null. The peer is asked again with {@link #scheduleHeld} until it is answered.
          */
         record Held(Host trigger) implements Decision {
         }
@@ -64,9 +66,14 @@ final class Cluster {
     private final Map<String, PeerRecord> peers = new HashMap<>();
 
     Cluster(Clock clock, SchedulingConfig config) {
+        this(clock, config, new SplittableRandom());
+    }
+
+    /** @param random samples the peers a decision looks at; seeded, the decisions are reproducible */
+    Cluster(Clock clock, SchedulingConfig config, RandomGenerator random) {
         this.clock = clock;
         this.config = config;
-        this.selector = new ParentSelector(config);
+        this.selector = new ParentSelector(config, random);
     }
 
     synchronized void announceHost(Host host) {
@@ -138,18 +145,19 @@ final class Cluster {
     }
 
     /** Registers a peer of a download that names only its URL. */
-    synchronized Decision register(String hostId, String taskId, String peerId, String url, Duration seedWait) {
-        return register(hostId, taskId, peerId, Download.newBuilder().setUrl(url).build(), seedWait);
+    synchronized Decision register(String hostId, String taskId, String peerId, String url) {
+        return register(hostId, taskId, peerId, Download.newBuilder().setUrl(url).build());
     }
 
     /**
      * Registers a peer and decides, in Dragonfly's order (service_v2.go, handleRegisterPeerRequest): a peer that
      * only announces what it holds (metadata_only) is told so; a task of length 0 is empty whatever else was asked; a peer that asks for the source gets it; else parents if any
      * can serve; else, when a seed peer exists and this peer is not on one, hold it while the seed starts
-     * (triggering the seed once per task), so that only the seed goes to the origin; else the origin. One step
-     * under the lock, so no other peer can be handed a held peer as its parent.
+     * (triggering the seed once per task), so that only the seed goes to the origin; else the origin if the task's
+     * back-to-source limit allows, else hold it until a parent can serve (see {@link #schedule}). One step under
+     * the lock, so no other peer can be handed a held peer as its parent.
      */
-    synchronized Decision register(String hostId, String taskId, String peerId, Download download, Duration seedWait) {
+    synchronized Decision register(String hostId, String taskId, String peerId, Download download) {
         HostRecord host = hosts.get(hostId);
         if (host == null) {
             return new Decision.BackToSource("host " + hostId + " has not announced itself; download from the source");
@@ -159,13 +167,15 @@ final class Cluster {
         describe(task, download);
         PeerRecord peer = peers.get(peerId);
         if (peer == null) {
-            peer = new PeerRecord(peerId, taskId, hostId, now);
+            peer = new PeerRecord(peerId, taskId, hostId, host.seed(), now);
             peers.put(peerId, peer);
             task.peers.put(peerId, peer);
         } else {
             // A peer registering again (a new stream after its old one broke) starts over.
             releaseParents(peer);
+            task.backToSource.remove(peerId);
         }
+        peer.heldSince = null;
         peer.priority = download.getPriority();
         peer.range = download.hasRange() ? download.getRange() : null;
         peer.concurrentPieceCount = download.hasConcurrentPieceCount() ? download.getConcurrentPieceCount()
@@ -175,18 +185,20 @@ final class Cluster {
         task.state = TaskRecord.State.RUNNING;
         task.updatedAt = now;
         if (download.getMetadataOnly()) {
-            peer.state = PeerRecord.State.RECEIVED_NORMAL;
+            setState(peer, task, PeerRecord.State.RECEIVED_NORMAL);
             return new Decision.MetadataOnly();
         }
         if (task.contentLength == 0) {
-            peer.state = PeerRecord.State.RECEIVED_EMPTY;
+            setState(peer, task, PeerRecord.State.RECEIVED_EMPTY);
             return new Decision.Empty();
         }
-        peer.state = PeerRecord.State.RECEIVED_NORMAL;
+        setState(peer, task, PeerRecord.State.RECEIVED_NORMAL);
         if (peer.needBackToSource) {
-            return new Decision.BackToSource("peer's NeedBackToSource is true");
+            // asked for by the peer itself: never refused, but it counts against the task's limit
+            return toSource(peer, task, "peer's NeedBackToSource is true");
         }
-        if (!host.seed() && selector.select(peer, task, hosts).isEmpty()) {
+        List<PeerRecord> chosen = selector.select(peer, task, hosts);
+        if (!host.seed() && chosen.isEmpty()) {
             Host trigger = null;
             if (!task.seedTriggered) {
                 trigger = hosts.values().stream().filter(HostRecord::seed).map(h -> h.host).findFirst().orElse(null);
@@ -195,11 +207,12 @@ final class Cluster {
                     task.seedTriggeredAt = clock.instant();
                 }
             }
-            if (trigger != null || awaitingSeed(task, seedWait)) {
+            if (trigger != null || awaitingSeed(task)) {
+                peer.heldSince = now;
                 return new Decision.Held(trigger);
             }
         }
-        return schedule(peer, task);
+        return decide(peer, task, chosen);
     }
 
     /**
@@ -234,33 +247,45 @@ final class Cluster {
         }
     }
 
-    /** Whether a seed was asked for this task within {@code wait} and does not serve it yet. */
-    synchronized boolean awaitingSeed(String taskId, Duration wait) {
-        TaskRecord task = tasks.get(taskId);
-        return task != null && awaitingSeed(task, wait);
-    }
-
-    private boolean awaitingSeed(TaskRecord task, Duration wait) {
-        if (!task.seedTriggered || clock.instant().isAfter(task.seedTriggeredAt.plus(wait))) {
+    /** Whether a seed was asked for this task within the seed wait and does not serve it yet. */
+    private boolean awaitingSeed(TaskRecord task) {
+        if (!task.seedTriggered || clock.instant().isAfter(task.seedTriggeredAt.plus(config.seedWait()))) {
             return false;
         }
-        return task.peers.values().stream().noneMatch(p -> p.canServe() && hosts.containsKey(p.hostId) && hosts.get(p.hostId).seed());
+        return task.seedServers.isEmpty();
     }
 
     /**
-     * For a peer held while a seed starts: its parents if any can serve now; otherwise, while
-     * {@code keepWaiting}, null and the peer stays held (so nobody is given it as a parent meanwhile),
-     * else the usual decision.
+     * For a held peer, asked again until it is answered (the service polls): its parents as soon as any can serve;
+     * null while a triggered seed is awaited, or while the task's back-to-source limit is taken and the hold is
+     * younger than {@code holdTimeout} (the peer stays held, and nobody is given it as a parent meanwhile); the
+     * origin when the limit allows; past the timeout, the origin anyway, logged: an answer before the peer's own
+     * schedule timeout beats its giving up on the scheduler.
      */
-    synchronized Decision scheduleHeld(String peerId, boolean keepWaiting) {
+    synchronized Decision scheduleHeld(String peerId) {
         PeerRecord peer = peers.get(peerId);
         if (peer == null) {
             return new Decision.BackToSource("peer " + peerId + " is not registered");
         }
         TaskRecord task = tasks.get(peer.taskId);
-        if (keepWaiting && selector.select(peer, task, hosts).isEmpty()) {
-            return null;
+        if (selector.select(peer, task, hosts).isEmpty()) {
+            if (awaitingSeed(task)) {
+                return null;
+            }
+            if (!mayGoToSource(peer, task)) {
+                Instant now = clock.instant();
+                if (peer.heldSince != null && now.isBefore(peer.heldSince.plus(config.holdTimeout()))) {
+                    return null;
+                }
+                log.warn("event=back_to_source_over_limit task={} peer={} held_ms={} back_to_source_peers={} limit={}", task.id,
+                        peer.id, peer.heldSince == null ? 0 : Duration.between(peer.heldSince, now).toMillis(),
+                        task.backToSource.size(), config.backToSourceLimit());
+                peer.heldSince = null;
+                return toSource(peer, task, "no parent for task " + task.id + " within " + config.holdTimeout().toMillis()
+                        + " ms although its back-to-source limit is taken");
+            }
         }
+        peer.heldSince = null;
         return schedule(peer, task);
     }
 
@@ -273,15 +298,31 @@ final class Cluster {
     }
 
     /**
-     * Parents, or the source when none can serve. The peer's state is left to its own reports (Started,
-     * BackToSourceStarted), as in Dragonfly: only then is it offered to others.
+     * Parents; else the source if the task's back-to-source limit allows (Dragonfly's CanBackToSource, with a small
+     * limit: the origin is protected); else hold the peer until a parent can serve or a grant frees. The peer's
+     * state is left to its own reports (Started, BackToSourceStarted), as in Dragonfly: only then is it offered to
+     * others.
      */
     private Decision schedule(PeerRecord peer, TaskRecord task) {
         releaseParents(peer);
-        List<PeerRecord> chosen = selector.select(peer, task, hosts);
+        return decide(peer, task, selector.select(peer, task, hosts));
+    }
+
+    /** {@link #schedule} once the parents are chosen (and the peer's previous ones released). */
+    private Decision decide(PeerRecord peer, TaskRecord task, List<PeerRecord> chosen) {
         if (chosen.isEmpty()) {
+            if (!mayGoToSource(peer, task)) {
+                log.debug("event=scheduled task={} peer={} decision=held back_to_source_peers={}", task.id, peer.id,
+                        task.backToSource.size());
+                peer.heldSince = clock.instant();
+                return new Decision.Held(null);
+            }
             log.debug("event=scheduled task={} peer={} decision=back_to_source", task.id, peer.id);
-            return new Decision.BackToSource("no peer holds task " + task.id + " yet");
+            return toSource(peer, task, "no peer holds task " + task.id + " yet");
+        }
+        if (peer.state != PeerRecord.State.BACK_TO_SOURCE) {
+            // a grant the peer was given but did not use yet: it fetches from parents now
+            task.backToSource.remove(peer.id);
         }
         log.debug("event=scheduled task={} peer={} decision=parents parents={}", task.id, peer.id,
                 chosen.stream().map(p -> p.id).toList());
@@ -296,6 +337,21 @@ final class Cluster {
         return new Decision.Parents(parents);
     }
 
+    /** A seed goes to the origin whenever it needs to (the scheduler triggered it); other peers within the limit. */
+    private boolean mayGoToSource(PeerRecord peer, TaskRecord task) {
+        return peer.onSeed || task.backToSource.contains(peer.id) || task.backToSource.size() < config.backToSourceLimit();
+    }
+
+    private Decision toSource(PeerRecord peer, TaskRecord task, String reason) {
+        task.backToSource.add(peer.id);
+        return new Decision.BackToSource(reason);
+    }
+
+    private static void setState(PeerRecord peer, TaskRecord task, PeerRecord.State state) {
+        peer.state = state;
+        task.updateServing(peer);
+    }
+
     /**
      * DownloadPeerStarted / DownloadPeerBackToSourceStarted. Dragonfly's FSM rejects a few orders (Started after
      * BackToSourceStarted fails the peer); Pollen follows the latest report and ignores reports after the end.
@@ -303,7 +359,12 @@ final class Cluster {
     synchronized void started(String peerId, boolean backToSource) {
         PeerRecord p = known(peerId);
         if (!p.finished()) {
-            p.state = backToSource ? PeerRecord.State.BACK_TO_SOURCE : PeerRecord.State.RUNNING;
+            TaskRecord t = tasks.get(p.taskId);
+            setState(p, t, backToSource ? PeerRecord.State.BACK_TO_SOURCE : PeerRecord.State.RUNNING);
+            if (backToSource) {
+                // counted even if the scheduler did not send it there: the limit is about the origin's load
+                t.backToSource.add(peerId);
+            }
             p.updatedAt = clock.instant();
         }
     }
@@ -370,10 +431,11 @@ final class Cluster {
             return;
         }
         Instant now = clock.instant();
-        p.state = PeerRecord.State.SUCCEEDED;
+        TaskRecord t = tasks.get(p.taskId);
+        setState(p, t, PeerRecord.State.SUCCEEDED);
+        t.backToSource.remove(peerId);
         p.cost = Duration.between(p.createdAt, now);
         p.updatedAt = now;
-        TaskRecord t = tasks.get(p.taskId);
         log.info("event=peer_finished task={} peer={} back_to_source={}", p.taskId, peerId, backToSource);
         if (t.pieceCount > 0) {
             p.pieces.set(0, t.pieceCount);
@@ -397,10 +459,11 @@ final class Cluster {
             return;
         }
         Instant now = clock.instant();
-        p.state = PeerRecord.State.FAILED;
+        TaskRecord t = tasks.get(p.taskId);
+        setState(p, t, PeerRecord.State.FAILED);
+        t.backToSource.remove(peerId);
         p.updatedAt = now;
         releaseParents(p);
-        TaskRecord t = tasks.get(p.taskId);
         t.updatedAt = now;
         if (backToSource && t.state != TaskRecord.State.SUCCEEDED) {
             t.state = TaskRecord.State.FAILED;
@@ -486,6 +549,8 @@ final class Cluster {
         TaskRecord t = tasks.get(p.taskId);
         if (t != null) {
             t.peers.remove(p.id);
+            t.updateServing(p);
+            t.backToSource.remove(p.id);
             if (t.peers.isEmpty()) {
                 tasks.remove(t.id);
             }

@@ -10,7 +10,7 @@ final class HostRecord {
     Instant lastSeen;
     /** How often the host says it announces itself; zero when it did not say. */
     Duration announceInterval = Duration.ZERO;
-    /** Children currently told to fetch from this host's peers: a proxy for its free upload capacity. */
+    /** Children currently told to fetch from this host's peers, of every task: what shares its uplink. */
     int assignedChildren;
 
     HostRecord(Host host, Instant now) {
@@ -28,5 +28,16 @@ final class HostRecord {
 
     String location() {
         return host.hasNetwork() ? host.getNetwork().getLocation() : "";
+    }
+
+    /** The uplink as announced ({@code Network.max_tx_bandwidth}, bits per second), else {@code fallback}. */
+    long uploadBitsPerSecond(long fallback) {
+        long announced = host.hasNetwork() ? host.getNetwork().getMaxTxBandwidth() : 0;
+        return announced > 0 ? announced : fallback;
+    }
+
+    /** Piece uploads under way or queued on the host, as it last reported ({@code upload_tcp_connection_count}). */
+    int reportedUploads() {
+        return host.hasNetwork() ? host.getNetwork().getUploadTcpConnectionCount() : 0;
     }
 }

@@ -1,48 +1,114 @@
 package dev.pollen.scheduler;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.random.RandomGenerator;
 
 /**
- * Chooses parents for a peer: peers of the same task that can serve (downloading or done), never the
- * peer itself, another peer on its host, or a parent that already failed it; ranked by how much of
- * the task they hold, free upload capacity, seed status and locality. A parent whose last piece was far slower
- * than its others (Dragonfly's IsBadParent) ranks after all the rest: Dragonfly drops it, Pollen keeps it as
- * a last resort, as one slow piece (a GC pause) must not send a child to the origin.
+ * Chooses parents for a peer so that every uplink of the swarm is used, not only the seed's (BitTorrent and Kraken
+ * spread children over every peer that has something to give; a star around the seed is capped by one uplink).
+ *
+ * <p>Who may be a parent: peers of the same task that can serve (downloading or done), never the peer itself,
+ * another peer on its host, a host that disables sharing, or a parent the peer blocked. All seeds are looked at,
+ * and a random sample of up to {@code filterParentLimit} other peers, as Dragonfly samples (LoadRandomPeers), so a
+ * decision stays cheap in a huge swarm and different children see different peers.
+ *
+ * <p>How they rank: by the upload a parent can give this child, estimated as its host's uplink
+ * ({@code max_tx_bandwidth}) divided among its children (those the scheduler assigned it, over every task, or as many
+ * as its reported uploads amount to, whichever is more) plus this one, times the share of what the child lacks
+ * that the parent holds. A parent still downloading counts as holding at least {@value #DOWNLOADING_FLOOR} of it:
+ * it keeps gaining pieces, and its uplink is wasted if nobody follows it. A seed is a host like any other: once
+ * it has children its share shrinks and peers that hold pieces rank ahead of it. Locality adds up to 10%. Each
+ * decision counts its parents' new child at once, so the next child's ranking already differs. The best parent
+ * that holds something the child lacks is always among those offered, so no child is given only empty parents
+ * while a holder exists. A parent whose last piece was far slower than its others (Dragonfly's IsBadParent) ranks
+ * after all the rest: Dragonfly drops it, Pollen keeps it as a last resort, as one slow piece (a GC pause) must
+ * not send a child to the origin.
  */
 final class ParentSelector {
-    private final SchedulingConfig config;
+    static final double DOWNLOADING_FLOOR = 0.1;
 
-    ParentSelector(SchedulingConfig config) {
+    private final SchedulingConfig config;
+    private final RandomGenerator random;
+    /** Reported piece uploads per child: a child keeps its concurrent pieces in flight spread over its parents. */
+    private final int uploadsPerChild;
+
+    ParentSelector(SchedulingConfig config, RandomGenerator random) {
         this.config = config;
+        this.random = random;
+        this.uploadsPerChild = Math.max(1, Math.ceilDiv(PeerRecord.DEFAULT_CONCURRENT_PIECE_COUNT, config.candidateParentLimit()));
     }
+
+    private record Candidate(PeerRecord peer, boolean slow, boolean holder, double score, int tie) {
+    }
+
+    private static final Comparator<Candidate> RANKING = Comparator.comparing(Candidate::slow)
+            .thenComparing(Comparator.comparingDouble(Candidate::score).reversed())
+            .thenComparingInt(Candidate::tie);
 
     List<PeerRecord> select(PeerRecord child, TaskRecord task, Map<String, HostRecord> hosts) {
         HostRecord childHost = hosts.get(child.hostId);
-        List<PeerRecord> eligible = new ArrayList<>();
-        for (PeerRecord p : task.peers.values()) {
-            if (eligible.size() >= config.filterParentLimit()) {
-                break;
-            }
-            HostRecord host = hosts.get(p.hostId);
-            if (p == child || p.hostId.equals(child.hostId) || !p.canServe() || host == null
-                    || host.host.getDisableShared() || child.blockedParents.contains(p.id)) {
-                continue;
-            }
-            eligible.add(p);
+        List<Candidate> eligible = new ArrayList<>();
+        for (PeerRecord p : task.seedServers) {
+            consider(p, child, task, hosts, childHost, eligible);
         }
-        eligible.sort(Comparator.comparing((PeerRecord p) -> p.pieceCosts.lastIsSlow())
-                .thenComparing(Comparator.comparingDouble((PeerRecord p) -> score(p, task, hosts.get(p.hostId), childHost)).reversed()));
-        return eligible.subList(0, Math.min(config.candidateParentLimit(), eligible.size()));
+        List<PeerRecord> servers = task.servers;
+        int n = servers.size();
+        int start = n > config.filterParentLimit() ? random.nextInt(n) : 0;
+        int others = 0;
+        for (int i = 0; i < n && others < config.filterParentLimit(); i++) {
+            if (consider(servers.get((start + i) % n), child, task, hosts, childHost, eligible)) {
+                others++;
+            }
+        }
+        eligible.sort(RANKING);
+        int k = Math.min(config.candidateParentLimit(), eligible.size());
+        List<Candidate> chosen = new ArrayList<>(eligible.subList(0, k));
+        if (chosen.stream().noneMatch(Candidate::holder)) {
+            eligible.stream().filter(Candidate::holder).findFirst().ifPresent(best -> chosen.set(k - 1, best));
+        }
+        return chosen.stream().map(Candidate::peer).toList();
     }
 
-    double score(PeerRecord parent, TaskRecord task, HostRecord host, HostRecord childHost) {
-        double held = parent.state == PeerRecord.State.SUCCEEDED ? 1.0
-                : task.pieceCount > 0 ? (double) parent.pieces.cardinality() / task.pieceCount : 0.0;
-        double free = Math.max(0.0, 1.0 - (double) host.assignedChildren / config.uploadSlotsPerHost());
-        double seed = host.seed() ? 1.0 : 0.0;
+    private boolean consider(PeerRecord p, PeerRecord child, TaskRecord task, Map<String, HostRecord> hosts, HostRecord childHost,
+                             List<Candidate> eligible) {
+        HostRecord host = hosts.get(p.hostId);
+        if (p == child || p.hostId.equals(child.hostId) || !p.canServe() || host == null || host.host.getDisableShared()
+                || child.blockedParents.contains(p.id)) {
+            return false;
+        }
+        int needed = needed(p, child, task);
+        int lacking = task.pieceCount > 0 ? Math.max(1, task.pieceCount - child.pieces.cardinality()) : Math.max(1, needed);
+        double held = Math.min(1.0, (double) needed / lacking);
+        double usefulness = p.state == PeerRecord.State.SUCCEEDED ? 1.0 : Math.max(DOWNLOADING_FLOOR, held);
+        eligible.add(new Candidate(p, p.pieceCosts.lastIsSlow(), p.state == PeerRecord.State.SUCCEEDED || needed > 0,
+                perChild(host) * usefulness * (1 + 0.1 * locality(host, childHost)), tie(child, p)));
+        return true;
+    }
+
+    /** Pieces the parent holds that the child lacks. */
+    private static int needed(PeerRecord parent, PeerRecord child, TaskRecord task) {
+        if (parent.state == PeerRecord.State.SUCCEEDED && task.pieceCount > 0) {
+            return task.pieceCount - child.pieces.cardinality();
+        }
+        if (child.pieces.isEmpty()) {
+            return parent.pieces.cardinality();
+        }
+        BitSet missing = (BitSet) parent.pieces.clone();
+        missing.andNot(child.pieces);
+        return missing.cardinality();
+    }
+
+    /** The host's uplink, bits per second, shared by its children and the one being scheduled. */
+    private double perChild(HostRecord host) {
+        int load = Math.max(host.assignedChildren, Math.ceilDiv(host.reportedUploads(), uploadsPerChild));
+        return (double) host.uploadBitsPerSecond(config.defaultUploadBitsPerSecond()) / (load + 1);
+    }
+
+    private static double locality(HostRecord host, HostRecord childHost) {
         double locality = 0.0;
         if (childHost != null) {
             if (!host.idc().isEmpty() && host.idc().equals(childHost.idc())) {
@@ -52,6 +118,13 @@ final class ParentSelector {
                 locality += 0.5;
             }
         }
-        return 0.4 * held + 0.3 * free + 0.2 * seed + 0.1 * locality;
+        return locality;
+    }
+
+    /** Breaks ties differently for each child, so equal parents are not handed out in one order to everyone. */
+    private static int tie(PeerRecord child, PeerRecord parent) {
+        int h = child.id.hashCode() * 31 + parent.id.hashCode();
+        h ^= h >>> 16;
+        return h * 0x45d9f3b;
     }
 }

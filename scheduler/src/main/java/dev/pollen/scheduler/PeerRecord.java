@@ -34,6 +34,8 @@ final class PeerRecord {
     final String id;
     final String taskId;
     final String hostId;
+    /** Whether its host was a seed when it registered. */
+    final boolean onSeed;
     final Instant createdAt;
     final BitSet pieces = new BitSet();
     final PieceCosts pieceCosts = new PieceCosts();
@@ -50,11 +52,16 @@ final class PeerRecord {
     /** Time from registration to DownloadPeer(BackToSource)Finished; zero until then. */
     Duration cost = Duration.ZERO;
     Instant updatedAt;
+    /** Since when it waits for an answer (for a seed, a parent or a back-to-source grant); null when not held. */
+    Instant heldSince;
+    /** Its place in its task's servers list, -1 when not in it; kept by {@link TaskRecord#updateServing}. */
+    int serverIndex = -1;
 
-    PeerRecord(String id, String taskId, String hostId, Instant now) {
+    PeerRecord(String id, String taskId, String hostId, boolean onSeed, Instant now) {
         this.id = id;
         this.taskId = taskId;
         this.hostId = hostId;
+        this.onSeed = onSeed;
         this.createdAt = now;
         this.updatedAt = now;
     }

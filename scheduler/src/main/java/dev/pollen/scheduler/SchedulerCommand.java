@@ -25,6 +25,14 @@ public final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--filter-parent-limit", defaultValue = "40", description = "Peers examined per decision (default: ${DEFAULT-VALUE}).")
     int filterParentLimit;
 
+    @Option(names = "--back-to-source-limit", defaultValue = "1",
+            description = "Peers of one task downloading from the origin at once; others wait for parents (default: ${DEFAULT-VALUE}).")
+    int backToSourceLimit;
+
+    @Option(names = "--default-upload-bandwidth", defaultValue = "1000000000",
+            description = "Upload bits/s assumed for a host that announces no max_tx_bandwidth (default: ${DEFAULT-VALUE}).")
+    long defaultUploadBitsPerSecond;
+
     @Option(names = "--stats-interval-seconds", defaultValue = "60",
             description = "Log the decision latency of each interval this long (default: ${DEFAULT-VALUE}).")
     long statsIntervalSeconds;
@@ -40,7 +48,9 @@ public final class SchedulerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SchedulingConfig config;
         try {
-            config = new SchedulingConfig(candidateParentLimit, filterParentLimit, 50, Duration.ofSeconds(hostTtlSeconds));
+            config = SchedulingConfig.defaults().withCandidateParentLimit(candidateParentLimit)
+                    .withFilterParentLimit(filterParentLimit).withHostTtl(Duration.ofSeconds(hostTtlSeconds))
+                    .withBackToSourceLimit(backToSourceLimit).withDefaultUploadBitsPerSecond(defaultUploadBitsPerSecond);
             if (statsIntervalSeconds < 1) {
                 throw new IllegalArgumentException("--stats-interval-seconds: " + statsIntervalSeconds + " (expected: 1 or more)");
             }

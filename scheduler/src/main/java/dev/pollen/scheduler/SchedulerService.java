@@ -30,9 +30,8 @@ import org.slf4j.LoggerFactory;
 final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private static final Logger log = LoggerFactory.getLogger(SchedulerService.class);
 
-    /** Below the agents' default schedule timeout (10 s), so a held peer hears back before it gives up. */
-    private static final Duration SEED_WAIT = Duration.ofSeconds(5);
-    private static final long SEED_POLL_MILLIS = 100;
+    /** How often a held peer is scheduled again; the hold itself is bounded by SchedulingConfig.holdTimeout. */
+    private static final long HELD_POLL_MILLIS = 100;
     /** How long a failed peer stays visible (StatPeer "Failed"): Dragonfly's peer GC runs every 10 s. */
     static final Duration FAILED_PEER_TTL = Duration.ofSeconds(10);
 
@@ -153,12 +152,12 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
             case REGISTER_PEER_REQUEST -> {
                 long start = System.nanoTime();
                 var download = r.getRegisterPeerRequest().getDownload();
-                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download, SEED_WAIT);
+                Cluster.Decision d = cluster.register(r.getHostId(), r.getTaskId(), peer, download);
                 if (d instanceof Cluster.Decision.Held held) {
                     if (held.trigger() != null) {
                         seeds.trigger(held.trigger(), r.getTaskId(), download);
                     }
-                    awaitSeed(r.getTaskId(), peer, responses);
+                    awaitHeld(peer, responses);
                     return;
                 }
                 send(responses, response(d));
@@ -168,8 +167,13 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
             case DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST -> cluster.started(peer, true);
             case RESCHEDULE_PEER_REQUEST -> {
                 long start = System.nanoTime();
-                send(responses, response(cluster.reschedule(peer,
-                        r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList())));
+                Cluster.Decision d = cluster.reschedule(peer,
+                        r.getReschedulePeerRequest().getCandidateParentsList().stream().map(Peer::getId).toList());
+                if (d instanceof Cluster.Decision.Held) {
+                    awaitHeld(peer, responses);
+                    return;
+                }
+                send(responses, response(d));
                 latency.record(System.nanoTime() - start);
             }
             case DOWNLOAD_PIECE_FINISHED_REQUEST ->
@@ -187,16 +191,16 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
         }
     }
 
-    /** Answers the held peer once the seed serves the task, or sends it to the source when the seed is too slow. */
-    private void awaitSeed(String taskId, String peer, StreamObserver<AnnouncePeerResponse> responses) {
+    /** Answers the held peer once a parent serves the task or it may go to the source (Cluster.scheduleHeld). */
+    private void awaitHeld(String peer, StreamObserver<AnnouncePeerResponse> responses) {
         timer.schedule(() -> {
-            Cluster.Decision d = cluster.scheduleHeld(peer, cluster.awaitingSeed(taskId, SEED_WAIT));
+            Cluster.Decision d = cluster.scheduleHeld(peer);
             if (d == null) {
-                awaitSeed(taskId, peer, responses);
+                awaitHeld(peer, responses);
             } else {
                 send(responses, response(d));
             }
-        }, SEED_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        }, HELD_POLL_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** gRPC stream observers are not thread-safe, and answers come from the timer too. */

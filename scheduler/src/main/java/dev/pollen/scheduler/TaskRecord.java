@@ -4,9 +4,12 @@ import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.common.v2.SizeScope;
 import dev.pollen.proto.common.v2.TaskType;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /** A task and its peers. Guarded by the {@link Cluster} lock. */
@@ -45,6 +48,19 @@ final class TaskRecord {
     long contentLength = -1;
     long pieceLength = -1;
     int pieceCount = -1;
+    /**
+     * The peers that may serve others ({@link PeerRecord#canServe()}), apart from those on seeds: a list, so that a
+     * decision samples some of them at random in O(1) instead of walking the whole swarm.
+     */
+    final List<PeerRecord> servers = new ArrayList<>();
+    /** The peers on seed hosts that may serve: few, and every decision looks at them all. */
+    final List<PeerRecord> seedServers = new ArrayList<>();
+    /**
+     * Peers downloading from the origin, or told to (Dragonfly's BackToSourcePeers): bounded by
+     * {@link SchedulingConfig#backToSourceLimit()}; a peer leaves it when it finishes, fails, leaves or is given
+     * parents.
+     */
+    final Set<String> backToSource = new HashSet<>();
     State state = State.PENDING;
     boolean seedTriggered;
     Instant seedTriggeredAt;
@@ -54,6 +70,23 @@ final class TaskRecord {
         this.id = id;
         this.createdAt = now;
         this.updatedAt = now;
+    }
+
+    /** Keeps {@link #servers} and {@link #seedServers} in step with the peer's state (swap-remove: O(1)). */
+    void updateServing(PeerRecord p) {
+        List<PeerRecord> list = p.onSeed ? seedServers : servers;
+        boolean serving = p.canServe() && peers.get(p.id) == p;
+        if (serving && p.serverIndex < 0) {
+            p.serverIndex = list.size();
+            list.add(p);
+        } else if (!serving && p.serverIndex >= 0) {
+            PeerRecord last = list.remove(list.size() - 1);
+            if (last != p) {
+                list.set(p.serverIndex, last);
+                last.serverIndex = p.serverIndex;
+            }
+            p.serverIndex = -1;
+        }
     }
 
     /**

@@ -523,6 +523,23 @@ class DragonflyPeerCompatibilityTest {
         assertThat(candidateIds(c.answer())).containsExactly(b.id);
     }
 
+    // Pollen's departure from ScheduleCandidateParents: Dragonfly answers a parentless reschedule with
+    // NeedBackToSourceResponse while fewer than BackToSourceCount (200) peers use the origin; Pollen's limit is 1 by
+    // default, so with the origin taken the answer waits (on the same stream, in the same order) for a parent.
+    @Test
+    void aRescheduleWithNoParentLeftIsAnsweredWithTheNextParentRatherThanTheOrigin() {
+        RustPeer a = new RustPeer(announce("a", 0), "1");
+        assertThat(a.register(download(10 * MIB)).hasNeedBackToSourceResponse()).isTrue();
+        RustPeer b = new RustPeer(announce("bb", 0), "2");
+        assertThat(candidateIds(b.register(download(10 * MIB)))).containsExactly(a.id);
+        b.send(AnnouncePeerRequest.newBuilder().setReschedulePeerRequest(ReschedulePeerRequest.newBuilder()
+                .addCandidateParents(Peer.newBuilder().setId(a.id)).setDescription("parent failed")));
+        assertThat(b.answers).as("held, not sent to the origin a already uses").isEmpty();
+        RustPeer c = new RustPeer(announce("ccc", 0), "3");
+        assertThat(candidateIds(c.register(download(10 * MIB)))).containsExactlyInAnyOrder(a.id, b.id);
+        assertThat(candidateIds(b.answer())).containsExactly(c.id);
+    }
+
     // handleDownloadPieceFinishedRequest: the piece's parent (parent_id) is touched (UpdatedAt), so it reads as alive.
     @Test
     void aPieceFromAParentTouchesThatParent() {

@@ -482,16 +482,10 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
-    /**
-     * A parent's "busy" answer: all its upload slots are taken. Pollen's parents send Error code 4
-     * ({@code VortexException.Reason.BUSY} once the upload side has it; the code is the same).
-     */
+    /** A parent's "busy" answer (Vortex error code 4): all its upload slots are taken, it has not failed. */
     private static boolean busy(Exception error) {
-        return error instanceof VortexException v && v.remoteCode() == BUSY_CODE;
+        return error instanceof VortexException v && v.isBusy();
     }
-
-    /** {@code VortexErrorCode.BUSY} on the upload side's branch; a reserved code of the protocol. */
-    private static final int BUSY_CODE = 4;
 
     /**
      * Starts the endgame's second requests: when every piece the task misses is being fetched here and they are
