@@ -121,6 +121,11 @@ public final class Simulation {
         return nodes.stream().filter(n -> n.kind == SimNode.Kind.AGENT).toList();
     }
 
+    /** Every node, the origin first: what {@link SimResult#of} reads. */
+    List<SimNode> nodes() {
+        return List.copyOf(nodes);
+    }
+
     SimNode origin() {
         return origin;
     }
