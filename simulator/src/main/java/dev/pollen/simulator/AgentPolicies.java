@@ -138,7 +138,7 @@ final class AgentPolicies {
             for (ParentLink l : child.parents) {
                 if (l.usable() && l.node.have.get(piece)) {
                     SimNode n = l.node;
-                    double load = (double) (n.upFlows.size() + n.uploadQueue.size()) / n.uploadSlots + l.busy * 1e-3;
+                    double load = (double) (n.uploads() + n.uploadQueue.size()) / n.uploadSlots + l.busy * 1e-3;
                     if (load < bestLoad) {
                         bestLoad = load;
                         best = l;

@@ -15,6 +15,8 @@ final class Flow {
     double remaining;
     double rate;
     double lastUpdate;
+    /** On a shared uplink: the link's service level at which this transfer is done. */
+    double target;
     /** When it ends at its current rate. */
     double finishAt = Double.POSITIVE_INFINITY;
 

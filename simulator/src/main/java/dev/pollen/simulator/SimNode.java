@@ -45,10 +45,17 @@ final class SimNode {
     final List<SimNode> followers = new ArrayList<>();
     /** Requests this node made (as a child), in any state. */
     final List<Flow> outstanding = new ArrayList<>();
-    /** Transfers this node is sending now. */
+    /** Transfers this node is sending now, unless its uplink is {@link #shared}. */
     final List<Flow> upFlows = new ArrayList<>();
     /** Transfers this node is receiving now. */
     final List<Flow> downFlows = new ArrayList<>();
+    /** Whether the uplink runs as one shared rate (many uploads): its transfers are then in {@link #sharedFlows}. */
+    boolean shared;
+    /** Bytes each transfer of a shared uplink has been sent since it turned shared, as of {@link #serviceAt}. */
+    double service;
+    double serviceAt;
+    /** A shared uplink's transfers by the service level at which each is done. */
+    java.util.PriorityQueue<Flow> sharedFlows;
     /** Requests that arrived while every upload slot was busy: served in order. */
     final ArrayDeque<Flow> uploadQueue = new ArrayDeque<>();
 
@@ -79,6 +86,11 @@ final class SimNode {
         this.down = down;
         this.latency = latency;
         this.uploadSlots = uploadSlots;
+    }
+
+    /** Transfers this node is sending now. */
+    int uploads() {
+        return shared ? sharedFlows.size() : upFlows.size();
     }
 
     ParentLink link(SimNode parent) {

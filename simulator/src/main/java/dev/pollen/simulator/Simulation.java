@@ -50,6 +50,8 @@ public final class Simulation {
     private final SimNode origin;
     private SimNode seed;
     private int unfinished;
+    /** The narrowest downlink of any receiver: what {@link #sharedThreshold} compares uplink shares with. */
+    private double minDown = Units.UNLIMITED;
     private long decisions;
     private long decisionNanos;
     private long messages;
@@ -74,6 +76,11 @@ public final class Simulation {
             double factor = i < slow ? config.slowFactor() : 1.0;
             double up = config.agentUp() / factor;
             add(SimNode.Kind.AGENT, "agent-" + i, up, config.agentDown() / factor, latency(), policy.uploadSlots(up));
+        }
+        for (SimNode n : nodes) {
+            if (n.kind != SimNode.Kind.ORIGIN) {
+                minDown = Math.min(minDown, n.down);
+            }
         }
         planAgents();
     }
@@ -408,7 +415,7 @@ public final class Simulation {
         }
         if (f.src.state == SimNode.State.LEFT) {
             parentFailed(f);
-        } else if (f.src.upFlows.size() < f.src.uploadSlots) {
+        } else if (f.src.uploads() < f.src.uploadSlots) {
             activate(f);
         } else {
             f.state = Flow.State.QUEUED;
@@ -417,11 +424,67 @@ public final class Simulation {
     }
 
     private void activate(Flow f) {
+        SimNode src = f.src;
         f.state = Flow.State.ACTIVE;
         f.lastUpdate = events.now();
-        f.src.upFlows.add(f);
         f.dst.downFlows.add(f);
-        reshare(f.src, f.dst);
+        if (src.shared) {
+            advanceLink(src);
+            f.target = src.service + f.size;
+            src.sharedFlows.add(f);
+        } else {
+            src.upFlows.add(f);
+            if (src.upFlows.size() > sharedThreshold(src)) {
+                toShared(src);
+            }
+        }
+        reshare(src, f.dst);
+    }
+
+    /**
+     * Above this many uploads every transfer on the link is limited by the link itself: its share up / n is below
+     * any receiver's downlink share (a receiver runs at most {@code concurrentPieces} downloads). Such a link (the
+     * origin under hundreds of requests) is run as one shared rate with a heap of finish levels, so a change costs
+     * O(log n) instead of touching every transfer; the rates are exactly those of the per-transfer rule.
+     */
+    private double sharedThreshold(SimNode n) {
+        return Math.ceil(policy.concurrentPieces() * n.up / minDown);
+    }
+
+    private void toShared(SimNode n) {
+        double now = events.now();
+        n.service = 0;
+        n.serviceAt = now;
+        if (n.sharedFlows == null) {
+            n.sharedFlows = new java.util.PriorityQueue<>(java.util.Comparator.comparingDouble((Flow f) -> f.target));
+        }
+        for (Flow f : n.upFlows) {
+            f.advance(now);
+            f.target = Math.max(0, f.remaining);
+            n.sharedFlows.add(f);
+        }
+        n.upFlows.clear();
+        n.shared = true;
+    }
+
+    private void toPerFlow(SimNode n) {
+        advanceLink(n);
+        for (Flow f : n.sharedFlows) {
+            f.remaining = f.target - n.service;
+            f.lastUpdate = events.now();
+            n.upFlows.add(f);
+        }
+        n.sharedFlows.clear();
+        n.shared = false;
+    }
+
+    /** Moves a shared link's service level to now at its current rate; call before its number of uploads changes. */
+    private void advanceLink(SimNode n) {
+        double now = events.now();
+        if (n.shared && !n.sharedFlows.isEmpty()) {
+            n.service += n.up / n.sharedFlows.size() * (now - n.serviceAt);
+        }
+        n.serviceAt = now;
     }
 
     /**
@@ -430,12 +493,14 @@ public final class Simulation {
      * transfers share the link.
      */
     private void reshare(SimNode src, SimNode dst) {
-        for (Flow f : src.upFlows) {
-            update(f);
+        if (!src.shared) {
+            for (Flow f : src.upFlows) {
+                update(f);
+            }
         }
         arm(src);
         for (Flow f : dst.downFlows) {
-            if (f.src != src) {
+            if (f.src != src && !f.src.shared) {
                 update(f);
                 arm(f.src);
             }
@@ -451,8 +516,16 @@ public final class Simulation {
 
     private void arm(SimNode n) {
         double first = Double.POSITIVE_INFINITY;
-        for (Flow f : n.upFlows) {
-            first = Math.min(first, f.finishAt);
+        if (n.shared) {
+            advanceLink(n);
+            Flow head = n.sharedFlows.peek();
+            if (head != null) {
+                first = events.now() + Math.max(0, head.target - n.service) / (n.up / n.sharedFlows.size());
+            }
+        } else {
+            for (Flow f : n.upFlows) {
+                first = Math.min(first, f.finishAt);
+            }
         }
         if (first != n.uploadEventAt) {
             n.uploadEventAt = first;
@@ -470,13 +543,20 @@ public final class Simulation {
         }
         n.uploadEventAt = Double.POSITIVE_INFINITY;
         Flow first = null;
-        for (Flow f : n.upFlows) {
-            if (first == null || f.finishAt < first.finishAt) {
-                first = f;
+        if (n.shared) {
+            advanceLink(n);
+            first = n.sharedFlows.peek();
+        } else {
+            for (Flow f : n.upFlows) {
+                if (first == null || f.finishAt < first.finishAt) {
+                    first = f;
+                }
+            }
+            if (first != null) {
+                first.advance(events.now());
             }
         }
         if (first != null) {
-            first.advance(events.now());
             complete(first);
         }
         arm(n);
@@ -487,7 +567,12 @@ public final class Simulation {
         switch (f.state) {
             case QUEUED -> f.src.uploadQueue.remove(f);
             case ACTIVE -> {
-                f.advance(events.now());
+                if (f.src.shared) {
+                    advanceLink(f.src);
+                    f.remaining = f.target - f.src.service;
+                } else {
+                    f.advance(events.now());
+                }
                 sent(f.src, f.dst, f.size - Math.max(0, f.remaining));
                 detach(f);
             }
@@ -500,11 +585,24 @@ public final class Simulation {
     }
 
     private void detach(Flow f) {
-        f.src.upFlows.remove(f);
+        SimNode src = f.src;
+        if (src.shared) {
+            advanceLink(src);
+            if (src.sharedFlows.peek() == f) {
+                src.sharedFlows.poll();
+            } else {
+                src.sharedFlows.remove(f);
+            }
+            if (src.sharedFlows.size() <= sharedThreshold(src)) {
+                toPerFlow(src);
+            }
+        } else {
+            src.upFlows.remove(f);
+        }
         f.dst.downFlows.remove(f);
-        reshare(f.src, f.dst);
-        while (f.src.state != SimNode.State.LEFT && f.src.upFlows.size() < f.src.uploadSlots && !f.src.uploadQueue.isEmpty()) {
-            activate(f.src.uploadQueue.poll());
+        reshare(src, f.dst);
+        while (src.state != SimNode.State.LEFT && src.uploads() < src.uploadSlots && !src.uploadQueue.isEmpty()) {
+            activate(src.uploadQueue.poll());
         }
     }
 
@@ -600,6 +698,9 @@ public final class Simulation {
             }
         }
         List<Flow> serving = new ArrayList<>(n.upFlows);
+        if (n.shared) {
+            serving.addAll(n.sharedFlows);
+        }
         serving.addAll(n.uploadQueue);
         for (Flow f : serving) {
             cancel(f);
