@@ -1,0 +1,176 @@
+package dev.pollen.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.common.v2.Host;
+import dev.pollen.proto.common.v2.Piece;
+import dev.pollen.scheduler.InProcessScheduler;
+import dev.pollen.scheduler.SchedulingConfig;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class SimulationTest {
+    private static final long MIB = 1L << 20;
+
+    /** {@code agents} agents pulling {@code file} bytes, nothing random unless asked: no latency, churn or late start. */
+    private static SimConfig swarm(int agents, long file, double up, double down, double origin, boolean seedPeer, double churn,
+                                   double late, String policy, long seed) {
+        return new SimConfig(agents, file, 4 * MIB, up, down, up, origin, seedPeer, 0, 0, churn, late, late > 0 ? 10 : 0, 0, 0, 0,
+                1, seed, policy, SchedulingConfig.defaults());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"current", "swarm"})
+    void theSameSeedGivesTheSameRun(String policy) {
+        SimConfig c = new SimConfig(60, 64 * MIB, 4 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("400mbit"),
+                Units.rate("400mbit"), true, 0.0005, 0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 42, policy, SchedulingConfig.defaults());
+        SimResult a = new Simulation(c).run();
+        SimResult b = new Simulation(c).run();
+        assertThat(b.completions()).containsExactly(a.completions());
+        assertThat(b.events()).isEqualTo(a.events());
+        assertThat(b.originBytesOverFile()).isEqualTo(a.originBytesOverFile());
+        assertThat(b.uploadedMaxBytes()).isEqualTo(a.uploadedMaxBytes());
+        assertThat(b.decisions()).isEqualTo(a.decisions());
+        // and another seed is another run
+        SimConfig other = new SimConfig(60, 64 * MIB, 4 * MIB, c.agentUp(), c.agentDown(), c.seedUp(), c.originUp(), true, 0.0005,
+                0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 43, policy, SchedulingConfig.defaults());
+        assertThat(new Simulation(other).run().completions()).isNotEqualTo(a.completions());
+    }
+
+    /**
+     * Origin and one agent, no latency: the scheduler sends the agent to the source (no peer, no seed), its 8 piece
+     * requests share the narrower link end to end, so the file takes exactly size / min(origin up, agent down).
+     */
+    @Test
+    void twoNodesTakeTheFileOverTheNarrowerLink() {
+        long file = 64 * MIB;
+        double origin = 10e6;
+        SimResult originBound = new Simulation(swarm(1, file, 5e6, Units.UNLIMITED, origin, false, 0, 0, "current", 1)).run();
+        assertThat(originBound.finished()).isEqualTo(1);
+        assertThat(originBound.completion(1.0)).isCloseTo(file / origin, within(1e-6));
+        // the limit by hand: max(F / origin, F / down, 1 × F / (origin + agent up)) = F / origin
+        assertThat(originBound.limit()).isCloseTo(file / origin, within(1e-9));
+
+        double down = 4e6;
+        SimResult downBound = new Simulation(swarm(1, file, 5e6, down, origin, false, 0, 0, "current", 1)).run();
+        assertThat(downBound.completion(1.0)).isCloseTo(file / down, within(1e-6));
+        assertThat(downBound.limit()).isCloseTo(file / down, within(1e-9));
+    }
+
+    /** A piece request waits a round trip before its bytes flow: one piece at a time shows every round trip. */
+    @Test
+    void latencyDelaysRegistrationAndEveryRequest() {
+        long file = 4 * MIB;
+        double origin = 4 * MIB;
+        // one piece, agent latency 50 ms one-way (the origin's is 0): register + answer 100 ms, request round trip 100 ms, 1 s of bytes
+        SimConfig c = new SimConfig(1, file, 4 * MIB, 1e9, Units.UNLIMITED, 1e9, origin, false, 0.05, 0.05, 0, 0, 0, 0, 0, 0, 1, 1,
+                "current", SchedulingConfig.defaults());
+        assertThat(new Simulation(c).run().completion(1.0)).isCloseTo(0.1 + 0.1 + 1.0, within(1e-6));
+    }
+
+    @Test
+    void theOriginSendsTheFileOnceWhenTheSeedServesEveryone() {
+        SimConfig c = swarm(8, 64 * MIB, Units.rate("400mbit"), Units.UNLIMITED, Units.rate("400mbit"), true, 0, 0, "current", 1);
+        SimResult r = new Simulation(c).run();
+        assertThat(r.finished()).isEqualTo(8);
+        assertThat(r.originBytesOverFile()).isEqualTo(1.0);
+        assertThat(r.agentsFromOriginOverFile()).isZero();
+    }
+
+    @Test
+    void originBytesAreWhatItsReceiversGot() {
+        // no seed peer and slow links: the first agents go to the source, and stalls send more pieces there
+        SimConfig c = swarm(30, 64 * MIB, Units.rate("100mbit"), Units.rate("1gbit"), Units.rate("1gbit"), false, 0.1, 0.1, "current", 3);
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        double received = sim.agents().stream().mapToDouble(n -> n.fromOriginBytes).sum();
+        assertThat(r.originBytesOverFile()).isCloseTo(received / c.fileBytes(), within(1e-9));
+        assertThat(r.originBytesOverFile()).isGreaterThanOrEqualTo(1.0);
+        assertThat(sim.origin().uploadedBytes).isCloseTo(received, within(1.0));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"current", "swarm"})
+    void agentsThatLeaveMidDownloadLeaveTheSchedulerAndTheRestFinish(String policy) {
+        SimConfig c = swarm(40, 64 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("1gbit"), true, 0.25, 0.1, policy, 5);
+        AtomicInteger left = new AtomicInteger();
+        Simulation sim = new Simulation(c, clock -> new Counting(new InProcessScheduler(clock, c.scheduling()), left));
+        SimResult r = sim.run();
+        assertThat(r.left()).isEqualTo(10);
+        assertThat(left).hasValue(10);
+        assertThat(r.finished()).isEqualTo(30);
+        assertThat(r.stuck()).isZero();
+        assertThat(r.completions()).hasSize(30);
+        for (SimNode n : sim.agents()) {
+            if (n.state == SimNode.State.LEFT) {
+                assertThat(n.haveCount).isLessThan(c.pieceCount()).isEqualTo(n.leaveAfterPieces);
+                assertThat(n.upFlows).isEmpty();
+                assertThat(n.outstanding).isEmpty();
+            } else {
+                assertThat(n.have.cardinality()).isEqualTo(c.pieceCount());
+            }
+        }
+    }
+
+    @Test
+    void physicalLimitCountsEveryUplink() {
+        // 9 receivers (8 agents + seed) at 400 mbit and the origin at 400 mbit: the origin's F / up dominates
+        SimConfig bench = SimConfig.bench(8, 1);
+        SimResult r = SimResult.of(bench, "current", new Simulation(bench).nodes(), 0, 0, 0, 0, 0, 0, 0);
+        assertThat(r.limit()).isCloseTo(bench.fileBytes() / bench.originUp(), within(1e-9)).isCloseTo(10.74, within(0.01));
+    }
+
+    /** Counts the peers that leave; everything else goes to the real scheduler. */
+    private record Counting(SchedulerPort real, AtomicInteger left) implements SchedulerPort {
+        @Override
+        public void announceHost(Host host) {
+            real.announceHost(host);
+        }
+
+        @Override
+        public Decision register(String hostId, String taskId, String peerId, Download download) {
+            return real.register(hostId, taskId, peerId, download);
+        }
+
+        @Override
+        public Decision pollHeld(String taskId, String peerId) {
+            return real.pollHeld(taskId, peerId);
+        }
+
+        @Override
+        public Decision reschedule(String peerId, List<String> excludedParentIds) {
+            return real.reschedule(peerId, excludedParentIds);
+        }
+
+        @Override
+        public void started(String peerId, boolean backToSource) {
+            real.started(peerId, backToSource);
+        }
+
+        @Override
+        public void pieceFinished(String peerId, Piece piece, boolean backToSource) {
+            real.pieceFinished(peerId, piece, backToSource);
+        }
+
+        @Override
+        public void pieceFailed(String peerId, String parentId, boolean temporary) {
+            real.pieceFailed(peerId, parentId, temporary);
+        }
+
+        @Override
+        public void finished(String peerId, boolean backToSource) {
+            real.finished(peerId, backToSource);
+        }
+
+        @Override
+        public void left(String peerId) {
+            left.incrementAndGet();
+            real.left(peerId);
+        }
+    }
+}
