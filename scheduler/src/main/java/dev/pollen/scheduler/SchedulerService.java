@@ -31,7 +31,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private static final Logger log = LoggerFactory.getLogger(SchedulerService.class);
 
     /** How often a held peer is scheduled again; the hold itself is bounded by SchedulingConfig.holdTimeout. */
-    private static final long HELD_POLL_MILLIS = 100;
+    private static final long HELD_POLL_MILLIS = SchedulingCore.HELD_POLL.toMillis();
     /** How long a failed peer stays visible (StatPeer "Failed"): Dragonfly's peer GC runs every 10 s. */
     static final Duration FAILED_PEER_TTL = Duration.ofSeconds(10);
 

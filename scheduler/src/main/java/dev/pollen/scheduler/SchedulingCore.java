@@ -17,6 +17,9 @@ import java.util.random.RandomGenerator;
  * Every call takes the one cluster lock, as in production.
  */
 public final class SchedulingCore {
+    /** How often a held peer is scheduled again (the gRPC service polls its held peers at this pace too). */
+    public static final java.time.Duration HELD_POLL = java.time.Duration.ofMillis(100);
+
     /** A host's identity and upload load as it announces them; announce again to refresh. */
     public record HostInfo(String id, boolean seed, long maxTxBitsPerSecond, int uploadsUnderway, String idc, String location) {
         public static HostInfo of(String id, boolean seed, long maxTxBitsPerSecond) {

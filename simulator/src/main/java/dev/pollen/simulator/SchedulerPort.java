@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * The scheduler as the simulated agents talk to it: the messages of an AnnouncePeer stream and AnnounceHost, already
  * decoded. The implementation drives the production scheduler's decision code in-process
- * ({@code dev.pollen.scheduler.InProcessScheduler}); nothing here decides anything itself.
+ * ({@link CoreScheduler}, over {@code dev.pollen.scheduler.SchedulingCore}); nothing here decides anything itself.
  */
 public interface SchedulerPort {
     /** What the scheduler answered a RegisterPeer or ReschedulePeer. */

@@ -69,8 +69,8 @@ public final class Simulate implements Callable<Integer> {
                     "--topology: " + topology + " (expected: scale, bench)");
         };
         SchedulingConfig d = base.scheduling();
-        SchedulingConfig scheduling = new SchedulingConfig(or(candidateParentLimit, d.candidateParentLimit()),
-                or(filterParentLimit, d.filterParentLimit()), d.uploadSlotsPerHost(), d.hostTtl());
+        SchedulingConfig scheduling = d.withCandidateParentLimit(or(candidateParentLimit, d.candidateParentLimit()))
+                .withFilterParentLimit(or(filterParentLimit, d.filterParentLimit()));
         double agentUp = up == null ? base.agentUp() : Units.rate(up);
         double[] lat = latency == null ? new double[] {base.latencyMin(), base.latencyMax()} : latencies(latency);
         SimConfig config = new SimConfig(or(nodes, base.agents()), file == null ? base.fileBytes() : Units.bytes(file),

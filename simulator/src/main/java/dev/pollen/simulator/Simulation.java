@@ -5,7 +5,7 @@ import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Network;
 import dev.pollen.proto.common.v2.Piece;
 import dev.pollen.proto.common.v2.TrafficType;
-import dev.pollen.scheduler.InProcessScheduler;
+import dev.pollen.scheduler.SchedulingCore;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -58,7 +58,7 @@ public final class Simulation {
     private long messageNanos;
 
     public Simulation(SimConfig config) {
-        this(config, c -> new InProcessScheduler(c, config.scheduling()));
+        this(config, c -> new CoreScheduler(c, config.scheduling(), new java.util.Random(config.seed())));
     }
 
     Simulation(SimConfig config, Function<java.time.Clock, SchedulerPort> schedulerFactory) {
@@ -213,7 +213,7 @@ public final class Simulation {
                 // DfdaemonUpload.DownloadTask reaches the seed, which registers like any agent
                 events.at(events.now() + s.latency, () -> launch(s));
             }
-            events.at(events.now() + InProcessScheduler.SEED_POLL.toNanos() / 1e9, () -> poll(n));
+            events.at(events.now() + SchedulingCore.HELD_POLL.toNanos() / 1e9, () -> poll(n));
             return;
         }
         events.at(events.now() + n.latency, () -> answered(n, d));
@@ -225,7 +225,7 @@ public final class Simulation {
         }
         SchedulerPort.Decision d = decide(() -> scheduler.pollHeld(TASK_ID, n.peerId));
         if (d == null) {
-            events.at(events.now() + InProcessScheduler.SEED_POLL.toNanos() / 1e9, () -> poll(n));
+            events.at(events.now() + SchedulingCore.HELD_POLL.toNanos() / 1e9, () -> poll(n));
         } else {
             atScheduler(n, d);
         }

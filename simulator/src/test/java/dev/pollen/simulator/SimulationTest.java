@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Piece;
-import dev.pollen.scheduler.InProcessScheduler;
+import dev.pollen.scheduler.SchedulingCore;
 import dev.pollen.scheduler.SchedulingConfig;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -99,7 +99,7 @@ class SimulationTest {
     void agentsThatLeaveMidDownloadLeaveTheSchedulerAndTheRestFinish(String policy) {
         SimConfig c = swarm(40, 64 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("1gbit"), true, 0.25, 0.1, policy, 5);
         AtomicInteger left = new AtomicInteger();
-        Simulation sim = new Simulation(c, clock -> new Counting(new InProcessScheduler(clock, c.scheduling()), left));
+        Simulation sim = new Simulation(c, clock -> new Counting(new CoreScheduler(clock, c.scheduling(), new java.util.Random(c.seed())), left));
         SimResult r = sim.run();
         assertThat(r.left()).isEqualTo(10);
         assertThat(left).hasValue(10);
