@@ -55,7 +55,7 @@ final class RawVortex {
             if (tag == ERROR) {
                 int code = in.readUnsignedByte();
                 byte[] message = in.readNBytes((int) valueLength - 1);
-                throw new IOException("vortex error " + code + ": " + new String(message, StandardCharsets.UTF_8));
+                throw new ErrorAnswer(code, new String(message, StandardCharsets.UTF_8));
             }
             if (tag != PIECE_CONTENT) {
                 throw new IOException("unexpected vortex tag " + tag + " (expected: 1, piece content)");
@@ -98,5 +98,15 @@ final class RawVortex {
             throw new IOException("string length " + length + " in piece metadata");
         }
         return new String(in.readNBytes(length), StandardCharsets.UTF_8);
+    }
+
+    /** The server's Error frame: its code (4 is Pollen's "busy, try another parent") and message. */
+    static final class ErrorAnswer extends IOException {
+        final int code;
+
+        ErrorAnswer(int code, String message) {
+            super("vortex error " + code + ": " + message);
+            this.code = code;
+        }
     }
 }

@@ -292,7 +292,13 @@ final class Cluster {
     /** Parents other than {@code excludedParents}, which stay blocked for this peer (Dragonfly's BlockParents). */
     synchronized Decision reschedule(String peerId, List<String> excludedParents) {
         PeerRecord peer = known(peerId);
-        peer.blockedParents.addAll(excludedParents);
+        // A child's report of a parent's failure and its reschedule come from different threads: whichever arrives
+        // first blocks the parent, and the block is logged once either way.
+        for (String parentId : excludedParents) {
+            if (!parentId.isEmpty() && peer.blockedParents.add(parentId)) {
+                log.info("event=parent_blocked task={} peer={} parent={} reason=reschedule", peer.taskId, peerId, parentId);
+            }
+        }
         peer.updatedAt = clock.instant();
         return schedule(peer, tasks.get(peer.taskId));
     }
