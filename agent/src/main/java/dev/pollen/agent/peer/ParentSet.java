@@ -265,6 +265,16 @@ public final class ParentSet implements AutoCloseable {
     }
 
     /** Whether some parent can still deliver pieces. */
+    /** How many parents can still deliver pieces. */
+    public int usableCount() {
+        lock.lock();
+        try {
+            return (int) parents.values().stream().filter(this::usable).count();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean hasUsableParents() {
         lock.lock();
         try {

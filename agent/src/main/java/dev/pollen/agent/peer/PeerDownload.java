@@ -39,6 +39,10 @@ import org.slf4j.LoggerFactory;
 public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
     private static final long STAT_RETRY_MILLIS = 100;
+    /** How often a child asks for more parents while it has too few (see {@link #refreshParents}). */
+    private static final Duration REFRESH = Duration.ofSeconds(3);
+    /** Usable parents beyond which a child stops asking for more. */
+    private static final int ENOUGH_PARENTS = 6;
     /** Dragonfly's SizeScope UNKNOW, which the api repository's proto/ copy (and so Pollen's) lacks. */
     private static final int SIZE_SCOPE_UNKNOWN = 4;
 
@@ -152,6 +156,34 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         this.pieceCount = pieceCount;
         List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
         parents.add(((Decision.Parents) decision).parents(), wanted);
+        ParentSet set = parents;
+        Thread.ofVirtual().name("parents-" + taskId.substring(0, 8)).start(() -> refreshParents(set));
+    }
+
+    /**
+     * Asks the scheduler for more parents every {@link #REFRESH} while fewer than {@link #ENOUGH_PARENTS} are usable.
+     * Peers gain pieces as the swarm runs, but the scheduler only answers (Dragonfly's protocol has no push): a child
+     * that registered when only the seed held anything would otherwise fetch everything from the seed.
+     */
+    private void refreshParents(ParentSet set) {
+        try {
+            while (true) {
+                Thread.sleep(REFRESH.toMillis());
+                long seen;
+                synchronized (this) {
+                    if (ended || abandoned || parents != set) {
+                        return;
+                    }
+                    seen = reschedules;
+                }
+                // A scheduler that names nobody new (or cannot be reached) is not asked again for this task.
+                if (set.usableCount() < ENOUGH_PARENTS && !reschedule(set, pieceCount, "more parents: peers have gained pieces", seen)) {
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** DownloadPeerStarted: sent once the task exists on this node, so a child the scheduler sends here finds it. */
