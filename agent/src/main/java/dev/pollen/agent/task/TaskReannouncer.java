@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,8 +71,17 @@ public final class TaskReannouncer implements SchedulerClient.Forgetting {
         }
         Thread.ofVirtual().name("reannounce-" + address).start(() -> {
             do {
+                // The tasks finished when the loss was noticed: one that finishes during the spread below tells the
+                // scheduler itself, and announcing it again would make a second peer of this host for the task.
+                Set<String> finishedThen;
+                try {
+                    finishedThen = held(address, id -> true).stream().map(t -> t.metadata().taskId()).collect(Collectors.toSet());
+                } catch (IOException e) {
+                    log.warn("event=reannounce_failed scheduler={} error=\"{}\"", address, e.toString());
+                    finishedThen = Set.of();
+                }
                 LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(Math.max(1, spread.toNanos())));
-                announce(address, why, id -> true);
+                announce(address, why, finishedThen::contains);
             } while (runAgain(address));
         });
     }

@@ -186,6 +186,27 @@ class TaskReannouncerTest {
                 .until(() -> service.byPeer().size() == 3);
     }
 
+    @Test
+    void aTaskThatFinishesAfterTheLossWasNoticedIsNotAnnouncedAgain() throws Exception {
+        storage = new Storage(dir);
+        stored(taskId(1), 10 * MIB, true, Instant.now());
+        stored(taskId(2), 10 * MIB, false, Instant.now());
+        startScheduler(0);
+        Host host = Host.newBuilder().setId("127.0.0.1-test").setIp("127.0.0.1").build();
+        client = new SchedulerClient(List.of("127.0.0.1:" + scheduler.getPort()), () -> host, Duration.ofMinutes(1), Clock.systemUTC());
+        // A long spread: the second task finishes (and reports so on its own stream) before the round begins.
+        TaskReannouncer reannouncer = new TaskReannouncer(storage, client, host.getId(), 1000, Duration.ofSeconds(1),
+                Duration.ofSeconds(5));
+
+        reannouncer.forgot("127.0.0.1:" + scheduler.getPort(), "test");
+        storage.delete(taskId(2));
+        stored(taskId(2), 10 * MIB, true, Instant.now());
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> service.announcedTasks().equals(Set.of(taskId(1))));
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5))
+                .until(() -> service.announcedTasks().equals(Set.of(taskId(1))));
+    }
+
     /** Register (metadata_only, the task's actual length and pieces), Started, Finished: nothing else, in that order. */
     private static void assertAnnouncedAsHeld(DragonflyLikeScheduler service, Map<String, Long> pieceCounts) {
         for (List<AnnouncePeerRequest> peer : service.byPeer().values()) {
