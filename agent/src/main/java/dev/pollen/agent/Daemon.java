@@ -152,7 +152,8 @@ public final class Daemon implements AutoCloseable {
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
                         new DfdaemonUploadService(tasks, download, origins, host.ip(), vortexServer.address().getPort(),
-                                currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge()),
+                                currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge(),
+                                config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO),
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
                         UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);

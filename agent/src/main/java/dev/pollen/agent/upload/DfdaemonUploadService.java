@@ -54,6 +54,7 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
     private final ScheduledExecutorService timer;
     private final Duration syncHostInterval;
     private final Duration syncPiecesMaxAge;
+    private final SuperSeeding superSeeding;
 
     /**
      * @param downloads runs DownloadTask for the scheduler, storing the task without any output file
@@ -62,10 +63,12 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
      * @param timer runs SyncHost's repeats and ends SyncPieces streams at their maximum age
      * @param syncHostInterval how often SyncHost sends the host again
      * @param syncPiecesMaxAge how long one SyncPieces stream may last
+     * @param superSeedingHold on a seed peer, how long a piece fresh from the origin is announced to one child
+     *                         only ({@link SuperSeeding}); zero for never
      */
     public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, OriginAddressPolicy origins,
                                  String advertisedIp, int vortexPort, Supplier<Host> host, ScheduledExecutorService timer,
-                                 Duration syncHostInterval, Duration syncPiecesMaxAge) {
+                                 Duration syncHostInterval, Duration syncPiecesMaxAge, Duration superSeedingHold) {
         this.tasks = tasks;
         this.downloads = downloads;
         this.origins = origins;
@@ -75,6 +78,7 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
         this.timer = timer;
         this.syncHostInterval = syncHostInterval;
         this.syncPiecesMaxAge = syncPiecesMaxAge;
+        this.superSeeding = superSeedingHold.isZero() ? SuperSeeding.OFF : new SuperSeeding(superSeedingHold, System::nanoTime);
     }
 
     /** Streams this host (identity and load) now and then every interval, until the caller cancels. */
@@ -122,7 +126,7 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
     public void syncPieces(SyncPiecesRequest request, StreamObserver<SyncPiecesResponse> responses) {
         ActiveTask task = lease(request.getTaskId(), responses);
         if (task != null) {
-            new PieceStream(tasks, task, (ServerCallStreamObserver<SyncPiecesResponse>) responses, advertisedIp, vortexPort)
+            new PieceStream(tasks, task, (ServerCallStreamObserver<SyncPiecesResponse>) responses, advertisedIp, vortexPort, superSeeding)
                     .start(request.getInterestedPieceNumbersList(), timer, syncPiecesMaxAge);
         }
     }

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * later, until every wanted piece is announced, the child cancels, or the stream reaches its maximum
  * age. Whichever comes first unsubscribes from the task and returns the lease, exactly once.
  */
-final class PieceStream {
+final class PieceStream implements SuperSeeding.Follower {
     private static final Logger log = LoggerFactory.getLogger(PieceStream.class);
 
     /**
@@ -37,6 +37,7 @@ final class PieceStream {
     private final ServerCallStreamObserver<SyncPiecesResponse> call;
     private final String advertisedIp;
     private final int vortexPort;
+    private final SuperSeeding superSeeding;
     private final AtomicBoolean done = new AtomicBoolean();
     /**
      * Orders the stored pieces and the listener's, and each against the end of the stream (the call is not
@@ -47,14 +48,16 @@ final class PieceStream {
     private BitSet wanted;
     private Runnable unsubscribe = () -> { };
     private ScheduledFuture<?> expiry;
+    private ScheduledExecutorService timer;
 
     PieceStream(TaskManager tasks, ActiveTask task, ServerCallStreamObserver<SyncPiecesResponse> call, String advertisedIp,
-                int vortexPort) {
+                int vortexPort, SuperSeeding superSeeding) {
         this.tasks = tasks;
         this.task = task;
         this.call = call;
         this.advertisedIp = advertisedIp;
         this.vortexPort = vortexPort;
+        this.superSeeding = superSeeding;
     }
 
     /** Why a request naming these pieces cannot be served, or null; checked before anything is allocated for it. */
@@ -86,15 +89,17 @@ final class PieceStream {
             }
             wanted = new BitSet();
             numbers.forEach(wanted::set);
+            this.timer = timer;
+            superSeeding.join(task.id(), this);
             // Under the lock, so a piece landing now or an early expiry waits until there is something to undo;
             // subscribed before the stored pieces are read, so a piece landing in between is not missed.
             synchronized (lock) {
                 expiry = timer.schedule(() -> end(Status.DEADLINE_EXCEEDED.withDescription("SyncPieces of task "
                         + task.id() + " reached its maximum age of " + Durations.format(maxAge)
                         + " (upload.syncPieces.maxAge): follow again")), maxAge.toNanos(), TimeUnit.NANOSECONDS);
-                unsubscribe = task.onPiece(this::send);
+                unsubscribe = task.onPiece(piece -> offer(piece, true));
             }
-            task.store().pieces().forEach(this::send);
+            task.store().pieces().forEach(piece -> offer(piece, false));
             synchronized (lock) {
                 if (complete()) {
                     end(Status.OK);
@@ -106,7 +111,32 @@ final class PieceStream {
         }
     }
 
-    /** Also the task's piece listener: it must not throw into the task's piece path. */
+    @Override
+    public boolean wants(int number) {
+        synchronized (lock) {
+            return !done.get() && (wanted.isEmpty() || wanted.get(number)) && !sent.get(number);
+        }
+    }
+
+    /**
+     * Announces the piece now, or when super-seeding lets this child hear of it. Asked outside this stream's
+     * lock: super-seeding looks at the other streams of the task.
+     */
+    private void offer(PieceRecord piece, boolean justLanded) {
+        long delay = superSeeding.delayNanos(task.id(), this, piece.number(), justLanded);
+        if (delay <= 0) {
+            send(piece);
+            return;
+        }
+        try {
+            timer.schedule(() -> send(piece), delay, TimeUnit.NANOSECONDS);
+        } catch (RuntimeException e) {
+            // The timer is shutting down with the daemon: the stream ends with it.
+            send(piece);
+        }
+    }
+
+    /** Also reached from the task's piece listener: it must not throw into the task's piece path. */
     private void send(PieceRecord piece) {
         try {
             synchronized (lock) {
@@ -163,6 +193,7 @@ final class PieceStream {
                 expiry.cancel(false);
             }
         }
+        superSeeding.leave(task.id(), this);
         tasks.release(task);
         return true;
     }

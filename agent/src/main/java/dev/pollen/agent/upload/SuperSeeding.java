@@ -1,0 +1,122 @@
+package dev.pollen.agent.upload;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * BitTorrent's super-seeding, for a seed peer whose uplink is the swarm's scarcest link: a piece that just
+ * landed here (from the origin) is announced to one of the task's children at first, a different child for
+ * each new piece, and to the others only {@code hold} later. Without it every child asks the seed for the
+ * newest pieces (they are the rarest, held by the seed alone) and the seed sends each piece to several
+ * children; with it the seed sends each piece about once and the children pass it on to each other, so
+ * the seed's uplink carries about one copy of the file while the origin delivers it. A piece that has been
+ * here longer than {@code hold} (a seed that already has the task) is announced to everyone at once.
+ *
+ * <p>Decisions only: the streams ({@link PieceStream}, the {@link Follower}s) do the sending. The lock is never held while a
+ * stream's own lock is: a stream asks outside its lock, and asking takes the other streams' locks briefly
+ * to see whether they still want a piece.
+ */
+final class SuperSeeding {
+    /** One child's SyncPieces stream of a task. */
+    interface Follower {
+        /** Whether the child still waits to hear of the piece. */
+        boolean wants(int piece);
+    }
+
+    /** Off: every piece goes to every child at once. */
+    static final SuperSeeding OFF = new SuperSeeding(Duration.ZERO, System::nanoTime);
+
+    private final long holdNanos;
+    private final LongSupplier nanoTime;
+    private final Map<String, TaskFollowers> tasks = new HashMap<>();
+
+    SuperSeeding(Duration hold, LongSupplier nanoTime) {
+        this.holdNanos = hold.toNanos();
+        this.nanoTime = nanoTime;
+    }
+
+    boolean enabled() {
+        return holdNanos > 0;
+    }
+
+    synchronized void join(String taskId, Follower stream) {
+        if (enabled()) {
+            tasks.computeIfAbsent(taskId, id -> new TaskFollowers()).streams.add(stream);
+        }
+    }
+
+    synchronized void leave(String taskId, Follower stream) {
+        TaskFollowers followers = tasks.get(taskId);
+        if (followers != null) {
+            followers.streams.remove(stream);
+            if (followers.streams.isEmpty()) {
+                tasks.remove(taskId);
+            }
+        }
+    }
+
+    /**
+     * How long {@code stream} should wait before announcing {@code piece}: 0 to announce it now.
+     *
+     * @param justLanded true when the piece is landing now (the task's piece listener), false for a piece the
+     *                   stream found stored when it started
+     */
+    synchronized long delayNanos(String taskId, Follower stream, int piece, boolean justLanded) {
+        TaskFollowers followers = tasks.get(taskId);
+        if (followers == null) {
+            return 0;
+        }
+        long now = nanoTime.getAsLong();
+        followers.forgetOlderThan(now - holdNanos);
+        Fresh fresh = followers.fresh.get(piece);
+        if (fresh == null) {
+            if (!justLanded || followers.streams.size() < 2) {
+                return 0;
+            }
+            fresh = new Fresh(now, followers.nextWanting(piece));
+            followers.fresh.put(piece, fresh);
+        }
+        if (fresh.first == null || fresh.first == stream) {
+            return 0;
+        }
+        return Math.max(0, fresh.landedNanos + holdNanos - now);
+    }
+
+    /** A piece that landed within the hold, and the one child it went to at once (null: nobody wanted it). */
+    private record Fresh(long landedNanos, Follower first) {
+    }
+
+    private static final class TaskFollowers {
+        final List<Follower> streams = new ArrayList<>();
+        /** Insertion order is landing order, so forgetting stops at the first piece still fresh. */
+        final Map<Integer, Fresh> fresh = new LinkedHashMap<>();
+        int cursor;
+
+        /** The next child, in turn, that still wants the piece; null if none does. */
+        Follower nextWanting(int piece) {
+            for (int i = 0; i < streams.size(); i++) {
+                Follower candidate = streams.get((cursor + i) % streams.size());
+                if (candidate.wants(piece)) {
+                    cursor = (cursor + i + 1) % streams.size();
+                    return candidate;
+                }
+            }
+            return null;
+        }
+
+        void forgetOlderThan(long cutoffNanos) {
+            for (Iterator<Fresh> it = fresh.values().iterator(); it.hasNext(); ) {
+                if (it.next().landedNanos - cutoffNanos > 0) {
+                    return;
+                }
+                it.remove();
+            }
+        }
+    }
+}
