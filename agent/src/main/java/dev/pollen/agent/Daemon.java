@@ -21,6 +21,7 @@ import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.DfdaemonUploadService;
 import dev.pollen.agent.upload.DownloadTaskGuard;
 import dev.pollen.agent.upload.HostStatus;
+import dev.pollen.agent.upload.SuperSeeding;
 import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
 import dev.pollen.agent.upload.vortex.UploadPieces;
@@ -128,7 +129,8 @@ public final class Daemon implements AutoCloseable {
             String ports = "none";
             if (p2p != null) {
                 // Peers can only find this node through a scheduler, so without one no TCP port is opened.
-                UploadPieces pieces = new TaskPieces(tasks);
+                SuperSeeding superSeeding = SuperSeeding.of(config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO);
+                UploadPieces pieces = new TaskPieces(tasks, superSeeding);
                 if (corruptUploads) {
                     pieces = new CorruptingPieces(pieces);
                 }
@@ -153,7 +155,7 @@ public final class Daemon implements AutoCloseable {
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
                         new DfdaemonUploadService(tasks, download, origins, host.ip(), vortexServer.address().getPort(),
                                 currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge(),
-                                config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO),
+                                superSeeding),
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
                         UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);

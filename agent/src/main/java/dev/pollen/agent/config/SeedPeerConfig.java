@@ -6,7 +6,7 @@ import java.time.Duration;
  * {@code seedPeer.*}: a seed peer is announced as such, fetches from the origin when the scheduler asks,
  * and keeps what it fetched longer than a normal peer: its own GC policy ({@code seedPeer.gc.policy.taskTTL},
  * {@code seedPeer.gc.policy.diskQuota}) replaces those two keys of {@code gc.policy}, so the swarm's source
- * of every byte is not the first to forget it. {@code seedPeer.superSeeding}: for this long a piece fresh from
+ * of every byte is not the first to forget it. {@code seedPeer.superSeeding}: the longest a piece fresh from
  * the origin is announced to one child only, a different one for each piece, so the seed's uplink sends about
  * one copy of the file and the children pass pieces on to each other (zero: every child hears of it at once).
  */

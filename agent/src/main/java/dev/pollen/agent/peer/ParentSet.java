@@ -130,6 +130,14 @@ public final class ParentSet implements AutoCloseable {
         String id() {
             return peer.getId();
         }
+
+        /**
+         * A seed peer (Dragonfly's host types other than normal): asked only when no other holder has room, since
+         * its uplink is the one every child of the task shares while the pieces are new.
+         */
+        boolean seed() {
+            return peer.getHost().getType() != 0;
+        }
     }
 
     /** One piece being fetched here: the first request, and in the endgame a second one racing it. */
@@ -654,7 +662,8 @@ public final class ParentSet implements AutoCloseable {
                 continue;
             }
             double score = s.load.score();
-            if (best == null || score > bestScore || (score == bestScore && s.load.inFlight() < best.load.inFlight())) {
+            if (best == null || (s.seed() != best.seed() ? best.seed()
+                    : score > bestScore || (score == bestScore && s.load.inFlight() < best.load.inFlight()))) {
                 best = s;
                 bestScore = score;
             }

@@ -63,12 +63,11 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
      * @param timer runs SyncHost's repeats and ends SyncPieces streams at their maximum age
      * @param syncHostInterval how often SyncHost sends the host again
      * @param syncPiecesMaxAge how long one SyncPieces stream may last
-     * @param superSeedingHold on a seed peer, how long a piece fresh from the origin is announced to one child
-     *                         only ({@link SuperSeeding}); zero for never
+     * @param superSeeding on a seed peer, which child hears of a fresh piece first, and when the others do
      */
     public DfdaemonUploadService(TaskManager tasks, DfdaemonDownloadGrpc.DfdaemonDownloadImplBase downloads, OriginAddressPolicy origins,
                                  String advertisedIp, int vortexPort, Supplier<Host> host, ScheduledExecutorService timer,
-                                 Duration syncHostInterval, Duration syncPiecesMaxAge, Duration superSeedingHold) {
+                                 Duration syncHostInterval, Duration syncPiecesMaxAge, SuperSeeding superSeeding) {
         this.tasks = tasks;
         this.downloads = downloads;
         this.origins = origins;
@@ -78,7 +77,7 @@ public final class DfdaemonUploadService extends DfdaemonUploadGrpc.DfdaemonUplo
         this.timer = timer;
         this.syncHostInterval = syncHostInterval;
         this.syncPiecesMaxAge = syncPiecesMaxAge;
-        this.superSeeding = superSeedingHold.isZero() ? SuperSeeding.OFF : new SuperSeeding(superSeedingHold, System::nanoTime);
+        this.superSeeding = superSeeding;
     }
 
     /** Streams this host (identity and load) now and then every interval, until the caller cancels. */

@@ -129,7 +129,7 @@ final class PieceStream implements SuperSeeding.Follower {
             return;
         }
         try {
-            timer.schedule(() -> send(piece), delay, TimeUnit.NANOSECONDS);
+            timer.schedule(() -> offer(piece, false), delay, TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             // The timer is shutting down with the daemon: the stream ends with it.
             send(piece);

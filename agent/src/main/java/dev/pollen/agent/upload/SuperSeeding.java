@@ -12,17 +12,21 @@ import java.util.function.LongSupplier;
 /**
  * BitTorrent's super-seeding, for a seed peer whose uplink is the swarm's scarcest link: a piece that just
  * landed here (from the origin) is announced to one of the task's children at first, a different child for
- * each new piece, and to the others only {@code hold} later. Without it every child asks the seed for the
- * newest pieces (they are the rarest, held by the seed alone) and the seed sends each piece to several
- * children; with it the seed sends each piece about once and the children pass it on to each other, so
- * the seed's uplink carries about one copy of the file while the origin delivers it. A piece that has been
- * here longer than {@code hold} (a seed that already has the task) is announced to everyone at once.
+ * each new piece, and to the others only once that child has had it for {@link #RELAY} (time to announce it
+ * and pass it on to them), or {@code hold} after it landed, whichever comes first. Without it every child
+ * asks the seed for the newest pieces (they are the rarest, held by the seed alone) and the seed sends each
+ * piece to several children; with it the seed's uplink carries about one copy of the file while the origin
+ * delivers it, and the children's uplinks the rest. A piece that has been here longer than {@code hold} (a
+ * seed that already has the task) is announced to everyone at once.
  *
- * <p>Decisions only: the streams ({@link PieceStream}, the {@link Follower}s) do the sending. The lock is never held while a
- * stream's own lock is: a stream asks outside its lock, and asking takes the other streams' locks briefly
- * to see whether they still want a piece.
+ * <p>Decisions only: the streams ({@link PieceStream}, the {@link Follower}s) do the sending, and ask again
+ * when a delay they were given has passed. The lock is never held while a stream's own lock is: a stream asks
+ * outside its lock, and asking takes the other streams' locks briefly to see whether they still want a piece.
  */
-final class SuperSeeding {
+public final class SuperSeeding {
+    /** How long the first child has a piece to itself once it has it: to announce it and send it to the others. */
+    static final Duration RELAY = Duration.ofSeconds(1);
+
     /** One child's SyncPieces stream of a task. */
     interface Follower {
         /** Whether the child still waits to hear of the piece. */
@@ -30,15 +34,22 @@ final class SuperSeeding {
     }
 
     /** Off: every piece goes to every child at once. */
-    static final SuperSeeding OFF = new SuperSeeding(Duration.ZERO, System::nanoTime);
+    public static final SuperSeeding OFF = new SuperSeeding(Duration.ZERO, System::nanoTime);
 
     private final long holdNanos;
+    private final long relayNanos;
     private final LongSupplier nanoTime;
     private final Map<String, TaskFollowers> tasks = new HashMap<>();
 
     SuperSeeding(Duration hold, LongSupplier nanoTime) {
         this.holdNanos = hold.toNanos();
+        this.relayNanos = Math.min(RELAY.toNanos(), holdNanos);
         this.nanoTime = nanoTime;
+    }
+
+    /** @param hold the longest a fresh piece is kept from all but one child; zero for {@link #OFF} */
+    public static SuperSeeding of(Duration hold) {
+        return hold.isZero() ? OFF : new SuperSeeding(hold, System::nanoTime);
     }
 
     boolean enabled() {
@@ -61,11 +72,23 @@ final class SuperSeeding {
         }
     }
 
+    /** A piece went out whole to a child (the Vortex server says so): the others may hear of it after the relay. */
+    synchronized void sent(String taskId, int piece) {
+        TaskFollowers followers = tasks.get(taskId);
+        Fresh fresh = followers == null ? null : followers.fresh.get(piece);
+        if (fresh != null && fresh.sentNanos == NOT_SENT) {
+            fresh.sentNanos = nanoTime.getAsLong();
+        }
+    }
+
+    private static final long NOT_SENT = Long.MIN_VALUE;
+
     /**
-     * How long {@code stream} should wait before announcing {@code piece}: 0 to announce it now.
+     * How long {@code stream} should wait before asking again whether to announce {@code piece}: 0 to announce
+     * it now.
      *
      * @param justLanded true when the piece is landing now (the task's piece listener), false for a piece the
-     *                   stream found stored when it started
+     *                   stream found stored when it started, or asking again after a delay
      */
     synchronized long delayNanos(String taskId, Follower stream, int piece, boolean justLanded) {
         TaskFollowers followers = tasks.get(taskId);
@@ -85,11 +108,25 @@ final class SuperSeeding {
         if (fresh.first == null || fresh.first == stream) {
             return 0;
         }
-        return Math.max(0, fresh.landedNanos + holdNanos - now);
+        long release = fresh.landedNanos + holdNanos;
+        if (fresh.sentNanos != NOT_SENT) {
+            release = Math.min(release, fresh.sentNanos + relayNanos);
+        }
+        // Not sent yet: ask again after one relay at most, since the send may come any moment.
+        long wait = Math.max(0, release - now);
+        return fresh.sentNanos == NOT_SENT ? Math.min(wait, relayNanos) : wait;
     }
 
-    /** A piece that landed within the hold, and the one child it went to at once (null: nobody wanted it). */
-    private record Fresh(long landedNanos, Follower first) {
+    /** A piece that landed within the hold, the one child it went to at once (null: nobody wanted it), and when it went. */
+    private static final class Fresh {
+        final long landedNanos;
+        final Follower first;
+        long sentNanos = NOT_SENT;
+
+        Fresh(long landedNanos, Follower first) {
+            this.landedNanos = landedNanos;
+            this.first = first;
+        }
     }
 
     private static final class TaskFollowers {

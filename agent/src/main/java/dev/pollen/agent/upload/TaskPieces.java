@@ -15,9 +15,16 @@ import java.io.IOException;
  */
 public final class TaskPieces implements UploadPieces {
     private final TaskManager tasks;
+    private final SuperSeeding superSeeding;
 
-    public TaskPieces(TaskManager tasks) {
+    public TaskPieces(TaskManager tasks, SuperSeeding superSeeding) {
         this.tasks = tasks;
+        this.superSeeding = superSeeding;
+    }
+
+    @Override
+    public void sent(String taskId, int number) {
+        superSeeding.sent(taskId, number);
     }
 
     @Override

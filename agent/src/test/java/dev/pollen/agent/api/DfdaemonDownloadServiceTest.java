@@ -78,7 +78,7 @@ class DfdaemonDownloadServiceTest {
         DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
         DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
                 new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),
-                Duration.ofHours(1), Duration.ZERO);
+                Duration.ofHours(1), dev.pollen.agent.upload.SuperSeeding.OFF);
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(download).addService(upload)
                 .executor(executor).build().start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();

@@ -91,7 +91,7 @@ class DownloadTaskGuardTest {
         HostResolver dns = this::resolve;
         OriginAddressPolicy origins = new OriginAddressPolicy(List.of(Cidr.parse("169.254.0.0/16"), Cidr.parse("fe80::/10")), dns);
         DfdaemonUploadService service = new DfdaemonUploadService(null, recorder, origins, "127.0.0.1", 4005, null, timer,
-                Duration.ofSeconds(5), Duration.ofHours(1), Duration.ZERO);
+                Duration.ofSeconds(5), Duration.ofHours(1), SuperSeeding.OFF);
         SchedulerAllowList callers = new SchedulerAllowList(schedulers, allowedClients.stream().map(Cidr::parse).toList(), dns);
         UploadGrpcServer server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
                 new DownloadTaskGuard(seed, acceptPreheat, callers), calls, 1, UploadGrpcServer.KeepAlive.DEFAULT);

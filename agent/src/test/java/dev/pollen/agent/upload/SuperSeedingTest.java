@@ -10,11 +10,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Super-seeding's decisions: each fresh piece goes at once to one child (a different one each time, among
- * those that want it) and to the others after the hold; pieces that are not fresh go to everyone at once.
+ * those that want it) and to the others once that child has had it for the relay, or after the hold; pieces
+ * that are not fresh go to everyone at once.
  */
 class SuperSeedingTest {
     private static final String TASK = "t";
-    private static final Duration HOLD = Duration.ofSeconds(2);
+    private static final Duration HOLD = Duration.ofSeconds(5);
+    private static final long RELAY = SuperSeeding.RELAY.toNanos();
 
     private final AtomicLong now = new AtomicLong(1_000_000_000L);
     private final SuperSeeding seeding = new SuperSeeding(HOLD, now::get);
@@ -51,16 +53,39 @@ class SuperSeedingTest {
     }
 
     @Test
-    void theOthersHearOfItOnceTheHoldHasPassed() {
+    void theOthersHearOfItOnceTheFirstChildHasHadItForTheRelay() {
         List<Child> children = children(2);
         assertThat(seeding.delayNanos(TASK, children.get(0), 7, true)).isZero();
-        assertThat(seeding.delayNanos(TASK, children.get(1), 7, true)).isEqualTo(HOLD.toNanos());
+        // Not sent yet: the others ask again after one relay.
+        assertThat(seeding.delayNanos(TASK, children.get(1), 7, true)).isEqualTo(RELAY);
 
-        now.addAndGet(HOLD.toNanos() / 2);
-        assertThat(seeding.delayNanos(TASK, children.get(1), 7, false)).isEqualTo(HOLD.toNanos() / 2);
+        now.addAndGet(RELAY / 2);
+        seeding.sent(TASK, 7);
+        assertThat(seeding.delayNanos(TASK, children.get(1), 7, false)).isEqualTo(RELAY);
 
-        now.addAndGet(HOLD.toNanos() / 2);
+        now.addAndGet(RELAY);
         assertThat(seeding.delayNanos(TASK, children.get(1), 7, false)).isZero();
+    }
+
+    @Test
+    void aPieceTheFirstChildNeverFetchedGoesToTheOthersAfterTheHold() {
+        List<Child> children = children(2);
+        toldAtOnce(children, 3);
+
+        now.addAndGet(HOLD.toNanos() - RELAY / 4);
+        assertThat(seeding.delayNanos(TASK, children.get(1), 3, false)).isEqualTo(RELAY / 4);
+
+        now.addAndGet(RELAY / 4);
+        assertThat(seeding.delayNanos(TASK, children.get(1), 3, false)).isZero();
+    }
+
+    @Test
+    void aSendOfAPieceThatIsNotFreshChangesNothing() {
+        List<Child> children = children(2);
+        seeding.sent(TASK, 4);
+        seeding.sent("other", 4);
+
+        assertThat(toldAtOnce(children, 4)).containsExactly(children.get(0));
     }
 
     @Test
@@ -92,7 +117,7 @@ class SuperSeedingTest {
         seeding.join(TASK, late);
 
         assertThat(seeding.delayNanos(TASK, late, 0, false)).isZero();
-        assertThat(seeding.delayNanos(TASK, late, 1, false)).isEqualTo(HOLD.toNanos());
+        assertThat(seeding.delayNanos(TASK, late, 1, false)).isEqualTo(RELAY);
     }
 
     @Test

@@ -38,7 +38,7 @@ class SyncHostTest {
         DfdaemonUploadService service = new DfdaemonUploadService(null, null, null, "127.0.0.1", 4005,
                 () -> Host.newBuilder().setId("127.0.0.1-node").setIp("127.0.0.1").setPort(4000)
                         .setType(reports.incrementAndGet()).build(),
-                timer, Duration.ofMillis(50), Duration.ofHours(1), Duration.ZERO);
+                timer, Duration.ofMillis(50), Duration.ofHours(1), SuperSeeding.OFF);
         server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
                 new DownloadTaskGuard(false, false, new SchedulerAllowList(List.of(), List.of(), HostResolver.SYSTEM)),
                 calls, 1, UploadGrpcServer.KeepAlive.DEFAULT);

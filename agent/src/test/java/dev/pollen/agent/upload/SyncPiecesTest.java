@@ -83,7 +83,7 @@ class SyncPiecesTest {
     /** An upload server whose SyncPieces streams last at most {@code maxAge}; the port to reach it at. */
     private int server(Duration maxAge, UploadGrpcServer.KeepAlive keepAlive) throws Exception {
         DfdaemonUploadService service = new DfdaemonUploadService(tasks, null, null, "127.0.0.1", 4005, null, timer,
-                Duration.ofSeconds(5), maxAge, Duration.ZERO);
+                Duration.ofSeconds(5), maxAge, SuperSeeding.OFF);
         UploadGrpcServer server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
                 new DownloadTaskGuard(true, false, new SchedulerAllowList(List.of(), List.of(), host -> {
                     throw new java.net.UnknownHostException(host);

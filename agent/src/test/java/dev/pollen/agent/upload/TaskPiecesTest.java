@@ -62,7 +62,7 @@ class TaskPiecesTest {
 
     @Test
     void aMissingPieceIsNotFoundInDragonflysWords() {
-        assertThatThrownBy(() -> new TaskPieces(tasks).lease(TASK, 1))
+        assertThatThrownBy(() -> new TaskPieces(tasks, SuperSeeding.OFF).lease(TASK, 1))
                 .isInstanceOfSatisfying(VortexException.class, e -> {
                     assertThat(e.reason().wireCode()).isEqualTo(VortexErrorCode.NOT_FOUND);
                     assertThat(VortexErrorCode.NOT_FOUND.value()).isEqualTo(2);
@@ -74,7 +74,7 @@ class TaskPiecesTest {
     void aMissingTaskIsTheSameNotFound() {
         String other = "c".repeat(64);
 
-        assertThatThrownBy(() -> new TaskPieces(tasks).lease(other, 0))
+        assertThatThrownBy(() -> new TaskPieces(tasks, SuperSeeding.OFF).lease(other, 0))
                 .isInstanceOfSatisfying(VortexException.class, e -> {
                     assertThat(e.reason().wireCode()).isEqualTo(VortexErrorCode.NOT_FOUND);
                     assertThat(e.getMessage()).isEqualTo("piece " + other + "-0 not found");
@@ -83,7 +83,7 @@ class TaskPiecesTest {
 
     @Test
     void aStoredPieceIsLeased() throws Exception {
-        try (PieceLease lease = new TaskPieces(tasks).lease(TASK, 0)) {
+        try (PieceLease lease = new TaskPieces(tasks, SuperSeeding.OFF).lease(TASK, 0)) {
             assertThat(lease.piece().number()).isZero();
         }
     }

@@ -18,6 +18,10 @@ public interface UploadPieces {
      */
     PieceLease lease(String taskId, int number) throws VortexException;
 
+    /** Piece {@code number} of task {@code taskId} went out whole to a child. Runs on an event loop: it must not block. */
+    default void sent(String taskId, int number) {
+    }
+
     /**
      * A piece this node cannot send, whether its task or only the piece is missing, in the words of Dragonfly's
      * storage server (dragonflyoss/client {@code dragonfly-client-storage/src/server/tcp.rs}: code NotFound,

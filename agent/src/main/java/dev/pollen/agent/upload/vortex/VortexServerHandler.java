@@ -210,6 +210,7 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
             finish(ctx);
             if (f.isSuccess()) {
                 stats.served(piece.length());
+                pieces.sent(request.taskId(), piece.number());
                 log.debug("event=vortex_piece_sent peer={} task={} piece={} bytes={}", f.channel().remoteAddress(),
                         request.taskId(), piece.number(), piece.length());
                 next(ctx);
