@@ -75,12 +75,15 @@ public final class Registry implements BeforeAllCallback, AfterAllCallback, Auto
      * One exchange the front saw, in the order they ended. {@code target} is the request's path and query;
      * {@code source} is {@code registry} (answered by it), {@code injected} (refused by the front) or
      * {@code aborted} (cut off in its middle; status 0 if before the answer's head); {@code bytes} counts the
-     * response body sent to the client.
+     * response body sent to the client; {@code client} is the client's IP (which node asked); {@code range} the
+     * request's {@code Range} without spaces, empty if it had none.
      */
-    public record Exchange(String method, String target, int status, long bytes, String source) {
+    public record Exchange(String method, String target, int status, long bytes, String source, String client,
+            Optional<String> range) {
         static Exchange parse(String line) {
             String[] f = line.split(" ");
-            return new Exchange(f[0], f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]), f[4]);
+            return new Exchange(f[0], f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]), f[4], f[5],
+                    f[6].equals("-") ? Optional.empty() : Optional.of(f[6]));
         }
 
         public String path() {
@@ -121,7 +124,10 @@ public final class Registry implements BeforeAllCallback, AfterAllCallback, Auto
         return this;
     }
 
-    /** Starts the registry and its front; after {@link #stop()}, on the same address with the same content. */
+    /**
+     * Starts the registry and its front; after {@link #stop()}, on the same address with the same content (and a
+     * new, empty exchange log: the front's log lives in its process).
+     */
     public synchronized Registry start() {
         if (registry != null) {
             return this;

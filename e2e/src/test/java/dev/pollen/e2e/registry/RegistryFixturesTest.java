@@ -139,6 +139,11 @@ class RegistryFixturesTest {
         assertEveryLayerServedOnce(multi);
         multi.manifests().stream().filter(m -> m != multi.manifest()).flatMap(m -> m.layers().stream())
                 .forEach(l -> assertThat(registry.blobGets(l.digest())).as(l.digest()).isZero());
+        String byDigest = registry.refByDigest("smoke/multi", multi.digest());
+        Commands.Result pinned = node.pull(byDigest, certs, false);
+        assertThat(pinned.succeeded()).as(pinned.toString()).isTrue();
+        assertThat(registry.exchanges()).anyMatch(e -> e.path().equals("/v2/smoke/multi/manifests/" + multi.digest()));
+        node.removeImage(Containerd.CTR_NAMESPACE, byDigest);
         node.removeImage(Containerd.CTR_NAMESPACE, ref);
     }
 
@@ -164,6 +169,7 @@ class RegistryFixturesTest {
             for (OciImage.Layer layer : small.manifest().layers()) {
                 assertThat(remote.blobGets(layer.digest())).as(layer.digest()).isEqualTo(2);
             }
+            assertThat(remote.exchanges()).isNotEmpty().allMatch(e -> e.client().equals(host.ip()));
         }
     }
 

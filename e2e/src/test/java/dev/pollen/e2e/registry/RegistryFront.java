@@ -41,8 +41,8 @@ import java.util.regex.Pattern;
  *   <li>{@code fault NONE|BLOBS|MANIFESTS|ALL STATUS}: from now on, answer the GETs and HEADs of blobs, of
  *   manifests, or every request with {@code STATUS} and no body ({@code NONE}: pass everything) → {@code ok};
  *   <li>{@code log}: {@code inflight N}, then one line per exchange ended so far:
- *   {@code METHOD TARGET STATUS BODY_BYTES registry|injected|aborted} (aborted: cut off in its middle, status 0
- *   if before the head);
+ *   {@code METHOD TARGET STATUS BODY_BYTES registry|injected|aborted CLIENT_IP RANGE} (aborted: cut off in its
+ *   middle, status 0 if before the head; RANGE without spaces, {@code -} if none);
  *   <li>{@code clear}: forgets the exchanges logged so far → {@code ok}.
  * </ul>
  */
@@ -143,12 +143,14 @@ public final class RegistryFront {
             String method = requestLine[0];
             String target = requestLine[1];
             String path = target.contains("?") ? target.substring(0, target.indexOf('?')) : target;
+            String request = method + " " + target;
+            String context = client.getInetAddress().getHostAddress() + " " + range(head);
             Fault now = fault;
             OutputStream toClient = client.getOutputStream();
             if (now.appliesTo(method, path)) {
                 toClient.write(("HTTP/1.1 " + now.status() + " Refused By Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                         .getBytes(StandardCharsets.US_ASCII));
-                log.add(method + " " + target + " " + now.status() + " 0 injected");
+                log.add(request + " " + now.status() + " 0 injected " + context);
                 return;
             }
             try (Socket registry = new Socket()) {
@@ -156,16 +158,17 @@ public final class RegistryFront {
                 registry.getOutputStream().write(closing(head).getBytes(StandardCharsets.ISO_8859_1));
                 // The request body (a pushed blob) goes on as it comes; the registry reads what its framing says.
                 Thread.ofVirtual().start(() -> copyQuietly(fromClient, registry));
-                relayResponse(method + " " + target, new BufferedInputStream(registry.getInputStream(), 1 << 16), toClient);
+                relayResponse(request, context, new BufferedInputStream(registry.getInputStream(), 1 << 16), toClient);
             }
         } catch (IOException e) {
             // The registry is not there (or the client went away before anything was relayed).
-            log.add(head.substring(0, head.indexOf(" HTTP/")) + " 0 0 aborted");
+            log.add(head.substring(0, head.indexOf(" HTTP/")) + " 0 0 aborted "
+                    + client.getInetAddress().getHostAddress() + " " + range(head));
         }
     }
 
     /** Relays the registry's answer and logs it, also when either side goes away in its middle. */
-    private void relayResponse(String request, InputStream fromRegistry, OutputStream toClient) {
+    private void relayResponse(String request, String context, InputStream fromRegistry, OutputStream toClient) {
         int status = 0;
         long bytes = 0;
         try {
@@ -184,10 +187,20 @@ public final class RegistryFront {
                 bytes += n;
             }
             toClient.flush();
-            log.add(request + " " + status + " " + bytes + " registry");
+            log.add(request + " " + status + " " + bytes + " registry " + context);
         } catch (IOException | RuntimeException e) {
-            log.add(request + " " + status + " " + bytes + " aborted");
+            log.add(request + " " + status + " " + bytes + " aborted " + context);
         }
+    }
+
+    /** The request's {@code Range} value without spaces, {@code -} if it has none. */
+    private static String range(String head) {
+        for (String line : head.split("\r\n")) {
+            if (line.regionMatches(true, 0, "range:", 0, 6)) {
+                return line.substring(6).replace(" ", "");
+            }
+        }
+        return "-";
     }
 
     /** The request head with {@code Connection: close} instead of the client's connection headers. */
