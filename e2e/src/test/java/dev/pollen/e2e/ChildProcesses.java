@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
  * Every process the tests start, so that none outlives the test JVM: each fixture stops its own
  * processes by PID, and a shutdown hook kills whatever is left (after a crash or a failsafe timeout).
  */
-final class ChildProcesses {
+public final class ChildProcesses {
     private static final Set<Process> LIVE = ConcurrentHashMap.newKeySet();
 
     static {
@@ -19,14 +19,14 @@ final class ChildProcesses {
     private ChildProcesses() {
     }
 
-    static Process track(Process process) {
+    public static Process track(Process process) {
         LIVE.add(process);
         process.onExit().thenRun(() -> LIVE.remove(process));
         return process;
     }
 
     /** SIGKILL to the process and its descendants (by PID), then waits for it to be gone. */
-    static void kill(Process process) {
+    public static void kill(Process process) {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         awaitExit(process, Duration.ofSeconds(10));
@@ -36,7 +36,7 @@ final class ChildProcesses {
      * SIGTERM, then SIGKILL to the process and its descendants if it has not exited within {@code grace}.
      * Returns the exit code.
      */
-    static int terminate(Process process, Duration grace) {
+    public static int terminate(Process process, Duration grace) {
         if (process.isAlive()) {
             process.destroy();
             if (!awaitExit(process, grace)) {
@@ -46,7 +46,7 @@ final class ChildProcesses {
         return awaitExitValue(process);
     }
 
-    static boolean awaitExit(Process process, Duration timeout) {
+    public static boolean awaitExit(Process process, Duration timeout) {
         try {
             return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

@@ -124,7 +124,7 @@ public final class Daemons implements BeforeEachCallback, AfterEachCallback, Aft
         return problems;
     }
 
-    static void deleteTree(Path dir) {
+    public static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }

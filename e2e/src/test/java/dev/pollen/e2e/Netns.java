@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  * }
  * }</pre>
  */
-final class Netns implements AutoCloseable {
+public final class Netns implements AutoCloseable {
     private static final String PREFIX = "pe";
     private static final Pattern OURS = Pattern.compile("^" + PREFIX + "(\\d+)-\\d+-\\S+");
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
@@ -42,21 +42,21 @@ final class Netns implements AutoCloseable {
     }
 
     /** One node: a namespace, its {@code eth0} (the peer of a veth on the bridge) and its address. */
-    record Node(String role, String namespace, String veth, String ip) {
+    public record Node(String role, String namespace, String veth, String ip) {
         /** {@code command} as run inside this namespace: {@code ip netns exec NS command...}, which execs it (same PID). */
-        List<String> exec(List<String> command) {
+        public List<String> exec(List<String> command) {
             List<String> all = new ArrayList<>(launcher());
             all.addAll(command);
             return all;
         }
 
         /** The prefix that runs a command inside this namespace. */
-        List<String> launcher() {
+        public List<String> launcher() {
             return List.of(ipBinary(), "netns", "exec", namespace);
         }
 
         /** Caps what this node sends (its upload) with a token bucket on its {@code eth0}, e.g. {@code "800mbit"}. */
-        void limitUpload(String rate) {
+        public void limitUpload(String rate) {
             run("ip", "netns", "exec", namespace, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate,
                     "burst", "256kb", "latency", "50ms");
         }
@@ -75,7 +75,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** A new bridge (up, no address in the root namespace) on a /24 derived from the pid. */
-    static Netns create() {
+    public static Netns create() {
         removeLeftovers();
         long pid = ProcessHandle.current().pid();
         String tag = PREFIX + pid + "-" + SEQUENCE.incrementAndGet();
@@ -98,7 +98,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** A new namespace {@code <tag>-<role>} on the bridge, with the next address ({@code .2}, {@code .3}, ...). */
-    synchronized Node add(String role) {
+    public synchronized Node add(String role) {
         if (closed) {
             throw new IllegalStateException("network " + tag + " is closed");
         }
@@ -120,7 +120,7 @@ final class Netns implements AutoCloseable {
         return node;
     }
 
-    synchronized List<Node> nodes() {
+    public synchronized List<Node> nodes() {
         return List.copyOf(nodes);
     }
 
