@@ -19,6 +19,8 @@ import picocli.CommandLine.Spec;
 /** {@code dfdaemon containerd-config}: points containerd's registry hosts at the local mirror, or takes that back. */
 @Command(name = "containerd-config", mixinStandardHelpOptions = true,
         description = {
+            "Points containerd's registries at the local mirror (hosts.toml files in certs.d).",
+            "",
             "Writes hosts.toml into containerd's certs.d for each --registry and for _default (every other",
             "registry): the local mirror first, then the hosts the file already named, then the registry",
             "itself as server. An existing hosts.toml is kept as hosts.toml.pollen-backup and merged (its",
@@ -150,6 +152,7 @@ public final class ContainerdConfigCommand implements Callable<Integer> {
         return switch (outcome) {
             case CREATED -> "created " + file;
             case UPDATED -> "updated " + file + " (the original is in " + HostsDirectory.BACKUP + ")";
+            case REWRITTEN -> "rewrote " + file + " (Pollen had created it)";
             case UNCHANGED -> "unchanged " + file;
             case RESTORED -> "restored " + file + " from " + HostsDirectory.BACKUP;
             case REMOVED -> "removed " + file + " (Pollen had created it)";

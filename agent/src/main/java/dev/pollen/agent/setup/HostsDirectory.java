@@ -31,10 +31,13 @@ final class HostsDirectory {
     static final String MARKER = "# Written by Pollen (dfdaemon containerd-config).";
     private static final Set<PosixFilePermission> READABLE = PosixFilePermissions.fromString("rw-r--r--");
 
-    enum Outcome { CREATED, UPDATED, UNCHANGED, RESTORED, REMOVED, NOT_POLLENS, ABSENT }
+    enum Outcome { CREATED, UPDATED, REWRITTEN, UNCHANGED, RESTORED, REMOVED, NOT_POLLENS, ABSENT }
 
-    /** What an install will write: {@code backup} is null when the backup on disk is already right or none is needed. */
-    record Plan(HostsDirectory dir, byte[] content, byte[] backup, byte[] current) {
+    /**
+     * What an install will write: {@code backup} is null when the backup on disk is already right or none is
+     * needed; {@code fromOriginal}: there is a user's original (else Pollen created the file).
+     */
+    record Plan(HostsDirectory dir, byte[] content, byte[] backup, byte[] current, boolean fromOriginal) {
     }
 
     private final Path dir;
@@ -65,7 +68,7 @@ final class HostsDirectory {
                 ? "# There was no hosts.toml here before; --uninstall removes this one.\n"
                 : "# Made from the original, kept in " + BACKUP + " (edit that one: every run rewrites this file from it;"
                         + " --uninstall puts it back).\n");
-        return new Plan(this, TomlText.render(tree, header, HostsToml.HOST), backupToWrite, current);
+        return new Plan(this, TomlText.render(tree, header, HostsToml.HOST), backupToWrite, current, original != null);
     }
 
     Outcome apply(Plan plan) {
@@ -82,7 +85,7 @@ final class HostsDirectory {
             return Outcome.UNCHANGED;
         }
         writeAtomically(file(), plan.content(), mode);
-        return plan.current() == null ? Outcome.CREATED : Outcome.UPDATED;
+        return plan.current() == null ? Outcome.CREATED : plan.fromOriginal() ? Outcome.UPDATED : Outcome.REWRITTEN;
     }
 
     /** Puts the original back (byte for byte), or removes the file Pollen created; a user's file is left alone. */
