@@ -184,8 +184,8 @@ class ContainerdConfigCommandTest {
 
         Path file = certs.resolve("docker.io/hosts.toml");
         assertThat(hostOrder(file)).containsExactly("http://10.0.0.7:4001");
-        assertThat(run("--registry", "docker.io").out()).contains("rewrote " + file + " (Pollen had created it)");
         assertThat(toml(file).path("host").path("http://10.0.0.7:4001").path("dial_timeout").asText()).isEqualTo("1s");
+        assertThat(run("--registry", "docker.io").out()).contains("rewrote " + file + " (Pollen had created it)");
     }
 
     @Test
