@@ -24,18 +24,18 @@ final class ContainerdPrerequisites {
     }
 
     /** Where a config version keeps the CRI plugin's settings. */
-    private record Layout(int version, String criTable, String registryTable, List<String> registry, List<String> discard) {
+    private record Layout(String criTable, String registryTable, List<String> registry, List<String> discard) {
         static Layout of(int version) {
             return switch (version) {
-                case 3 -> new Layout(3, "[plugins.\"io.containerd.cri.v1.images\"]",
+                case 3 -> new Layout("[plugins.\"io.containerd.cri.v1.images\"]",
                         "[plugins.\"io.containerd.cri.v1.images\".registry]",
                         List.of("plugins", "io.containerd.cri.v1.images", "registry"),
                         List.of("plugins", "io.containerd.cri.v1.images", "discard_unpacked_layers"));
-                case 2 -> new Layout(2, "[plugins.\"io.containerd.grpc.v1.cri\".containerd]",
+                case 2 -> new Layout("[plugins.\"io.containerd.grpc.v1.cri\".containerd]",
                         "[plugins.\"io.containerd.grpc.v1.cri\".registry]",
                         List.of("plugins", "io.containerd.grpc.v1.cri", "registry"),
                         List.of("plugins", "io.containerd.grpc.v1.cri", "containerd", "discard_unpacked_layers"));
-                default -> new Layout(1, "[plugins.cri.containerd]", "[plugins.cri.registry]",
+                default -> new Layout("[plugins.cri.containerd]", "[plugins.cri.registry]",
                         List.of("plugins", "cri", "registry"), List.of("plugins", "cri", "containerd", "discard_unpacked_layers"));
             };
         }
