@@ -97,6 +97,30 @@ class ContainerdConfigTest {
     }
 
     @Test
+    void aMergedFileKeepsTheUsersHostAfterTheMirrorAndBeforeTheRegistry() throws Exception {
+        try (Recorder mirror = new Recorder(); Recorder cache = new Recorder()) {
+            Path file = certs.resolve(registry.host()).resolve("hosts.toml");
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, """
+                    # the team's pull-through cache, then the registry
+                    server = "http://%s"
+                    [host."http://%s"]
+                      capabilities = ["pull", "resolve"]
+                    """.formatted(registry.host(), cache.host()));
+            containerdConfig(mirror.port(), "updated " + file);
+
+            pull(registry.host() + "/x:1");
+
+            String ns = "?ns=" + registry.host().replace(":", "%3A");
+            assertThat(mirror.requests()).containsExactly("HEAD /v2/x/manifests/1" + ns);
+            assertThat(cache.requests()).containsExactly("HEAD /v2/x/manifests/1" + ns);
+            assertThat(registry.requests()).containsExactly("HEAD /v2/x/manifests/1");
+            assertThat(mirror.firstAt()).isLessThan(cache.firstAt());
+            assertThat(cache.firstAt()).isLessThan(registry.firstAt());
+        }
+    }
+
+    @Test
     void aStoppedAgentCostsAPullNoTimeBeforeTheRegistry() throws Exception {
         int deadPort;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -115,6 +139,10 @@ class ContainerdConfigTest {
     }
 
     private void containerdConfig(int mirrorPort) throws Exception {
+        containerdConfig(mirrorPort, "created " + certs.resolve(registry.host()).resolve("hosts.toml"));
+    }
+
+    private void containerdConfig(int mirrorPort, String expected) throws Exception {
         Process p = new ProcessBuilder(Pollen.dfdaemon().toString(), "containerd-config",
                 "--certs-dir", certs.toString(), "--containerd-config", config.toString(),
                 "--registry", registry.host(), "--plain-http", registry.host(),
@@ -123,8 +151,7 @@ class ContainerdConfigTest {
         String output = new String(p.getInputStream().readAllBytes());
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(output).isZero();
-        assertThat(output).contains("created " + certs.resolve(registry.host()).resolve("hosts.toml"))
-                .contains("no restart needed");
+        assertThat(output).contains(expected).contains("no restart needed");
     }
 
     record Pull(int exitCode, String output) {
