@@ -321,6 +321,20 @@ class MirrorServerTest {
     }
 
     @Test
+    void theFirstBytesReachTheClientBeforeTheBlobIsComplete() throws Exception {
+        byte[] content = random(32 * MIB, 10);
+        String digest = registry.blob("library/app", content);
+        registry.chunkPauseMillis = 5;
+        try (RawClient raw = new RawClient(mirror.port())) {
+            raw.send("GET /v2/library/app/blobs/" + digest + "?ns=" + registry.hostPort() + " HTTP/1.1\r\nHost: m\r\n\r\n");
+            assertThat(raw.replyHead().status()).isEqualTo(200);
+            assertThat(raw.readBody(MIB)).isEqualTo(Arrays.copyOf(content, MIB));
+            assertThat(registry.blobBytes.get()).isLessThan(content.length);
+            assertThat(raw.readBody(content.length - MIB)).isEqualTo(Arrays.copyOfRange(content, MIB, content.length));
+        }
+    }
+
+    @Test
     void aBadDigestIsTheRegistrysToJudge() throws Exception {
         HttpResponse<byte[]> r = get(mirror.mirrorUri("/v2/library/app/blobs/sha256:nothex", registry.hostPort()));
 
