@@ -1,9 +1,11 @@
 package dev.pollen.agent;
 
+import dev.pollen.agent.config.CaCertificates;
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.config.LinkSpeed;
 import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.config.UploadCapacity;
+import dev.pollen.agent.mirror.MirrorServer;
 import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.peer.ParentChannels;
@@ -173,14 +175,23 @@ public final class Daemon implements AutoCloseable {
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
             }
 
+            String mirror = "none";
+            if (config.proxy().server().enable()) {
+                MirrorServer mirrorServer = MirrorServer.start(config.proxy(), tasks, config.download().backToSource().connectTimeout(),
+                        config.download().pieceTimeout(), CaCertificates.readAll("download.backToSource.caCerts",
+                                config.download().backToSource().caCerts()), (uri, redirect) -> origins.check(uri));
+                parts.push(mirrorServer);
+                mirror = mirrorServer.address().getHostString() + ":" + mirrorServer.address().getPort();
+            }
+
             UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download),
                     new UdsGrpcServer.Threads(threads.udsEventLoops(), threads.udsControlThreads()));
             parts.push(server);
             server.health().setStatus("", ServingStatus.SERVING);
             server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
-            log.info("event=ready socket={} storage={} pid={} host={} ports={} schedulers={}",
+            log.info("event=ready socket={} storage={} pid={} host={} ports={} mirror={} schedulers={}",
                     config.download().server().socketPath(), config.storage().dir(), ProcessHandle.current().pid(),
-                    host.hostId(), ports, config.scheduler().enabled() ? String.join(",", config.scheduler().addresses()) : "none");
+                    host.hostId(), ports, mirror, config.scheduler().enabled() ? String.join(",", config.scheduler().addresses()) : "none");
             return new Daemon(parts);
         } catch (IOException | RuntimeException e) {
             closeAll(parts);

@@ -4,6 +4,7 @@ import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
 import dev.pollen.agent.storage.ContentDigest;
 import dev.pollen.agent.task.DownloadRequest;
+import dev.pollen.agent.task.TaskIds;
 import dev.pollen.agent.task.TaskSpec;
 import dev.pollen.proto.common.v2.Download;
 import java.nio.file.InvalidPathException;
@@ -28,7 +29,9 @@ final class DownloadRequests {
                 d.hasApplication() ? d.getApplication() : null,
                 d.hasPieceLength() ? d.getPieceLength() : null,
                 new HashSet<>(d.getFilteredQueryParamsList()),
-                d.getRequestHeaderMap());
+                d.getRequestHeaderMap(),
+                // As Dragonfly's dfdaemon: a blob url asked for by digest is the task of that digest (a registry mirror's).
+                d.getEnableTaskIdBasedBlobDigest() ? TaskIds.blobDigest(d.getUrl()) : null);
         DownloadRequest.ByteRange range = d.hasRange()
                 ? new DownloadRequest.ByteRange(d.getRange().getStart(), d.getRange().getLength()) : null;
         ContentDigest digest = d.hasDigest() && !d.getDigest().isEmpty() ? ContentDigest.parse(d.getDigest()) : null;

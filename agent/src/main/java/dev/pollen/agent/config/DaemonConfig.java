@@ -5,7 +5,8 @@ package dev.pollen.agent.config;
  * Each nested record validates its own keys; checks across sections live here.
  */
 public record DaemonConfig(DownloadConfig download, StorageConfig storage, UploadConfig upload, HostConfig host,
-                           SchedulerConfig scheduler, SeedPeerConfig seedPeer, GcConfig gc, ThreadsConfig threads) {
+                           SchedulerConfig scheduler, SeedPeerConfig seedPeer, GcConfig gc, ThreadsConfig threads,
+                           ProxyConfig proxy) {
     public DaemonConfig {
         Check.present("download", download);
         Check.present("storage", storage);
@@ -15,6 +16,7 @@ public record DaemonConfig(DownloadConfig download, StorageConfig storage, Uploa
         Check.present("seedPeer", seedPeer);
         Check.present("gc", gc);
         Check.present("threads", threads);
+        Check.present("proxy", proxy);
         if (upload.server().port() != 0 && upload.server().port() == storage.server().tcpPort()) {
             throw ConfigException.invalid("storage.server.tcpPort", storage.server().tcpPort(),
                     "a port other than upload.server.port (" + upload.server().port() + ")");

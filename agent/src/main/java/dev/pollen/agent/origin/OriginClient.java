@@ -241,7 +241,7 @@ public final class OriginClient implements AutoCloseable {
     }
 
     /** Same scheme, host and port (default ports filled in): where a credential may be sent again. */
-    static boolean sameOrigin(URI a, URI b) {
+    public static boolean sameOrigin(URI a, URI b) {
         return String.valueOf(a.getScheme()).equalsIgnoreCase(String.valueOf(b.getScheme()))
                 && String.valueOf(a.getHost()).equalsIgnoreCase(String.valueOf(b.getHost()))
                 && port(a) == port(b);

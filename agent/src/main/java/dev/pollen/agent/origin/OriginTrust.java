@@ -13,11 +13,11 @@ import javax.net.ssl.X509TrustManager;
  * one named by {@code javax.net.ssl.trustStore}) plus the CA certificates of
  * {@code download.backToSource.caCerts}. Host names are verified as usual; nothing is ever trusted blindly.
  */
-final class OriginTrust {
+public final class OriginTrust {
     private OriginTrust() {
     }
 
-    static SSLContext context(List<X509Certificate> extraCas) {
+    public static SSLContext context(List<X509Certificate> extraCas) {
         try {
             if (extraCas.isEmpty()) {
                 return SSLContext.getDefault();

@@ -18,20 +18,20 @@ import java.util.concurrent.TimeUnit;
  * that the retry loop treats like any other timeout. Time the caller spends between reads (writing to
  * disk) does not count. One daemon thread watches every open body.
  */
-final class StallGuard {
+public final class StallGuard {
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("origin-stall-watchdog").daemon().factory());
 
     private final Duration stall;
     private final long periodNanos;
 
-    StallGuard(Duration stall) {
+    public StallGuard(Duration stall) {
         this.stall = stall;
         // Checked a few times per timeout: a stall is cut within about a quarter of the timeout past it.
         this.periodNanos = Math.clamp(stall.toNanos() / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
     }
 
-    InputStream guard(InputStream body, URI uri) {
+    public InputStream guard(InputStream body, URI uri) {
         return new Guarded(body, uri);
     }
 

@@ -10,7 +10,9 @@ import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.peer.ParentSet;
 import dev.pollen.agent.peer.PeerDownload;
 import dev.pollen.scheduler.client.Decision;
+import dev.pollen.agent.storage.ContentDigest;
 import dev.pollen.agent.storage.LocalStorageError;
+import dev.pollen.agent.storage.OutputWriter;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
@@ -96,10 +98,17 @@ public final class ActiveTask {
     private CompletableFuture<Void> resumption;
     /** While the last piece's caller makes the content durable: no second caller finishes, nobody closes. */
     private boolean finishing;
+    /** Completes when the task is finished, or fails when it cannot be (its content failed its blob digest). */
+    private final CompletableFuture<Void> completion = new CompletableFuture<>();
+    /** The content did not match its blob digest: the task is being dropped. */
+    private volatile boolean rejected;
+    private final Consumer<ActiveTask> onRejected;
     final AtomicInteger references = new AtomicInteger();
 
+    /** @param onRejected told once when the content fails its blob digest, so the task is dropped */
     ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
-               ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
+               ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p, Consumer<ActiveTask> onRejected) {
+        this.onRejected = onRejected;
         this.spec = spec;
         this.id = id;
         this.storage = storage;
@@ -131,6 +140,29 @@ public final class ActiveTask {
 
     public StoredTask store() {
         return store;
+    }
+
+    /**
+     * Completes once the task is finished (for a blob: its whole content matched its digest); fails with
+     * {@link ErrorCode#DIGEST_MISMATCH} when the content did not match, or with the error that kept it from being
+     * finished. Pending while pieces are missing.
+     */
+    public CompletableFuture<Void> completion() {
+        StoredTask current = store;
+        if (current != null && current.metadata().finished()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return completion;
+    }
+
+    /** The content failed its blob digest: nothing of it may be served, the task is being dropped. */
+    public boolean rejected() {
+        return rejected;
+    }
+
+    /** Whether parents named by the scheduler serve this task now (its pieces then come from peers). */
+    public synchronized boolean followsParents() {
+        return peer != null && peer.hasParents();
     }
 
     public TaskMetadata metadata() {
@@ -253,6 +285,11 @@ public final class ActiveTask {
                     stored.pieces().size());
             publish(stored, null, null, null);
             preparation.diskChecked().complete(null);
+            if (reach != Reach.STORED && spec.blobDigest() != null) {
+                // Every piece in but not finished (the daemon stopped before the check): a blob is checked now, or
+                // its waiters would wait for a last piece that never lands.
+                finishIfComplete();
+            }
             return true;
         }
         preparation.diskChecked().complete(null);
@@ -759,19 +796,45 @@ public final class ActiveTask {
      */
     private void finish(long contentModifiedMillis) {
         try {
+            ContentDigest expected = spec.blobDigest();
+            if (expected != null) {
+                String actual = OutputWriter.digestOf(store, 0, store.metadata().contentLength(), expected);
+                if (!actual.equals(expected.expected())) {
+                    reject(expected, actual);
+                    return;
+                }
+            }
             store.finish(contentModifiedMillis);
             log.info("event=task_finished task={} content_length={}", id, store.metadata().contentLength());
             endPeer(null);
+            completion.complete(null);
         } catch (ClosedChannelException e) {
             // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
             log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
+            completion.completeExceptionally(e);
         } catch (IOException e) {
             log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
+            completion.completeExceptionally(e);
         } finally {
             synchronized (this) {
                 finishing = false;
             }
         }
+    }
+
+    /**
+     * Every piece is in, and together they are not the blob the task is named after (a parent or the origin sent
+     * other bytes): the task is never marked finished, its waiters hear why, and it is dropped.
+     */
+    private void reject(ContentDigest expected, String actual) {
+        rejected = true;
+        log.warn("event=task_digest_mismatch task={} url={} expected={} actual={}:{} action=discarded", id, spec.url(),
+                expected, expected.algorithm(), actual);
+        endPeer("content does not match its digest " + expected);
+        completion.completeExceptionally(new PollenException(ErrorCode.DIGEST_MISMATCH, "content of task " + id + " from "
+                + spec.url() + " does not match its digest: expected " + expected + ", got " + expected.algorithm() + ":"
+                + actual + " (the task is dropped; the next request fetches it again)"));
+        onRejected.accept(this);
     }
 
     private synchronized PieceSource.Target target() {

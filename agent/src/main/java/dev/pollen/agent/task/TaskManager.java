@@ -160,7 +160,7 @@ public final class TaskManager implements AutoCloseable {
     private ActiveTask newTask(String taskId) {
         TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, Set.of(), Map.of());
         return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock,
-                p2p);
+                p2p, this::reject);
     }
 
     /**
@@ -168,7 +168,62 @@ public final class TaskManager implements AutoCloseable {
      * housekeeping closes tasks that stay idle.
      */
     public void release(ActiveTask task) {
-        task.references.decrementAndGet();
+        if (task.references.decrementAndGet() == 0 && task.rejected()) {
+            deleteRejected(task);
+        }
+    }
+
+    /** Rejected tasks whose deletion has begun: each is deleted once, by whoever sees it unused first. */
+    private final Set<ActiveTask> deletingRejected = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * A task whose content failed its blob digest: nobody leases it from now on (a new request waits, then starts
+     * over from nothing); once its last lease is returned and its fetches have settled, its files are deleted.
+     */
+    private void reject(ActiveTask task) {
+        synchronized (this) {
+            if (active.get(task.id()) != task || deleting.containsKey(task.id())) {
+                return;
+            }
+            active.remove(task.id());
+            deleting.put(task.id(), new CompletableFuture<>());
+        }
+        if (task.references.get() == 0) {
+            deleteRejected(task);
+        }
+    }
+
+    private void deleteRejected(ActiveTask task) {
+        if (!deletingRejected.add(task)) {
+            return;
+        }
+        // Async: the last lease may be returned on an event loop or a piece thread, neither of which may delete files.
+        task.settled().thenRunAsync(() -> {
+            boolean deleted = false;
+            try {
+                task.close();
+                storage.delete(task.id());
+                deleted = true;
+            } catch (IOException | RuntimeException e) {
+                log.warn("event=task_discard_failed task={} error=\"{}\"", task.id(), e.toString());
+            } finally {
+                CompletableFuture<Void> deletion;
+                synchronized (this) {
+                    deletion = deleting.remove(task.id());
+                }
+                deletingRejected.remove(task);
+                if (deletion != null) {
+                    deletion.complete(null);
+                }
+            }
+            log.info("event=task_discarded task={} reason=digest_mismatch deleted={}", task.id(), deleted);
+        }, command -> {
+            try {
+                executor.execute(command);
+            } catch (RejectedExecutionException stopping) {
+                // The daemon is stopping: the task was never marked finished, so the next start checks it again.
+            }
+        });
     }
 
     /**

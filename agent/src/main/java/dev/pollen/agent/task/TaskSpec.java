@@ -2,6 +2,7 @@ package dev.pollen.agent.task;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.storage.ContentDigest;
 import dev.pollen.proto.common.v2.Download;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -14,6 +15,9 @@ import java.util.Set;
  * rejected before anything is stored or requested.
  *
  * @param pieceLength a fixed piece length from the request, or null for Dragonfly's rule
+ * @param blobDigest for an OCI blob: its sha256 digest, which is then the task id (Dragonfly's
+ *     {@code enable_task_id_based_blob_digest}) and which the whole content must match before the task is finished;
+ *     null for a url-based task
  */
 public record TaskSpec(
         String url,
@@ -21,7 +25,8 @@ public record TaskSpec(
         String application,
         Long pieceLength,
         Set<String> filteredQueryParams,
-        Map<String, String> requestHeaders) {
+        Map<String, String> requestHeaders,
+        ContentDigest blobDigest) {
 
     public TaskSpec {
         filteredQueryParams = Set.copyOf(filteredQueryParams);
@@ -30,10 +35,26 @@ public record TaskSpec(
         if (pieceLength != null) {
             PieceLengths.checkFixed(pieceLength);
         }
+        if (blobDigest != null && !blobDigest.algorithm().equals("sha256")) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "blob digest " + blobDigest + " of " + url
+                    + " is not sha256 (expected: sha256:<64 hex>)");
+        }
+    }
+
+    /** A url-based task. */
+    public TaskSpec(String url, String tag, String application, Long pieceLength, Set<String> filteredQueryParams,
+                    Map<String, String> requestHeaders) {
+        this(url, tag, application, pieceLength, filteredQueryParams, requestHeaders, null);
+    }
+
+    /** An OCI blob at {@code url}, identified by its digest (Dragonfly's rule for piece lengths). */
+    public static TaskSpec blob(String url, ContentDigest digest, Map<String, String> requestHeaders) {
+        return new TaskSpec(url, null, null, null, Set.of(), requestHeaders, digest);
     }
 
     public String taskId() {
-        return TaskIds.taskId(url, tag, application, pieceLength, filteredQueryParams);
+        return blobDigest != null ? TaskIds.blobTaskId(blobDigest)
+                : TaskIds.taskId(url, tag, application, pieceLength, filteredQueryParams);
     }
 
     /**
@@ -54,7 +75,7 @@ public record TaskSpec(
     /** The request as the scheduler hears it when this node registers for the task, without a length. */
     public Download toDownload() {
         Download.Builder d = Download.newBuilder().setUrl(url).addAllFilteredQueryParams(filteredQueryParams)
-                .putAllRequestHeader(requestHeaders);
+                .putAllRequestHeader(requestHeaders).setEnableTaskIdBasedBlobDigest(blobDigest != null);
         if (tag != null) {
             d.setTag(tag);
         }

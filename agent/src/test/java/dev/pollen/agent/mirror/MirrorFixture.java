@@ -1,0 +1,56 @@
+package dev.pollen.agent.mirror;
+
+import dev.pollen.agent.config.ProxyConfig;
+import dev.pollen.agent.origin.Backoff;
+import dev.pollen.agent.origin.OriginClient;
+import dev.pollen.agent.origin.OriginPolicy;
+import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.task.TaskManager;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/** A mirror on an ephemeral loopback port over a real task manager (origin only, no scheduler) storing in {@code dir}. */
+final class MirrorFixture implements AutoCloseable {
+    final Storage storage;
+    final TaskManager tasks;
+    final MirrorServer server;
+    final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final ExecutorService work = Executors.newVirtualThreadPerTaskExecutor();
+    private final OriginClient origin;
+
+    /** @param insecure registries spoken to in plain http (every fake registry here) */
+    MirrorFixture(Path dir, String defaultRegistry, List<String> insecure, Duration idleTimeout) throws IOException {
+        storage = new Storage(dir.resolve("store"));
+        origin = new OriginClient(1, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(10));
+        tasks = new TaskManager(storage, origin, work, 4, Clock.systemUTC(), null);
+        ProxyConfig config = new ProxyConfig(new ProxyConfig.Server(true, "127.0.0.1", 0, 1, idleTimeout),
+                List.of(new ProxyConfig.Rule("/v2/.*/blobs/sha256:.*", false, null)),
+                new ProxyConfig.RegistryMirror(defaultRegistry, insecure));
+        server = MirrorServer.start(config, tasks, Duration.ofSeconds(2), Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL);
+    }
+
+    int port() {
+        return server.address().getPort();
+    }
+
+    /** A mirror url as containerd asks it: the path, then {@code ns} (and {@code extraQuery}, if any). */
+    URI mirrorUri(String path, String ns) {
+        return URI.create("http://127.0.0.1:" + port() + path + "?ns=" + ns);
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        tasks.close();
+        work.shutdownNow();
+        origin.close();
+        client.shutdownNow();
+    }
+}
