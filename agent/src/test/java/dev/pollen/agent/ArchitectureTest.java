@@ -21,6 +21,7 @@ class ArchitectureTest {
     void packagesDependOnlyOnThoseBelowThem() {
         layeredArchitecture().consideringOnlyDependenciesInLayers()
                 .layer("cli").definedBy("dev.pollen.agent.cli..")
+                .layer("preheat").definedBy("dev.pollen.agent.preheat..")
                 .layer("api").definedBy("dev.pollen.agent.api..")
                 .layer("upload").definedBy("dev.pollen.agent.upload..")
                 .layer("task").definedBy("dev.pollen.agent.task..")
@@ -31,6 +32,7 @@ class ArchitectureTest {
                 .layer("config").definedBy("dev.pollen.agent.config..")
                 .layer("error").definedBy("dev.pollen.agent.error..")
                 .whereLayer("cli").mayOnlyAccessLayers("config", "error", "storage")
+                .whereLayer("preheat").mayOnlyAccessLayers("origin", "config", "error")
                 .whereLayer("api").mayOnlyAccessLayers("task", "storage", "config", "error")
                 .whereLayer("upload").mayOnlyAccessLayers("task", "origin", "vortex", "storage", "config", "error")
                 .whereLayer("task").mayOnlyAccessLayers("peer", "origin", "storage", "config", "error")

@@ -12,12 +12,13 @@ import javax.net.ssl.X509TrustManager;
  * The certificates an HTTPS origin is verified against: the JVM's trust store (the system's, or the
  * one named by {@code javax.net.ssl.trustStore}) plus the CA certificates of
  * {@code download.backToSource.caCerts}. Host names are verified as usual; nothing is ever trusted blindly.
+ * {@code dfdaemon preheat} reaches registries with the same trust.
  */
-final class OriginTrust {
+public final class OriginTrust {
     private OriginTrust() {
     }
 
-    static SSLContext context(List<X509Certificate> extraCas) {
+    public static SSLContext context(List<X509Certificate> extraCas) {
         try {
             if (extraCas.isEmpty()) {
                 return SSLContext.getDefault();
