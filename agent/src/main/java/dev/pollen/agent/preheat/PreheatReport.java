@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
 
 /**
  * Prints a preheat's progress as it streams in, one line per event (piece progress at most once a second per
@@ -44,8 +45,12 @@ final class PreheatReport {
                 var chosen = p.getTargetsChosen();
                 StringBuilder line = new StringBuilder("targets (").append(chosen.getTargetsCount()).append(" of ")
                         .append(chosen.getKnownHosts()).append(" hosts):");
+                Map<String, Long> sameName = chosen.getTargetsList().stream()
+                        .collect(Collectors.groupingBy(PreheatTarget::getHostname, Collectors.counting()));
                 for (PreheatTarget t : chosen.getTargetsList()) {
-                    names.put(t.getHostId(), t.getHostname().isEmpty() ? t.getIp() : t.getHostname());
+                    // hosts that share a name (several agents on one machine) are told apart by their address
+                    boolean unique = !t.getHostname().isEmpty() && sameName.get(t.getHostname()) == 1;
+                    names.put(t.getHostId(), unique ? t.getHostname() : t.getHostname() + "@" + t.getIp());
                     line.append(' ').append(names.get(t.getHostId())).append(" (").append(t.getIp()).append(t.getSeed() ? ", seed)" : ")");
                 }
                 out.println(line);
