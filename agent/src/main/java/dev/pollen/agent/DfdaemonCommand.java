@@ -7,6 +7,7 @@ import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.api.SocketStartupException;
 import dev.pollen.agent.setup.ContainerdConfigCommand;
+import dev.pollen.agent.preheat.PreheatCommand;
 import dev.pollen.agent.upload.CorruptingPieces;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Option;
 
 /** {@code dfdaemon}: the node agent. Runs until SIGTERM or SIGINT, then shuts down gracefully. */
 @Command(name = "dfdaemon", mixinStandardHelpOptions = true, version = "Pollen dfdaemon 0.1.0",
-        subcommands = ContainerdConfigCommand.class,
+        subcommands = {ContainerdConfigCommand.class, PreheatCommand.class},
         description = {
             "Pollen's node agent: serves the Dragonfly v2 DfdaemonDownload API on a Unix socket and",
             "downloads files for dfget. Starts with an embedded default configuration when given none.",

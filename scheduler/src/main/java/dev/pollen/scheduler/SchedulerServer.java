@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -26,20 +27,22 @@ public final class SchedulerServer implements AutoCloseable {
 
     private final Server server;
     private final ScheduledExecutorService housekeeping;
-    private final SeedTrigger seeds;
+    private final UploadCalls uploads;
+    private final ExecutorService preheats;
     private final HealthStatusManager health;
     private final DecisionLatency latency;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
 
-    private SchedulerServer(Server server, ScheduledExecutorService housekeeping, SeedTrigger seeds, HealthStatusManager health,
-                            DecisionLatency latency, EventLoopGroup boss, EventLoopGroup workers) {
+    private SchedulerServer(Server server, ScheduledExecutorService housekeeping, UploadCalls uploads, ExecutorService preheats,
+                            HealthStatusManager health, DecisionLatency latency, EventLoopGroup boss, EventLoopGroup workers) {
         this.boss = boss;
         this.workers = workers;
         this.server = server;
         this.health = health;
         this.housekeeping = housekeeping;
-        this.seeds = seeds;
+        this.uploads = uploads;
+        this.preheats = preheats;
         this.latency = latency;
     }
 
@@ -54,7 +57,9 @@ public final class SchedulerServer implements AutoCloseable {
         HealthStatusManager health = new HealthStatusManager();
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("scheduler-timer").daemon().factory());
-        SeedTrigger seeds = new SeedTrigger();
+        UploadCalls uploads = new UploadCalls();
+        // A preheat waits on its hosts' downloads for minutes: on virtual threads of its own, never the event loop.
+        ExecutorService preheats = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("preheat-", 0).factory());
         DecisionLatency latency = new DecisionLatency();
         // Every handler is a few map operations under one lock and never blocks, so it runs on the event
         // loop that read the message: no hand-off to a thread pool per message. One event loop: the
@@ -67,19 +72,21 @@ public final class SchedulerServer implements AutoCloseable {
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .directExecutor()
-                .addService(new SchedulerService(cluster, seeds, housekeeping, latency))
+                .addService(new SchedulerService(cluster, new SeedTrigger(uploads), housekeeping, latency))
+                .addService(new PreheatService(cluster, uploads, preheats))
                 .addService(health.getHealthService())
                 .build()
                 .start();
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus("scheduler.v2.Scheduler", ServingStatus.SERVING);
+        health.setStatus("pollen.scheduler.v1.Preheat", ServingStatus.SERVING);
         // Every second: hosts announcing every few seconds leave within seconds of their last announcement.
         long every = Math.max(1, Math.min(EXPIRY_SWEEP.toMillis(), config.hostTtl().toMillis() / 3));
         housekeeping.scheduleWithFixedDelay(cluster::expireHosts, every, every, TimeUnit.MILLISECONDS);
         long stats = statsInterval.toMillis();
         housekeeping.scheduleAtFixedRate(() -> logLatency(latency), stats, stats, TimeUnit.MILLISECONDS);
         log.info("event=ready port={} pid={}", server.getPort(), ProcessHandle.current().pid());
-        return new SchedulerServer(server, housekeeping, seeds, health, latency, boss, workers);
+        return new SchedulerServer(server, housekeeping, uploads, preheats, health, latency, boss, workers);
     }
 
     /** One line per interval with decisions in it: how many, and how long they took inside the scheduler. */
@@ -109,7 +116,8 @@ public final class SchedulerServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             server.shutdownNow();
         }
-        seeds.close();
+        preheats.shutdownNow();
+        uploads.close();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

@@ -2,14 +2,8 @@ package dev.pollen.scheduler;
 
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Host;
-import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
-import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
 import dev.pollen.proto.dfdaemon.v2.DownloadTaskResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,45 +11,35 @@ import org.slf4j.LoggerFactory;
  * Asks a seed peer to download a task from the origin (DfdaemonUpload.DownloadTask), so that the
  * peers which asked first fetch from the seed instead of all going to the origin.
  */
-final class SeedTrigger implements AutoCloseable {
+final class SeedTrigger {
     private static final Logger log = LoggerFactory.getLogger(SeedTrigger.class);
 
-    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final DownloadTasks calls;
+
+    SeedTrigger(DownloadTasks calls) {
+        this.calls = calls;
+    }
 
     void trigger(Host seed, String taskId, Download download) {
-        ManagedChannel channel = channels.computeIfAbsent(seed.getIp() + ":" + seed.getPort(),
-                key -> NettyChannelBuilder.forAddress(seed.getIp(), seed.getPort()).usePlaintext().build());
         log.info("event=seed_triggered task={} seed={}", taskId, seed.getId());
         // No output path: the seed only stores the task and serves it.
         Download forSeed = download.toBuilder().clearOutputPath().clearRange().setNeedBackToSource(false).build();
-        // Not in the asking peer's call context: the seed's download must outlive that peer's stream.
-        io.grpc.Context previous = io.grpc.Context.ROOT.attach();
-        try {
-            DfdaemonUploadGrpc.newStub(channel).downloadTask(DownloadTaskRequest.newBuilder().setDownload(forSeed).build(),
-                new StreamObserver<>() {
-                    @Override
-                    public void onNext(DownloadTaskResponse value) {
-                        // progress reaches the scheduler through the seed's own AnnouncePeer stream
-                    }
+        calls.downloadTask(seed, forSeed, null, new StreamObserver<>() {
+            @Override
+            public void onNext(DownloadTaskResponse value) {
+                // progress reaches the scheduler through the seed's own AnnouncePeer stream
+            }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        log.warn("event=seed_download_failed task={} seed={} address={}:{} error=\"{}\" cause=\"{}\"", taskId,
-                                seed.getId(), seed.getIp(), seed.getPort(), t.toString(), String.valueOf(t.getCause()));
-                    }
+            @Override
+            public void onError(Throwable t) {
+                log.warn("event=seed_download_failed task={} seed={} address={}:{} error=\"{}\" cause=\"{}\"", taskId,
+                        seed.getId(), seed.getIp(), seed.getPort(), t.toString(), String.valueOf(t.getCause()));
+            }
 
-                    @Override
-                    public void onCompleted() {
-                        log.info("event=seed_download_finished task={} seed={}", taskId, seed.getId());
-                    }
-                });
-        } finally {
-            io.grpc.Context.ROOT.detach(previous);
-        }
-    }
-
-    @Override
-    public void close() {
-        channels.values().forEach(ManagedChannel::shutdownNow);
+            @Override
+            public void onCompleted() {
+                log.info("event=seed_download_finished task={} seed={}", taskId, seed.getId());
+            }
+        });
     }
 }

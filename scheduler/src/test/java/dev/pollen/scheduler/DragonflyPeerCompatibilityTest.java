@@ -71,7 +71,8 @@ class DragonflyPeerCompatibilityTest {
 
     private final MutableClock clock = new MutableClock();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-    private final SeedTrigger seeds = new SeedTrigger();
+    private final UploadCalls uploads = new UploadCalls();
+    private final SeedTrigger seeds = new SeedTrigger(uploads);
     private Server server;
     private ManagedChannel channel;
     private SchedulerGrpc.SchedulerBlockingStub scheduler;
@@ -91,7 +92,7 @@ class DragonflyPeerCompatibilityTest {
         channel.shutdownNow();
         server.shutdownNow();
         timer.shutdownNow();
-        seeds.close();
+        uploads.close();
     }
 
     /** A host as dfdaemon's announcer fills it (dragonfly-client/src/announcer/mod.rs, make_announce_host_request). */

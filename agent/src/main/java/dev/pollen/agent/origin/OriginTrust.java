@@ -12,6 +12,7 @@ import javax.net.ssl.X509TrustManager;
  * The certificates an HTTPS origin is verified against: the JVM's trust store (the system's, or the
  * one named by {@code javax.net.ssl.trustStore}) plus the CA certificates of
  * {@code download.backToSource.caCerts}. Host names are verified as usual; nothing is ever trusted blindly.
+ * {@code dfdaemon preheat} reaches registries with the same trust.
  */
 public final class OriginTrust {
     private OriginTrust() {
