@@ -1,5 +1,6 @@
 package dev.pollen.agent.peer;
 
+import dev.pollen.scheduler.client.ParentRefresh;
 import dev.pollen.scheduler.client.SchedulerClient;
 import java.time.Duration;
 
@@ -8,7 +9,13 @@ import java.time.Duration;
  * and how long to wait for parents before going to the origin.
  *
  * @param parentWait how long a piece waits for some parent to announce it before rescheduling
+ * @param parentRefresh how often a child with too few parents asks for more ({@link ParentRefresh#INTERVAL}; tests
+ *     shorten it)
  */
 public record P2p(SchedulerClient scheduler, String hostId, ParentChannels channels, VortexClient vortex,
-                  Duration scheduleTimeout, Duration pieceTimeout, Duration parentWait) {
+                  Duration scheduleTimeout, Duration pieceTimeout, Duration parentWait, Duration parentRefresh) {
+    public P2p(SchedulerClient scheduler, String hostId, ParentChannels channels, VortexClient vortex,
+               Duration scheduleTimeout, Duration pieceTimeout, Duration parentWait) {
+        this(scheduler, hostId, channels, vortex, scheduleTimeout, pieceTimeout, parentWait, ParentRefresh.INTERVAL);
+    }
 }

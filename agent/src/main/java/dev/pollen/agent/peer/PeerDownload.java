@@ -4,6 +4,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.StoredTask;
+import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Peer;
 import dev.pollen.proto.common.v2.Piece;
@@ -12,6 +13,7 @@ import dev.pollen.proto.common.v2.TrafficType;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
 import dev.pollen.scheduler.client.Decision;
+import dev.pollen.scheduler.client.ParentRefresh;
 import dev.pollen.scheduler.client.PeerSession;
 import dev.pollen.scheduler.client.SchedulerClient;
 import dev.pollen.scheduler.client.SchedulerUnavailableException;
@@ -22,10 +24,15 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.IntStream;
@@ -35,20 +42,36 @@ import org.slf4j.LoggerFactory;
 /**
  * One task's life as a peer: registered with the scheduler, told to use parents or the origin,
  * reporting every piece so others can use this node in turn.
+ *
+ * <p>A scheduler keeps its peers in memory: when the stream breaks mid-download (the scheduler restarted, or the
+ * connection was lost), the download registers again on a new stream once the host has been announced to the
+ * scheduler since, reports its start and every piece it reported before, and goes on with its parents plus those the
+ * answer names. Without that a restarted scheduler would neither give it parents nor offer it to anyone. (Dragonfly's
+ * Rust client gives up the scheduler instead and fetches the rest from the origin: resource/task.rs,
+ * download_partial_with_scheduler.)
  */
 public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private static final Logger log = LoggerFactory.getLogger(PeerDownload.class);
     private static final long STAT_RETRY_MILLIS = 100;
-    /** How often a child asks for more parents while it has too few (see {@link #refreshParents}). */
-    private static final Duration REFRESH = Duration.ofSeconds(3);
-    /** Usable parents beyond which a child stops asking for more. */
-    private static final int ENOUGH_PARENTS = 6;
+    /** How often a broken stream's download checks whether it may register again (the host announced since). */
+    private static final long REREGISTER_POLL_MILLIS = 100;
     /** Dragonfly's SizeScope UNKNOW, which the api repository's proto/ copy (and so Pollen's) lacks. */
     private static final int SIZE_SCOPE_UNKNOWN = 4;
 
     private final P2p p2p;
     private final String taskId;
-    private final PeerSession session;
+    /** The registration as sent, with the task's lengths once known: a new stream registers with it again. */
+    private volatile Download download;
+    /** The stream to the scheduler; replaced when a broken one is registered again (guarded by this for writes). */
+    private volatile PeerSession session;
+    /** Completed with the new stream once a broken one is registered again; a reschedule meanwhile waits for it. */
+    private CompletableFuture<PeerSession> reregistered = new CompletableFuture<>();
+    /** What was reported on the stream so far, to report again on a new one (guarded by {@link #reports}). */
+    private final Map<Integer, Reported> reported = new LinkedHashMap<>();
+    private final Object reports = new Object();
+    /** The start reported: null before it, else whether it was from the origin. Guarded by this. */
+    private Boolean startedFromOrigin;
+    private final AtomicBoolean refreshing = new AtomicBoolean();
     private volatile Decision decision;
     private ParentSet parents;
     private boolean fromOrigin;
@@ -61,25 +84,36 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private boolean abandoned;
     private final ReentrantLock rescheduling = new ReentrantLock();
 
-    private PeerDownload(P2p p2p, String taskId, PeerSession session, Decision decision) {
+    /** A piece as it was reported. */
+    private record Reported(Piece piece, boolean backToSource) {
+    }
+
+    private PeerDownload(P2p p2p, String taskId, Download download, PeerSession session, Decision decision) {
         this.p2p = p2p;
         this.taskId = taskId;
+        this.download = download;
         this.session = session;
         this.decision = decision;
     }
 
     /** Registers; null when no scheduler answers (the caller goes to the origin and says so). */
     public static PeerDownload register(P2p p2p, String taskId, Download d) {
-        String peerId = p2p.hostId() + "-" + taskId.substring(0, 8) + "-" + UUID.randomUUID();
+        String peerId = newPeerId(p2p, taskId);
         try {
             SchedulerClient.Registration r = p2p.scheduler().register(taskId, peerId, d, p2p.scheduleTimeout());
             log.info("event=peer_registered task={} peer={} scheduler={} decision={}", taskId, peerId, r.session().scheduler(),
                     r.decision().getClass().getSimpleName());
-            return new PeerDownload(p2p, taskId, r.session(), r.decision());
+            PeerDownload peer = new PeerDownload(p2p, taskId, d, r.session(), r.decision());
+            r.session().onBroken(why -> peer.streamBroken(r.session(), why));
+            return peer;
         } catch (SchedulerUnavailableException e) {
             log.warn("event=scheduler_unavailable task={} action=back_to_source cause=\"{}\"", taskId, e.getMessage());
             return null;
         }
+    }
+
+    private static String newPeerId(P2p p2p, String taskId) {
+        return p2p.hostId() + "-" + taskId.substring(0, 8) + "-" + UUID.randomUUID();
     }
 
     public String peerId() {
@@ -150,25 +184,49 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
         return -1;
     }
 
-    /** Starts following the parents for the given piece count; {@link #reportStarted} tells the scheduler. */
-    public synchronized void followParents(int pieceCount) {
+    /**
+     * Starts following the parents for the task as stored (its length known now, whoever told it);
+     * {@link #reportStarted} tells the scheduler.
+     */
+    public synchronized void followParents(TaskMetadata task) {
         parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
-        this.pieceCount = pieceCount;
-        List<Integer> wanted = IntStream.range(0, pieceCount).boxed().toList();
-        parents.add(((Decision.Parents) decision).parents(), wanted);
-        ParentSet set = parents;
-        Thread.ofVirtual().name("parents-" + taskId.substring(0, 8)).start(() -> refreshParents(set));
+        this.pieceCount = task.pieceCount();
+        if (!download.hasActualContentLength()) {
+            // Learned from the parents: a registration on a new stream tells the scheduler, as the first one could not.
+            download = download.toBuilder().setActualContentLength(task.contentLength()).setActualPieceLength(task.pieceLength())
+                    .setActualPieceCount(pieceCount).build();
+        }
+        parents.add(((Decision.Parents) decision).parents(), wanted());
+        refreshInBackground(parents);
+    }
+
+    private List<Integer> wanted() {
+        return IntStream.range(0, pieceCount).boxed().toList();
+    }
+
+    private void refreshInBackground(ParentSet set) {
+        if (refreshing.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("parents-" + taskId.substring(0, 8)).start(() -> {
+                try {
+                    refreshParents(set);
+                } finally {
+                    refreshing.set(false);
+                }
+            });
+        }
     }
 
     /**
-     * Asks the scheduler for more parents every {@link #REFRESH} while fewer than {@link #ENOUGH_PARENTS} are usable.
-     * Peers gain pieces as the swarm runs, but the scheduler only answers (Dragonfly's protocol has no push): a child
-     * that registered when only the seed held anything would otherwise fetch everything from the seed.
+     * Asks the scheduler for more parents every {@link ParentRefresh#INTERVAL} while fewer than
+     * {@link ParentRefresh#ENOUGH_PARENTS} are usable, keeping the ones it has. Peers gain pieces as the swarm runs,
+     * but the scheduler only answers (Dragonfly's protocol has no push): a child that registered when only the seed
+     * held anything would otherwise fetch everything from the seed. Stops when the download ends, or when the
+     * scheduler names nobody (a new stream, after a break, starts it again).
      */
     private void refreshParents(ParentSet set) {
         try {
             while (true) {
-                Thread.sleep(REFRESH.toMillis());
+                Thread.sleep(p2p.parentRefresh().toMillis());
                 long seen;
                 synchronized (this) {
                     if (ended || abandoned || parents != set) {
@@ -176,8 +234,11 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
                     }
                     seen = reschedules;
                 }
-                // A scheduler that names nobody new (or cannot be reached) is not asked again for this task.
-                if (set.usableCount() < ENOUGH_PARENTS && !reschedule(set, pieceCount, "more parents: peers have gained pieces", seen)) {
+                // A broken stream is being registered again: asking on it would fail, and stop the refresh for good.
+                if (session.isBroken() || !ParentRefresh.wantsMore(set.usableCount())) {
+                    continue;
+                }
+                if (!reschedule(set, pieceCount, "more parents: peers have gained pieces", seen)) {
                     return;
                 }
             }
@@ -187,7 +248,8 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     }
 
     /** DownloadPeerStarted: sent once the task exists on this node, so a child the scheduler sends here finds it. */
-    public void reportStarted() {
+    public synchronized void reportStarted() {
+        startedFromOrigin = false;
         session.started(false);
     }
 
@@ -206,6 +268,7 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
 
     public synchronized void startFromOrigin() {
         fromOrigin = true;
+        startedFromOrigin = true;
         session.started(true);
     }
 
@@ -274,7 +337,7 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
                 }
             }
             try {
-                next = session.reschedule(set.unusable(), why, p2p.scheduleTimeout());
+                next = currentSession().reschedule(set.unusable(), why, p2p.scheduleTimeout());
             } catch (SchedulerUnavailableException e) {
                 log.warn("event=reschedule_failed task={} cause=\"{}\"", taskId, e.getMessage());
                 next = new Decision.BackToSource(e.getMessage());
@@ -283,36 +346,172 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
             synchronized (this) {
                 decision = next;
                 reschedules++;
-                toOrigin = !(next instanceof Decision.Parents) && !set.hasUsableParents();
+                toOrigin = !names(next) && !set.hasUsableParents();
                 abandoned |= toOrigin;
-            }
-            if (toOrigin) {
-                // As the Rust client answers NeedBackToSource: the rest comes from the origin, and the scheduler hears so.
-                session.started(true);
+                if (toOrigin) {
+                    // As the Rust client answers NeedBackToSource: the rest comes from the origin, and the scheduler hears so.
+                    startedFromOrigin = true;
+                    session.started(true);
+                }
             }
         } finally {
             rescheduling.unlock();
         }
-        if (next instanceof Decision.Parents p) {
-            set.add(p.parents(), IntStream.range(0, pieceCount).boxed().toList());
+        if (names(next)) {
+            set.add(((Decision.Parents) next).parents(), IntStream.range(0, pieceCount).boxed().toList());
             return true;
         }
         return false;
     }
 
+    /** Whether an answer names any parent: an empty candidate list is nobody, as the origin is. */
+    private static boolean names(Decision d) {
+        return d instanceof Decision.Parents p && !p.parents().isEmpty();
+    }
+
+    /** The stream to ask on: while a broken one is registered again, the new one (waiting at most the schedule timeout). */
+    private PeerSession currentSession() {
+        PeerSession current = session;
+        CompletableFuture<PeerSession> next;
+        synchronized (this) {
+            next = reregistered;
+        }
+        if (!current.isBroken()) {
+            return current;
+        }
+        try {
+            return next.get(p2p.scheduleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            return current;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return current;
+        }
+    }
+
     public void pieceFromOrigin(PieceRecord piece, Instant createdAt, Duration cost) {
-        session.pieceFinished(piece(piece, TrafficType.BACK_TO_SOURCE, createdAt, cost).build(), true);
+        report(new Reported(piece(piece, TrafficType.BACK_TO_SOURCE, createdAt, cost).build(), true));
     }
 
     @Override
     public void pieceFromParent(ParentSet.Fetched fetched) {
-        session.pieceFinished(piece(fetched.piece(), TrafficType.REMOTE_PEER, fetched.createdAt(), fetched.cost())
-                .setParentId(fetched.parentId()).build(), false);
+        report(new Reported(piece(fetched.piece(), TrafficType.REMOTE_PEER, fetched.createdAt(), fetched.cost())
+                .setParentId(fetched.parentId()).build(), false));
+    }
+
+    /** Reports a piece, and keeps the report for a new stream: whichever stream it reads is current, or replays it. */
+    private void report(Reported r) {
+        PeerSession to;
+        synchronized (reports) {
+            reported.put(r.piece().getNumber(), r);
+            to = session;
+        }
+        to.pieceFinished(r.piece(), r.backToSource());
     }
 
     @Override
     public void parentFailed(int number, String parentId, String why) {
         session.pieceFailed(number, parentId, false);
+    }
+
+    /**
+     * The stream broke while this download runs: register again (in the background, the parents serve meanwhile) once
+     * the host has been announced since, under the same peer id first (a scheduler that restarted does not know it;
+     * Pollen's takes it again in any case), then under a new one (Dragonfly's refuses a peer it still knows as
+     * running: its state machine has no second registration).
+     */
+    private void streamBroken(PeerSession broken, Throwable why) {
+        synchronized (this) {
+            if (ended || session != broken) {
+                return;
+            }
+        }
+        long announcements = p2p.scheduler().announcements(broken.scheduler());
+        log.info("event=scheduler_stream_lost task={} peer={} scheduler={} action=register_again cause=\"{}\"", taskId,
+                broken.peerId(), broken.scheduler(), Status.fromThrowable(why).getCode());
+        Thread.ofVirtual().name("reregister-" + taskId.substring(0, 8)).start(() -> reregister(broken, announcements));
+    }
+
+    private void reregister(PeerSession broken, long announcementsAtBreak) {
+        int attempt = 0;
+        try {
+            while (true) {
+                synchronized (this) {
+                    if (ended) {
+                        return;
+                    }
+                }
+                String owner = p2p.scheduler().ownerOf(taskId);
+                if (owner == null || owner.equals(broken.scheduler()) && p2p.scheduler().announcements(owner) == announcementsAtBreak) {
+                    Thread.sleep(REREGISTER_POLL_MILLIS);
+                    continue;
+                }
+                String peerId = attempt++ == 0 ? broken.peerId() : newPeerId(p2p, taskId);
+                SchedulerClient.Registration r;
+                try {
+                    r = p2p.scheduler().register(taskId, peerId, download, p2p.scheduleTimeout());
+                } catch (SchedulerUnavailableException e) {
+                    log.info("event=register_again_failed task={} peer={} attempt={} cause=\"{}\"", taskId, peerId, attempt,
+                            e.getMessage());
+                    announcementsAtBreak = p2p.scheduler().announcements(broken.scheduler());
+                    continue;
+                }
+                adopt(r, broken);
+                // A stream that broke again already is told at once, and registered again from the start.
+                r.session().onBroken(why -> streamBroken(r.session(), why));
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Takes a new registration as this download's stream: its start and every piece reported so far go out on it
+     * again, then the parents it names join the current ones (kept: they serve as before).
+     */
+    private void adopt(SchedulerClient.Registration r, PeerSession old) {
+        PeerSession next = r.session();
+        Decision answer = r.decision();
+        List<Reported> replay;
+        ParentSet set;
+        synchronized (this) {
+            if (ended) {
+                next.close();
+                return;
+            }
+            set = abandoned ? null : parents;
+            if (startedFromOrigin == null) {
+                // Not started yet: reportStarted or startFromOrigin will say so on the new stream.
+            } else if (startedFromOrigin || set == null) {
+                next.started(true);
+            } else if (names(answer) || set.hasUsableParents()) {
+                next.started(false);
+            } else {
+                // Told the origin with no parent left: as after a reschedule's NeedBackToSource.
+                abandoned = true;
+                startedFromOrigin = true;
+                next.started(true);
+                set = null;
+            }
+            decision = answer;
+            synchronized (reports) {
+                session = next;
+                replay = List.copyOf(reported.values());
+            }
+            reregistered.complete(next);
+            reregistered = new CompletableFuture<>();
+        }
+        old.close();
+        replay.forEach(p -> next.pieceFinished(p.piece(), p.backToSource()));
+        log.info("event=peer_registered_again task={} peer={} scheduler={} decision={} pieces_reported={}", taskId, next.peerId(),
+                next.scheduler(), answer.getClass().getSimpleName(), replay.size());
+        if (set != null && names(answer)) {
+            set.add(((Decision.Parents) answer).parents(), wanted());
+        }
+        if (set != null) {
+            refreshInBackground(set);
+        }
     }
 
     /**

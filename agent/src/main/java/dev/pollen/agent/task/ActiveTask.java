@@ -414,7 +414,7 @@ public final class ActiveTask {
                 return;
             }
             if (registered.decision() instanceof Decision.Parents) {
-                registered.followParents(meta.pieceCount());
+                registered.followParents(meta);
                 registered.reportStarted();
             } else {
                 backToSource(registered.decision() instanceof Decision.Empty ? BackToSourceReason.EMPTY_TASK_CONTRADICTS_ORIGIN
@@ -510,7 +510,7 @@ public final class ActiveTask {
         }
         // Parents followed before the task is published (a caller that joins then asks them, not the origin),
         // Started reported after (a child the scheduler then sends here finds the task).
-        registered.followParents(created.metadata().pieceCount());
+        registered.followParents(created.metadata());
         publish(created, registered, null, null);
         registered.reportStarted();
     }

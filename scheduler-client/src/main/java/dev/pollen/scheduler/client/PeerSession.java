@@ -65,6 +65,8 @@ public final class PeerSession implements AutoCloseable {
     private Throwable broken;
     private boolean closed;
     private final Events events;
+    /** Told once when the stream breaks before it was closed (see {@link #onBroken}). */
+    private java.util.function.Consumer<Throwable> brokenListener;
 
     /** What the client learns from a session about its scheduler's view of this host. */
     interface Events {
@@ -170,6 +172,29 @@ public final class PeerSession implements AutoCloseable {
     public Decision reschedule(List<Peer> exclude, String why, Duration timeout) throws SchedulerUnavailableException {
         return ask(AnnouncePeerRequest.newBuilder().setReschedulePeerRequest(
                 ReschedulePeerRequest.newBuilder().addAllCandidateParents(exclude).setDescription(why)), timeout);
+    }
+
+    /**
+     * Calls {@code listener} once when the stream breaks (the scheduler went away, or ended it) before this side
+     * closed it; at once if it already has. A download still running then registers again on a new stream.
+     */
+    public void onBroken(java.util.function.Consumer<Throwable> listener) {
+        Throwable already;
+        lock.lock();
+        try {
+            brokenListener = listener;
+            already = closed ? null : broken;
+        } finally {
+            lock.unlock();
+        }
+        if (already != null) {
+            listener.accept(already);
+        }
+    }
+
+    /** Whether the stream broke before this side closed it: nothing sent on it reaches the scheduler. */
+    public boolean isBroken() {
+        return brokenNotClosed();
     }
 
     public void started(boolean backToSource) {
@@ -325,11 +350,13 @@ public final class PeerSession implements AutoCloseable {
 
     private void ended(Throwable why) {
         boolean lost;
+        java.util.function.Consumer<Throwable> tell = null;
         lock.lock();
         try {
             lost = broken == null && !closed && Status.fromThrowable(why).getCode() == Status.Code.UNAVAILABLE;
             if (broken == null) {
                 broken = why;
+                tell = closed ? null : brokenListener;
             }
             answered.signalAll();
         } finally {
@@ -337,6 +364,9 @@ public final class PeerSession implements AutoCloseable {
         }
         if (lost) {
             events.lost(scheduler);
+        }
+        if (tell != null) {
+            tell.accept(why);
         }
     }
 

@@ -107,6 +107,8 @@ public final class SchedulerClient implements AutoCloseable {
         Instant lastAnnounced;
         /** A suspicion StatPeer could not settle (the call failed): asked again at the next announcement. */
         String unsettled;
+        /** Announcements it answered so far (read by other threads: see {@link SchedulerClient#announcements}). */
+        final java.util.concurrent.atomic.AtomicLong answered = new java.util.concurrent.atomic.AtomicLong();
     }
 
     public SchedulerClient(List<String> addresses, Supplier<Host> host, java.time.Duration announceInterval, Clock clock) {
@@ -154,6 +156,15 @@ public final class SchedulerClient implements AutoCloseable {
         }
         throw last != null ? last : new SchedulerUnavailableException("every scheduler (" + String.join(", ", ring.addresses())
                 + ") failed within the last " + COOL_DOWN.toSeconds() + " s", null);
+    }
+
+    /**
+     * How many announcements {@code scheduler} has answered so far. A peer whose stream to it broke registers again
+     * only after the count moved on: a scheduler that restarted knows this host only once it was announced again
+     * (before, Pollen's answers a registration with the origin, and Dragonfly's with NOT_FOUND).
+     */
+    public long announcements(String scheduler) {
+        return view(scheduler).answered.get();
     }
 
     /** A registered peer and the scheduler's first answer. */
@@ -222,6 +233,7 @@ public final class SchedulerClient implements AutoCloseable {
                 continue;
             }
             checkView(address, view, wasDown, connection.local);
+            view.answered.incrementAndGet();
         }
     }
 

@@ -1,0 +1,23 @@
+package dev.pollen.scheduler.client;
+
+import java.time.Duration;
+
+/**
+ * When a child asks its scheduler for more parents. A scheduler only answers (Dragonfly's protocol has no push), so
+ * a child that registered when few peers held anything would otherwise keep those few for the whole download. The
+ * agent follows this policy, and the simulator models the same one (it uses these values, not copies).
+ */
+public final class ParentRefresh {
+    /** How often a child with too few parents asks again. */
+    public static final Duration INTERVAL = Duration.ofSeconds(3);
+    /** Usable parents from which on a child stops asking. */
+    public static final int ENOUGH_PARENTS = 6;
+
+    private ParentRefresh() {
+    }
+
+    /** Whether a child with this many usable parents asks for more at its next refresh. */
+    public static boolean wantsMore(int usableParents) {
+        return usableParents < ENOUGH_PARENTS;
+    }
+}
