@@ -41,7 +41,7 @@ public final class Commands {
     }
 
     /** The absolute path of {@code name}, which Debian's {@code debianPackage} installs. */
-    static String binary(String name, String debianPackage) {
+    public static String binary(String name, String debianPackage) {
         for (String dir : DIRS) {
             Path candidate = Path.of(dir, name);
             if (Files.isExecutable(candidate)) {
@@ -53,7 +53,7 @@ public final class Commands {
     }
 
     /** Runs {@code command} to its end (killed after {@code timeout}) and returns how it ended. */
-    static Result run(Duration timeout, List<String> command) {
+    public static Result run(Duration timeout, List<String> command) {
         Path out = null;
         Path err = null;
         try {
@@ -80,7 +80,7 @@ public final class Commands {
     }
 
     /** Like {@link #run} and fails unless the command exits 0. */
-    static Result check(Duration timeout, List<String> command) {
+    public static Result check(Duration timeout, List<String> command) {
         Result result = run(timeout, command);
         if (!result.succeeded()) {
             throw new AssertionError(result.toString());
