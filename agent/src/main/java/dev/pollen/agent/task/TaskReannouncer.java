@@ -69,21 +69,30 @@ public final class TaskReannouncer implements SchedulerClient.Forgetting {
                 return;
             }
         }
+        // The tasks finished when the loss was noticed, listed now rather than on the announcing thread (which may
+        // start later): one that finishes during the spread below tells the scheduler itself, and announcing it
+        // again would make a second peer of this host for the task.
+        Set<String> finishedWhenNoticed = finishedTasks(address);
         Thread.ofVirtual().name("reannounce-" + address).start(() -> {
-            do {
-                // The tasks finished when the loss was noticed: one that finishes during the spread below tells the
-                // scheduler itself, and announcing it again would make a second peer of this host for the task.
-                Set<String> finishedThen;
-                try {
-                    finishedThen = held(address, id -> true).stream().map(t -> t.metadata().taskId()).collect(Collectors.toSet());
-                } catch (IOException e) {
-                    log.warn("event=reannounce_failed scheduler={} error=\"{}\"", address, e.toString());
-                    finishedThen = Set.of();
-                }
+            Set<String> finishedThen = finishedWhenNoticed;
+            while (true) {
                 LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(Math.max(1, spread.toNanos())));
                 announce(address, why, finishedThen::contains);
-            } while (runAgain(address));
+                if (!runAgain(address)) {
+                    return;
+                }
+                finishedThen = finishedTasks(address);
+            }
         });
+    }
+
+    private Set<String> finishedTasks(String address) {
+        try {
+            return held(address, id -> true).stream().map(t -> t.metadata().taskId()).collect(Collectors.toSet());
+        } catch (IOException e) {
+            log.warn("event=reannounce_failed scheduler={} error=\"{}\"", address, e.toString());
+            return Set.of();
+        }
     }
 
     /** Tasks that finished while the scheduler was away (it restarted mid-download): announced now, few as they are. */
