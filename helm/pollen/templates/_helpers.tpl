@@ -76,9 +76,14 @@ from the port the agent listens on.
 {{- $seed | toYaml -}}
 {{- end -}}
 
-{{/* The JVM flags of a Pollen container: the heap from the memory limit, then the user's. (dict "percent" N "extra" S) */}}
+{{/*
+The JVM flags of a Pollen container: the heap's ceiling a share of the memory limit (the launchers then drop their
+fixed -Xmx), then the user's. "fixed": the whole heap from the start, as the scheduler's launcher does (-Xms = -Xmx).
+(dict "percent" N "fixed" BOOL "extra" S)
+*/}}
 {{- define "pollen.javaOpts" -}}
-{{- printf "-XX:InitialRAMPercentage=%v -XX:MaxRAMPercentage=%v %s" .percent .percent (default "" .extra) | trim -}}
+{{- $initial := ternary (printf "-XX:InitialRAMPercentage=%v " .percent) "" (default false .fixed) -}}
+{{- printf "%s-XX:MaxRAMPercentage=%v %s" $initial .percent (default "" .extra) | trim -}}
 {{- end -}}
 
 {{/* Fails the render when a memory request differs from its limit: the heap is a share of the limit. */}}

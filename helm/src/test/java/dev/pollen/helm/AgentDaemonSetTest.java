@@ -102,6 +102,14 @@ class AgentDaemonSetTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("renderings")
+    void announcesTheNodesAddressToPeers(Rendering r) {
+        Container dfdaemon = Pods.container(pod(r), "dfdaemon");
+        assertThat(dfdaemon.getEnv()).filteredOn(e -> e.getName().equals("DFDAEMON_HOST_IP")).singleElement()
+                .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.hostIP"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("renderings")
     void runsWithTheSocketsGroupAsItsUserOnAReadOnlyRoot(Rendering r) {
         PodSpec pod = pod(r);
         Container dfdaemon = Pods.container(pod, "dfdaemon");

@@ -58,12 +58,14 @@ class OptionalObjectsTest {
                 .isEqualTo(ALL.statefulSet("seed-peer").getSpec().getSelector().getMatchLabels());
         assertThat(seeds.getSpec().getIngress()).flatExtracting(i -> i.getPorts()).extracting(p -> p.getPort().getIntVal())
                 .containsExactlyInAnyOrder(cfg.at("/upload/server/port").asInt(), cfg.at("/storage/server/tcpPort").asInt(),
-                        cfg.at("/metrics/server/port").asInt());
+                        cfg.at("/health/server/port").asInt(), cfg.at("/metrics/server/port").asInt());
+        assertThat(seeds.getSpec().getIngress().get(1).getFrom()).as("who may scrape").singleElement()
+                .satisfies(peer -> assertThat(peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "monitoring"));
         NetworkPolicy scheduler = ALL.get(NetworkPolicy.class, "NetworkPolicy", "scheduler");
+        assertThat(scheduler.getSpec().getPodSelector().getMatchLabels())
+                .isEqualTo(ALL.statefulSet("scheduler").getSpec().getSelector().getMatchLabels());
         assertThat(scheduler.getSpec().getIngress()).flatExtracting(i -> i.getPorts()).extracting(p -> p.getPort().getIntVal())
                 .containsExactlyInAnyOrder(18002, 18000);
-        assertThat(scheduler.getSpec().getIngress().get(1).getFrom()).singleElement()
-                .satisfies(peer -> assertThat(peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "monitoring"));
     }
 
     @Test
@@ -74,7 +76,7 @@ class OptionalObjectsTest {
         assertThat(json.path("panels")).extracting(p -> p.path("title").asText()).contains(
                 "Download traffic by source", "Hit ratio (bytes not from the origin)", "Back-to-source by reason",
                 "Pieces per second by source", "Upload and download bandwidth", "Disk use per node (share of gc.policy.diskQuota)",
-                "Scheduler decisions");
+                "Scheduler decisions by result");
         json.path("panels").forEach(p -> assertThat(p.path("targets").path(0).path("expr").asText()).as(p.path("title").asText()).isNotBlank());
     }
 

@@ -36,9 +36,10 @@ class RenderedConfigTest {
         return Rendering.both();
     }
 
+    /** Loads it as the pods do: the file, and host.ip from the downward API through DFDAEMON_HOST_IP. */
     private DaemonConfig load(String yaml) throws IOException {
         Path file = Files.writeString(dir.resolve("dfdaemon.yaml"), yaml);
-        return new ConfigLoader().load(file, Map.of(), Map.of());
+        return new ConfigLoader().load(file, Map.of("DFDAEMON_HOST_IP", "10.1.2.3"), Map.of());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -50,6 +51,7 @@ class RenderedConfigTest {
         assertThat(config.download().server().socketModeBits())
                 .isEqualTo(Integer.parseInt(r.value("agent.socket.mode").asText(), 8));
         assertThat(config.upload().server().port()).isEqualTo(r.value("agent.config.upload.server.port").asInt());
+        assertThat(config.host().ip()).isEqualTo("10.1.2.3");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -98,6 +100,8 @@ class RenderedConfigTest {
         assertThat(scheduler.getStartupProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
         assertThat(scheduler.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertMemoryLimitSizesTheHeap(scheduler, r.value("scheduler.maxRAMPercentage"));
+        assertThat(Pods.env(scheduler, "POLLEN_JAVA_OPTS")).as("the whole heap from the start, as its launcher does")
+                .contains("-XX:InitialRAMPercentage=" + r.value("scheduler.maxRAMPercentage").asText());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -126,6 +130,8 @@ class RenderedConfigTest {
         assertThat(dfdaemon.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
         assertThat(ports.get(dfdaemon.getReadinessProbe().getHttpGet().getPort().getStrVal())).isEqualTo(ports.get("health"));
         assertThat(dfdaemon.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        assertThat(dfdaemon.getEnv()).filteredOn(e -> e.getName().equals("DFDAEMON_HOST_IP")).singleElement()
+                .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.podIP"));
         assertMemoryLimitSizesTheHeap(dfdaemon, r.value("seedPeer.maxRAMPercentage"));
     }
 
