@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.entry;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.ConfigLoader;
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.scheduler.SchedulerCommand;
@@ -60,8 +61,8 @@ class RenderedConfigTest {
         DaemonConfig config = load(r.manifests().dfdaemonYaml("seed-peer"));
         assertThat(config.seedPeer().enable()).isTrue();
         assertThat(config.proxy().server().enable()).as("a seed peer serves no containerd").isFalse();
-        assertThat(config.gcPolicy().diskQuota().toString())
-                .isEqualTo(r.value("seedPeer.config.seedPeer.gc.policy.diskQuota").asText());
+        assertThat(config.gcPolicy().diskQuota())
+                .isEqualTo(ByteSize.parse(r.value("seedPeer.config.seedPeer.gc.policy.diskQuota").asText()));
     }
 
     @ParameterizedTest(name = "{0}")
