@@ -52,6 +52,14 @@ class ChartValuesTest {
     }
 
     @Test
+    void refusesAMisspelledKeyInsteadOfIgnoringIt() {
+        assertThatThrownBy(() -> PollenChart.render(Map.of("agent.sockedDir", "/run/pollen")))
+                .hasMessageContaining("sockedDir");
+        assertThatThrownBy(() -> PollenChart.render(Map.of("agent.config.health.server.port", "4003x")))
+                .hasMessageContaining("/agent/config/health/server/port").hasMessageContaining("want integer");
+    }
+
+    @Test
     void refusesASocketModeThatYamlReadAsANumber() {
         assertThatThrownBy(() -> PollenChart.render(Map.of("agent.socket.mode", 660)))
                 .hasMessageContaining("agent.socket.mode: 660 (expected: a quoted octal mode such as \"0660\"");
