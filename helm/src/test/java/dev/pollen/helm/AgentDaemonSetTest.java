@@ -128,9 +128,11 @@ class AgentDaemonSetTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("renderings")
     void sizesTheHeapFromAMemoryLimitEqualToTheRequest(Rendering r) {
+        for (Container c : Pods.allContainers(pod(r))) {
+            assertThat(c.getResources().getRequests().get("memory")).as("memory request of %s", c.getName())
+                    .isEqualTo(c.getResources().getLimits().get("memory")).isNotNull();
+        }
         Container dfdaemon = Pods.container(pod(r), "dfdaemon");
-        assertThat(dfdaemon.getResources().getRequests().get("memory"))
-                .isEqualTo(dfdaemon.getResources().getLimits().get("memory")).isNotNull();
         String javaOpts = Pods.env(dfdaemon, "POLLEN_JAVA_OPTS");
         assertThat(javaOpts).contains("-XX:MaxRAMPercentage=" + r.value("agent.maxRAMPercentage").asText())
                 .doesNotContain("-Xmx");
