@@ -1,6 +1,7 @@
 package dev.pollen.agent.mirror;
 
 import dev.pollen.agent.config.ProxyConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.OriginPolicy;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.task.TaskManager;
@@ -55,9 +56,10 @@ public final class MirrorServer implements AutoCloseable {
      *     ({@code download.backToSource.connectTimeout}, {@code download.pieceTimeout})
      * @param caCerts CAs trusted for https registries besides the system's ({@code download.backToSource.caCerts})
      * @param policy checks every upstream address, redirects included (the origins' deny list)
+     * @param metrics counts each request by route and status
      */
     public static MirrorServer start(ProxyConfig config, TaskManager tasks, Duration connectTimeout, Duration responseTimeout,
-                                     List<X509Certificate> caCerts, OriginPolicy policy) throws IOException {
+                                     List<X509Certificate> caCerts, OriginPolicy policy, AgentMetrics metrics) throws IOException {
         UpstreamClient upstream = new UpstreamClient(connectTimeout, responseTimeout, caCerts, policy);
         ExecutorService requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("mirror-request-", 0).factory());
         EventLoopGroup loops = new NioEventLoopGroup(config.server().eventLoops(), new DefaultThreadFactory("mirror-loop", true));
@@ -76,7 +78,7 @@ public final class MirrorServer implements AutoCloseable {
                             ch.pipeline()
                                     .addLast(new HttpServerCodec(MAX_LINE, MAX_HEADERS, 8192))
                                     .addLast(new HttpObjectAggregator(MAX_BODY))
-                                    .addLast(new MirrorHandler(router, blobs, passThrough, requests, idle));
+                                    .addLast(new MirrorHandler(router, blobs, passThrough, requests, idle, metrics));
                         }
                     })
                     .bind(new InetSocketAddress(config.server().ip(), config.server().port()))
