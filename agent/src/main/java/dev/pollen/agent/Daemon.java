@@ -176,7 +176,7 @@ public final class Daemon implements AutoCloseable {
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
             if (p2p != null) {
-                // Peers can only find this node through a scheduler, so without one no TCP port is opened.
+                // Peers can only find this node through a scheduler, so without one no peer port is opened.
                 SuperSeeding superSeeding = SuperSeeding.of(config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO);
                 UploadPieces pieces = new TaskPieces(tasks, superSeeding);
                 if (corruptUploads) {

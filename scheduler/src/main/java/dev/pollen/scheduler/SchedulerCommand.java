@@ -19,7 +19,7 @@ public final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8002", description = "gRPC port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
     int port;
 
-    // Dragonfly's scheduler serves its metrics on port 8000 too (scheduler.yaml metrics.addr ":8000").
+    // The paths are Dragonfly's (/metrics on its scheduler, /healthy on its dfdaemon), so scrape configs and probes carry over.
     @Option(names = "--metrics-port", defaultValue = "8000",
             description = "Port of GET /metrics and GET /healthy (default: ${DEFAULT-VALUE}; 0 picks a free one, -1 turns them off).")
     int metricsPort;

@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The scheduler's composition root: the cluster state, the gRPC service with health, host expiry, and the monitoring
- * port ({@code GET /metrics}, {@code GET /healthy}; Dragonfly's scheduler serves its metrics on 8000 too).
+ * port ({@code GET /metrics}, {@code GET /healthy}, on one port).
  */
 public final class SchedulerServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchedulerServer.class);
