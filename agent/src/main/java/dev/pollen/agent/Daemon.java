@@ -2,6 +2,7 @@ package dev.pollen.agent;
 
 import dev.pollen.agent.config.CaCertificates;
 import dev.pollen.agent.config.DaemonConfig;
+import dev.pollen.agent.config.GcConfig;
 import dev.pollen.agent.config.LinkSpeed;
 import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.config.UploadCapacity;
@@ -16,6 +17,7 @@ import dev.pollen.agent.api.SocketGuard;
 import dev.pollen.agent.api.UdsGrpcServer;
 import dev.pollen.agent.storage.DiskSpace;
 import dev.pollen.agent.storage.GarbageCollector;
+import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.peer.P2p;
@@ -226,9 +228,14 @@ public final class Daemon implements AutoCloseable {
 
             String mirror = "none";
             if (config.proxy().server().enable()) {
-                MirrorServer mirrorServer = MirrorServer.start(config.proxy(), tasks, config.download().backToSource().connectTimeout(),
-                        config.download().pieceTimeout(), CaCertificates.readAll("download.backToSource.caCerts",
-                                config.download().backToSource().caCerts()), (uri, redirect) -> origins.check(uri), metrics);
+                ManifestStore manifests = new ManifestStore(config.storage().dir(), clock);
+                GcConfig.Policy policy = config.gcPolicy();
+                // Manifests are small: a hundredth of the quota holds a great many; unused ones go like tasks do.
+                housekeeping.scheduleWithFixedDelay(() -> collectManifests(manifests, policy, clock), every, every, TimeUnit.MILLISECONDS);
+                MirrorServer mirrorServer = MirrorServer.start(config.proxy(), tasks, manifests,
+                        config.download().backToSource().connectTimeout(), config.download().pieceTimeout(),
+                        CaCertificates.readAll("download.backToSource.caCerts", config.download().backToSource().caCerts()),
+                        (uri, redirect) -> origins.check(uri), clock, metrics);
                 parts.push(mirrorServer);
                 mirror = mirrorServer.address().getHostString() + ":" + mirrorServer.address().getPort();
             }
@@ -276,6 +283,14 @@ public final class Daemon implements AutoCloseable {
     /** The carrier threads of virtual threads: the JVM's default unless set by DfdaemonCommand or a flag. */
     private static String virtualThreadCarriers() {
         return System.getProperty(VIRTUAL_THREAD_PARALLELISM, String.valueOf(Runtime.getRuntime().availableProcessors()));
+    }
+
+    private static void collectManifests(ManifestStore manifests, GcConfig.Policy policy, Clock clock) {
+        try {
+            manifests.collect(clock.instant().minus(policy.taskTTL()), policy.diskQuota().bytes() / 100);
+        } catch (IOException | RuntimeException e) {
+            log.warn("event=gc_failed what=manifests error=\"{}\"", e.toString());
+        }
     }
 
     private static void housekeep(TaskManager tasks, GarbageCollector gc) {

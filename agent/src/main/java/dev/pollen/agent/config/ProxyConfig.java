@@ -13,11 +13,56 @@ import java.util.regex.PatternSyntaxException;
  * names where they exist). {@code server}: where it listens; {@code rules}: which urls go through P2P;
  * {@code registryMirror}: the upstream registry when a request names none, and which registries speak plain http.
  */
-public record ProxyConfig(Server server, List<Rule> rules, RegistryMirror registryMirror) {
+public record ProxyConfig(Server server, List<Rule> rules, RegistryMirror registryMirror, Authorization authorization,
+                          Manifests manifests) {
     public ProxyConfig {
         Check.present("proxy.server", server);
         rules = List.copyOf(Check.present("proxy.rules", rules));
         Check.present("proxy.registryMirror", registryMirror);
+        Check.present("proxy.authorization", authorization);
+        Check.present("proxy.manifests", manifests);
+    }
+
+    /**
+     * {@code proxy.authorization.*}: before a stored or P2P-fetched blob or manifest goes to a client, the registry
+     * confirms that this client may read it (a HEAD with the client's credentials). Confirmations are kept per
+     * credential, registry, repository and object: {@code ttl} for a client with credentials, {@code anonymousTTL}
+     * for one without; while the registry cannot be asked, a confirmation younger than {@code offlineTTL} still
+     * counts. {@code skipOpenRegistries}: a registry whose {@code /v2/} answers an anonymous client with 200 has no
+     * authentication at all, and its objects are served with no check (asked again every {@code anonymousTTL}).
+     */
+    public record Authorization(boolean enable, int cacheSize, Duration ttl, Duration anonymousTTL, Duration offlineTTL,
+                                boolean skipOpenRegistries) {
+        public Authorization {
+            Check.range("proxy.authorization.cacheSize", cacheSize, 1, 10_000_000);
+            Check.positive("proxy.authorization.ttl", ttl);
+            Check.positive("proxy.authorization.anonymousTTL", anonymousTTL);
+            Check.positive("proxy.authorization.offlineTTL", offlineTTL);
+        }
+
+        /** No checks at all: every stored object is served to whoever asks (Dragonfly's and Spegel's behaviour). */
+        public static Authorization off() {
+            return new Authorization(false, 1, Duration.ofMinutes(1), Duration.ofMinutes(10), Duration.ofHours(1), true);
+        }
+    }
+
+    /**
+     * {@code proxy.manifests.*}: manifests fetched by digest are immutable and kept in the store; a tag's answer is
+     * served from memory for {@code tagTTL} (registries that need no check only) and, when the registry is down or
+     * answers 5xx and {@code staleIfError} is on, for up to {@code maxStale} after it was fetched.
+     */
+    public record Manifests(boolean enable, Duration tagTTL, boolean staleIfError, Duration maxStale) {
+        public Manifests {
+            Check.present("proxy.manifests.tagTTL", tagTTL);
+            if (tagTTL.isNegative()) {
+                throw ConfigException.invalid("proxy.manifests.tagTTL", Durations.format(tagTTL), "0s or a positive duration such as 10s");
+            }
+            Check.positive("proxy.manifests.maxStale", maxStale);
+        }
+
+        public static Manifests off() {
+            return new Manifests(false, Duration.ZERO, false, Duration.ofHours(24));
+        }
     }
 
     /**

@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * of landed pieces grows. A response that reaches the blob's last byte withholds it until the whole blob has matched
  * its digest, so a blob that does not match is never received complete: the connection is cut instead (and the task
  * dropped by the task manager). Errors the registry answers (401 with its challenge, 403, 404, 5xx) are the
- * registry's to tell: the request is passed through and the client gets them as sent.
+ * registry's to tell: the request is passed through and the client gets them as sent. Before any of it, the registry
+ * confirms that this client may read the blob ({@link AccessCheck}).
  */
 final class BlobResponder {
     private static final Logger log = LoggerFactory.getLogger(BlobResponder.class);
@@ -50,17 +52,24 @@ final class BlobResponder {
     private final TaskManager tasks;
     private final Downloader downloader;
     private final PassThrough passThrough;
+    private final AccessCheck access;
 
-    BlobResponder(TaskManager tasks, Downloader downloader, PassThrough passThrough) {
+    BlobResponder(TaskManager tasks, Downloader downloader, PassThrough passThrough, AccessCheck access) {
         this.tasks = tasks;
         this.downloader = downloader;
         this.passThrough = passThrough;
+        this.access = access;
     }
 
     /** @return whether the connection may serve another request */
     boolean get(Exchange ex, Route.Blob route) throws IOException {
         ex.route = "p2p";
         ex.upstream = route.upstream().toString();
+        // Checked before the task is joined: its bytes may be another client's pull, or a peer's.
+        Optional<Boolean> refused = access.refusal(ex, route.upstream(), route.object());
+        if (refused.isPresent()) {
+            return refused.get();
+        }
         TaskSpec spec = TaskSpec.blob(ex.upstream, route.digest(), originHeaders(ex));
         ActiveTask task;
         try {
@@ -87,6 +96,10 @@ final class BlobResponder {
         TaskSnapshot stored = tasks.snapshot(TaskIds.blobTaskId(route.digest()));
         if (stored == null || !stored.metadata().finished()) {
             return passThrough.forward(ex, route.upstream(), "not_stored");
+        }
+        Optional<Boolean> refused = access.refusal(ex, route.upstream(), route.object());
+        if (refused.isPresent()) {
+            return refused.get();
         }
         ex.route = "local";
         ex.upstream = route.upstream().toString();

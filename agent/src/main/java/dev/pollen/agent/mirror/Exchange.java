@@ -34,6 +34,8 @@ final class Exchange {
     int status;
     String source = "-";
     String reason = "-";
+    /** How the client's access to a held object was settled ({@link AccessCheck}), or "-" when none was needed. */
+    String access = "-";
 
     Exchange(FullHttpRequest request, ChannelOutput out) {
         this.method = request.method().name();
@@ -69,8 +71,8 @@ final class Exchange {
     }
 
     void logged() {
-        log.info("event=mirror_request method={} path={} upstream={} route={} status={} bytes={} source={} reason={}", method,
-                quoted(Router.shorten(target)), quoted(upstream), route, status, out.bodyBytes(), source, reason);
+        log.info("event=mirror_request method={} path={} upstream={} route={} status={} bytes={} source={} reason={} access={}",
+                method, quoted(Router.shorten(target)), quoted(upstream), route, status, out.bodyBytes(), source, reason, access);
     }
 
     /** One token of a log line whatever the client sent: control bytes shown as '?', quoted when it has spaces. */

@@ -32,17 +32,19 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
 
     private final Router router;
     private final BlobResponder blobs;
+    private final ManifestResponder manifests;
     private final PassThrough passThrough;
     private final ExecutorService requests;
     private final Duration idleTimeout;
     private final AgentMetrics metrics;
     private ScheduledFuture<?> idle;
 
-    MirrorHandler(Router router, BlobResponder blobs, PassThrough passThrough, ExecutorService requests, Duration idleTimeout,
-                  AgentMetrics metrics) {
+    MirrorHandler(Router router, BlobResponder blobs, ManifestResponder manifests, PassThrough passThrough, ExecutorService requests,
+                  Duration idleTimeout, AgentMetrics metrics) {
         this.metrics = metrics;
         this.router = router;
         this.blobs = blobs;
+        this.manifests = manifests;
         this.passThrough = passThrough;
         this.requests = requests;
         this.idleTimeout = idleTimeout;
@@ -130,6 +132,7 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
         return switch (route) {
             case Route.Blob blob -> blobs.get(ex, blob);
             case Route.StoredHead head -> blobs.head(ex, head);
+            case Route.Manifest manifest -> manifests.respond(ex, manifest);
             case Route.PassThrough pass -> passThrough.forward(ex, pass.upstream(), pass.reason());
         };
     }

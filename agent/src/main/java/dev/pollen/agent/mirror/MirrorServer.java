@@ -3,6 +3,7 @@ package dev.pollen.agent.mirror;
 import dev.pollen.agent.config.ProxyConfig;
 import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.OriginPolicy;
+import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.task.TaskManager;
 import io.netty.bootstrap.ServerBootstrap;
@@ -19,6 +20,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -56,15 +58,19 @@ public final class MirrorServer implements AutoCloseable {
      *     ({@code download.backToSource.connectTimeout}, {@code download.pieceTimeout})
      * @param caCerts CAs trusted for https registries besides the system's ({@code download.backToSource.caCerts})
      * @param policy checks every upstream address, redirects included (the origins' deny list)
+     * @param manifests where manifests by digest are kept
      * @param metrics counts each request by route and status
      */
-    public static MirrorServer start(ProxyConfig config, TaskManager tasks, Duration connectTimeout, Duration responseTimeout,
-                                     List<X509Certificate> caCerts, OriginPolicy policy, AgentMetrics metrics) throws IOException {
+    public static MirrorServer start(ProxyConfig config, TaskManager tasks, ManifestStore manifests, Duration connectTimeout,
+                                     Duration responseTimeout, List<X509Certificate> caCerts, OriginPolicy policy, Clock clock,
+                                     AgentMetrics metrics) throws IOException {
         UpstreamClient upstream = new UpstreamClient(connectTimeout, responseTimeout, caCerts, policy);
         ExecutorService requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("mirror-request-", 0).factory());
         EventLoopGroup loops = new NioEventLoopGroup(config.server().eventLoops(), new DefaultThreadFactory("mirror-loop", true));
         PassThrough passThrough = new PassThrough(upstream);
-        BlobResponder blobs = new BlobResponder(tasks, new Downloader(tasks), passThrough);
+        AccessCheck access = new AccessCheck(config.authorization(), upstream, passThrough, clock);
+        BlobResponder blobs = new BlobResponder(tasks, new Downloader(tasks), passThrough, access);
+        ManifestResponder manifestResponder = new ManifestResponder(manifests, config.manifests(), access, passThrough, clock);
         Router router = new Router(config);
         Duration idle = config.server().idleTimeout();
         try {
@@ -78,16 +84,17 @@ public final class MirrorServer implements AutoCloseable {
                             ch.pipeline()
                                     .addLast(new HttpServerCodec(MAX_LINE, MAX_HEADERS, 8192))
                                     .addLast(new HttpObjectAggregator(MAX_BODY))
-                                    .addLast(new MirrorHandler(router, blobs, passThrough, requests, idle, metrics));
+                                    .addLast(new MirrorHandler(router, blobs, manifestResponder, passThrough, requests, idle, metrics));
                         }
                     })
                     .bind(new InetSocketAddress(config.server().ip(), config.server().port()))
                     .syncUninterruptibly()
                     .channel();
             MirrorServer started = new MirrorServer(loops, requests, upstream, server);
-            log.info("event=mirror_started address={} default_registry={} insecure_registries={} rules={}", started.address(),
-                    config.registryMirror().addr(), config.registryMirror().insecureRegistries(),
-                    config.rules().stream().map(ProxyConfig.Rule::regex).toList());
+            log.info("event=mirror_started address={} default_registry={} insecure_registries={} rules={} authorization={} manifests={}",
+                    started.address(), config.registryMirror().addr(), config.registryMirror().insecureRegistries(),
+                    config.rules().stream().map(ProxyConfig.Rule::regex).toList(), config.authorization().enable() ? "checked" : "off",
+                    config.manifests().enable() ? "kept" : "passthrough");
             return started;
         } catch (Exception e) { // a BindException arrives unchecked from syncUninterruptibly
             loops.shutdownGracefully(0, 1, TimeUnit.SECONDS);

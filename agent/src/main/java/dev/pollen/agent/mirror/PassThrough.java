@@ -35,16 +35,32 @@ final class PassThrough {
     /** @return whether the connection may serve another request */
     boolean forward(Exchange ex, URI uri, String reason) throws IOException {
         ex.route = "passthrough";
-        ex.reason = reason;
         ex.upstream = uri.toString();
         UpstreamClient.Response answer;
         try {
-            answer = upstream.send(new UpstreamClient.Request(ex.method, uri, ex.forwardedHeaders(), ex.body));
+            answer = ask(ex, uri);
         } catch (IOException | PollenException e) {
-            log.debug("event=mirror_upstream_failed upstream={} error=\"{}\"", uri, e.toString());
-            return Responses.error(ex, HttpResponseStatus.BAD_GATEWAY, "upstream_unreachable",
-                    "registry " + uri.getRawAuthority() + " could not be asked: " + e.getMessage());
+            return unreachable(ex, uri, e, reason);
         }
+        return relay(ex, answer, reason);
+    }
+
+    /** The client's request as the registry at {@code uri} answers it; the answer's body is the caller's to close. */
+    UpstreamClient.Response ask(Exchange ex, URI uri) throws IOException {
+        return upstream.send(new UpstreamClient.Request(ex.method, uri, ex.forwardedHeaders(), ex.body));
+    }
+
+    /** The 502 for a registry that gave no answer: containerd then tries its next host. */
+    boolean unreachable(Exchange ex, URI uri, Exception e, String reason) throws IOException {
+        log.debug("event=mirror_upstream_failed upstream={} error=\"{}\"", uri, e.toString());
+        ex.reason = reason;
+        return Responses.error(ex, HttpResponseStatus.BAD_GATEWAY, "upstream_unreachable",
+                "registry " + uri.getRawAuthority() + " could not be asked: " + e.getMessage());
+    }
+
+    /** Sends the registry's {@code answer} on unchanged, its body streamed, and closes it. */
+    boolean relay(Exchange ex, UpstreamClient.Response answer, String reason) throws IOException {
+        ex.reason = reason;
         try (InputStream body = answer.body()) {
             HttpResponse response = new DefaultHttpResponse(ex.version, HttpResponseStatus.valueOf(answer.status()));
             HopByHop hop = HopByHop.of(answer.headers().getOrDefault("connection", List.of()));

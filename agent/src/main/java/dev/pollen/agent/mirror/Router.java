@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
  * goes to the registry {@link Registries} picks, without {@code ns} (some registries answer 400 to it); an
  * absolute-form request (a client using this as an HTTP proxy) goes where it names, through a matching rule's
  * {@code redirect} or {@code useTLS}. Either way, a url that a rule matches and that names a blob by a sha256
- * digest goes through P2P.
+ * digest goes through P2P, and GET or HEAD of a manifest is answered by the manifest store and tag memory
+ * ({@code proxy.manifests.enable}).
  */
 final class Router {
     /** A blob url whatever its digest: one whose digest is not sha256:<64 hex> is passed through for the registry to judge. */
@@ -26,8 +27,10 @@ final class Router {
     private final Registries registries;
     private final List<ProxyConfig.Rule> rules;
     private final List<Pattern> patterns;
+    private final boolean manifests;
 
     Router(ProxyConfig config) {
+        this.manifests = config.manifests().enable();
         this.registries = new Registries(config.registryMirror());
         this.rules = config.rules();
         this.patterns = config.rules().stream().map(ProxyConfig.Rule::pattern).toList();
@@ -42,15 +45,19 @@ final class Router {
         URI upstream = absolute ? forwarded(target) : mirrored(target, registryHeader);
         String url = upstream.toString();
         ContentDigest digest = TaskIds.blobDigest(url);
-        if (digest == null) {
+        RegistryObject object = RegistryObject.of(upstream);
+        if (manifests && object != null && object.kind() == RegistryObject.Kind.MANIFEST && (method.equals("GET") || method.equals("HEAD"))) {
+            return new Route.Manifest(upstream, object);
+        }
+        if (digest == null || object == null) {
             return new Route.PassThrough(upstream, ANY_BLOB.matcher(upstream.getRawPath()).find() ? "bad_digest" : "not_a_blob");
         }
         if (matchingRule(url) < 0) {
             return new Route.PassThrough(upstream, "rule");
         }
         return switch (method) {
-            case "GET" -> new Route.Blob(upstream, digest);
-            case "HEAD" -> new Route.StoredHead(upstream, digest);
+            case "GET" -> new Route.Blob(upstream, digest, object);
+            case "HEAD" -> new Route.StoredHead(upstream, digest, object);
             default -> new Route.PassThrough(upstream, "method");
         };
     }

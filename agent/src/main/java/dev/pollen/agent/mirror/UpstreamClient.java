@@ -85,6 +85,17 @@ final class UpstreamClient implements AutoCloseable {
         }
     }
 
+    /**
+     * One request with no body and no redirect followed (a 3xx is the registry's answer): the status alone.
+     * The access check and the registry's ping ask this way.
+     */
+    int probe(String method, URI uri, List<Map.Entry<String, String>> headers) throws IOException {
+        policy.check(uri, false);
+        HttpResponse<InputStream> response = exchange(new Request(method, uri, headers, new byte[0]), uri, true);
+        response.body().close();
+        return response.statusCode();
+    }
+
     private static URI next(URI from, String location) throws IOException {
         URI next;
         try {

@@ -50,6 +50,8 @@ final class FakeRegistry implements AutoCloseable {
     final List<Seen> seen = new CopyOnWriteArrayList<>();
     /** Body bytes sent for blob paths. */
     final AtomicLong blobBytes = new AtomicLong();
+    /** When set, answers every request before any handler or blob: a registry that is down says 503 to all. */
+    volatile Function<Seen, Answer> before;
     /** Sleep between 64 KiB chunks of a blob body, to make a transfer slow. */
     volatile long chunkPauseMillis;
 
@@ -86,6 +88,10 @@ final class FakeRegistry implements AutoCloseable {
         handlers.put(path, handler);
     }
 
+    List<Seen> requestsTo(String method, String path) {
+        return requestsTo(path).stream().filter(s -> s.method().equals(method)).toList();
+    }
+
     List<Seen> requestsTo(String path) {
         return seen.stream().filter(s -> s.path().equals(path)).toList();
     }
@@ -103,7 +109,7 @@ final class FakeRegistry implements AutoCloseable {
         Seen s = new Seen(ex.getRequestMethod(), path, ex.getRequestURI().getRawQuery(), Map.copyOf(ex.getRequestHeaders()));
         seen.add(s);
         try (ex) {
-            Function<Seen, Answer> handler = handlers.get(path);
+            Function<Seen, Answer> handler = before != null ? before : handlers.get(path);
             if (handler != null) {
                 Answer a = handler.apply(s);
                 if (a != null) {

@@ -27,6 +27,8 @@ class ProxyConfigTest {
         assertThat(p.server().port()).isEqualTo(4001);
         assertThat(p.rules()).extracting(ProxyConfig.Rule::regex).containsExactly("/v2/.*/blobs/sha256:.*");
         assertThat(p.registryMirror().addr()).isEqualTo("https://registry-1.docker.io");
+        assertThat(p.authorization()).isEqualTo(MirrorFixture.CHECKED);
+        assertThat(p.manifests()).isEqualTo(MirrorFixture.KEPT);
     }
 
     @Test
@@ -64,5 +66,11 @@ class ProxyConfigTest {
                 .hasMessageContaining("proxy.rules[].regex");
         assertThatThrownBy(() -> new ConfigLoader().load(null, Map.of(), Map.of("proxy.registryMirror.addr", "registry-1.docker.io")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("proxy.registryMirror.addr");
+        for (Map.Entry<String, String> bad : Map.of("proxy.authorization.ttl", "0s", "proxy.authorization.cacheSize", "0",
+                "proxy.authorization.offlineTTL", "-1s", "proxy.manifests.tagTTL", "-1s", "proxy.manifests.maxStale", "0s").entrySet()) {
+            assertThatThrownBy(() -> new ConfigLoader().load(null, Map.of(), Map.of(bad.getKey(), bad.getValue())))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining(bad.getKey());
+        }
+        assertThat(new ConfigLoader().load(null, Map.of(), Map.of("proxy.manifests.tagTTL", "0s")).proxy().manifests().tagTTL()).isZero();
     }
 }

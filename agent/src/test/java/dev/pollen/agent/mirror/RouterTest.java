@@ -13,7 +13,8 @@ class RouterTest {
 
     private static Router router(List<ProxyConfig.Rule> rules) {
         return new Router(new ProxyConfig(new ProxyConfig.Server(true, "127.0.0.1", 0, 1, Duration.ofSeconds(1)), rules,
-                new ProxyConfig.RegistryMirror("https://default.example", List.of("127.0.0.1:5000", "plain.example"))));
+                new ProxyConfig.RegistryMirror("https://default.example", List.of("127.0.0.1:5000", "plain.example")),
+                ProxyConfig.Authorization.off(), ProxyConfig.Manifests.off()));
     }
 
     private static final Router ROUTER = router(List.of(new ProxyConfig.Rule("/v2/.*/blobs/sha256:.*", false, null)));
