@@ -105,7 +105,8 @@ class ContainerImageTest {
                 // pod that runs dfget shares a hostPath with the agent.
                 "-v", outputs + ":" + outputs, IMAGE,
                 "--download.server.socketPath=/run/pollen/dfdaemon.sock", "--storage.dir=/tmp/storage",
-                "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort());
+                "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(), "--metrics.server.port=0",
+                "--health.server.port=0");
         return name;
     }
 

@@ -272,6 +272,11 @@ public final class Swarm implements BeforeEachCallback, AfterEachCallback {
         return scheduler;
     }
 
+    /** The swarm's network, for more nodes of the test's own (a registry, say); null before {@link #start()}. */
+    public Netns network() {
+        return net;
+    }
+
     /** {@code IP:PORT} of the scheduler, as the agents are configured with it. */
     public String schedulerAddress() {
         return schedulerNode.ip() + ":" + SCHEDULER_PORT;

@@ -27,16 +27,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * yes, remembered per credential hash, registry, repository and object; a 4xx is the registry's no, never remembered
  * (the client fetches a token and asks again at once); a registry that cannot be asked leaves a recent yes standing
  * for {@code offlineTTL}, and otherwise no answer. A registry whose {@code /v2/} lets anonymous clients in has no
- * authentication: its objects need no check ({@code skipOpenRegistries}).
+ * authentication: its objects need no check ({@code skipOpenRegistries}); nor does an object any anonymous client may
+ * read ({@link AnonymousRead}: a public repository, also behind a registry that hands out anonymous tokens).
  */
 final class AccessCheck {
     /** Headers of the client that are not for the check (the HEAD has no body, and no part of one). */
     private static final Set<String> NOT_FOR_CHECK = Set.of("range", "if-range", "x-pollen-source", "x-pollen-reason");
+    private static final Set<String> CREDENTIALS = Set.of("authorization", "proxy-authorization", "cookie");
 
     sealed interface Verdict permits Allowed, Refused, Unconfirmed {
     }
 
-    /** @param how {@code off}, {@code open}, {@code cached}, {@code confirmed} or {@code offline}, for the log line */
+    /** @param how {@code off}, {@code open}, {@code public}, {@code cached}, {@code confirmed} or {@code offline}, for the log line */
     record Allowed(String how) implements Verdict {
     }
 
@@ -48,7 +50,8 @@ final class AccessCheck {
     record Unconfirmed(String cause) implements Verdict {
     }
 
-    private record Openness(boolean open, Instant learnedAt) {
+    /** What a registry said about anonymous access, and when. */
+    private record Learned(boolean yes, Instant learnedAt) {
     }
 
     private final ProxyConfig.Authorization config;
@@ -56,7 +59,9 @@ final class AccessCheck {
     private final PassThrough passThrough;
     private final Clock clock;
     private final LruMap<Instant> cache;
-    private final Map<String, Openness> registries = new ConcurrentHashMap<>();
+    private final AnonymousRead anonymous;
+    private final LruMap<Learned> publicObjects;
+    private final Map<String, Learned> registries = new ConcurrentHashMap<>();
 
     AccessCheck(ProxyConfig.Authorization config, UpstreamClient upstream, PassThrough passThrough, Clock clock) {
         this.config = config;
@@ -64,6 +69,8 @@ final class AccessCheck {
         this.passThrough = passThrough;
         this.clock = clock;
         this.cache = new LruMap<>(config.cacheSize());
+        this.anonymous = new AnonymousRead(upstream);
+        this.publicObjects = new LruMap<>(config.cacheSize());
     }
 
     /**
@@ -101,6 +108,9 @@ final class AccessCheck {
         if (open(object)) {
             return new Allowed("open");
         }
+        if (isPublic(uri, object, headers(client, false))) {
+            return new Allowed("public");
+        }
         String credential = credential(client);
         String key = objectKey(credential, object);
         Instant now = clock.instant();
@@ -111,7 +121,7 @@ final class AccessCheck {
         }
         int status;
         try {
-            status = upstream.probe("HEAD", uri, headers(client));
+            status = upstream.probe("HEAD", uri, headers(client, true)).status();
         } catch (IOException | PollenException e) {
             return offline(at, now, e.getMessage());
         }
@@ -141,8 +151,9 @@ final class AccessCheck {
         if (!config.enable()) {
             return true;
         }
-        Openness known = registries.get(object.registry());
-        if (config.skipOpenRegistries() && known != null && known.open()) {
+        Learned known = registries.get(object.registry());
+        Learned repository = publicObjects.get(repositoryKey("", object));
+        if (config.skipOpenRegistries() && known != null && known.yes() || repository != null && repository.yes()) {
             return true;
         }
         Instant now = clock.instant();
@@ -176,24 +187,50 @@ final class AccessCheck {
             return false;
         }
         Instant now = clock.instant();
-        Openness known = registries.get(object.registry());
+        Learned known = registries.get(object.registry());
         if (known != null && now.isBefore(known.learnedAt().plus(config.anonymousTTL()))) {
-            return known.open();
+            return known.yes();
         }
         try {
-            int status = upstream.probe("GET", object.ping(), List.of());
+            int status = upstream.probe("GET", object.ping(), List.of()).status();
             if (status == 200 || status == 401 || status == 403) {
-                registries.put(object.registry(), new Openness(status == 200, now));
+                registries.put(object.registry(), new Learned(status == 200, now));
                 return status == 200;
             }
         } catch (IOException | PollenException e) {
-            // not learned now: what was known stands for a while (below)
+            // not learned now: what was known stands (below)
         }
-        return known != null && known.open();
+        return known != null && known.yes();
     }
 
-    private static List<Map.Entry<String, String>> headers(Exchange client) {
-        return client.forwardedHeaders().stream().filter(h -> !NOT_FOR_CHECK.contains(h.getKey().toLowerCase(Locale.ROOT))).toList();
+    /**
+     * Whether an anonymous client may read the object (a public repository: Docker Hub's library images), asked every
+     * {@code anonymousTTL}; while the registry cannot say, what it last said holds.
+     */
+    private boolean isPublic(URI uri, RegistryObject object, List<Map.Entry<String, String>> anonymousHeaders) {
+        String key = objectKey("", object);
+        Instant now = clock.instant();
+        Learned known = publicObjects.get(key);
+        if (known != null && now.isBefore(known.learnedAt().plus(config.anonymousTTL()))) {
+            return known.yes();
+        }
+        Boolean allowed = anonymous.allowed(uri, object.repository(), anonymousHeaders);
+        if (allowed == null) {
+            return known != null && known.yes();
+        }
+        publicObjects.put(key, new Learned(allowed, now));
+        if (allowed) {
+            publicObjects.put(repositoryKey("", object), new Learned(true, now));
+        }
+        return allowed;
+    }
+
+    /** The client's headers for a check: with its credentials, or without them for the anonymous question. */
+    private static List<Map.Entry<String, String>> headers(Exchange client, boolean credentials) {
+        return client.forwardedHeaders().stream()
+                .filter(h -> !NOT_FOR_CHECK.contains(h.getKey().toLowerCase(Locale.ROOT)))
+                .filter(h -> credentials || !CREDENTIALS.contains(h.getKey().toLowerCase(Locale.ROOT)))
+                .toList();
     }
 
     /** A hash of the client's credentials ({@code Authorization}, every value), or "" for an anonymous client. */

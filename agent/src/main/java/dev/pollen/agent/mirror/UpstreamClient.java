@@ -85,15 +85,23 @@ final class UpstreamClient implements AutoCloseable {
         }
     }
 
+    /** A probe's answer: the status and the headers, the body left unread. */
+    record Probe(int status, Map<String, List<String>> headers) {
+        List<String> header(String name) {
+            return headers.entrySet().stream().filter(h -> h.getKey().equalsIgnoreCase(name)).findFirst()
+                    .map(Map.Entry::getValue).orElse(List.of());
+        }
+    }
+
     /**
-     * One request with no body and no redirect followed (a 3xx is the registry's answer): the status alone.
+     * One request with no body and no redirect followed (a 3xx is the registry's answer), its body left unread.
      * The access check and the registry's ping ask this way.
      */
-    int probe(String method, URI uri, List<Map.Entry<String, String>> headers) throws IOException {
+    Probe probe(String method, URI uri, List<Map.Entry<String, String>> headers) throws IOException {
         policy.check(uri, false);
         HttpResponse<InputStream> response = exchange(new Request(method, uri, headers, new byte[0]), uri, true);
         response.body().close();
-        return response.statusCode();
+        return new Probe(response.statusCode(), response.headers().map());
     }
 
     private static URI next(URI from, String location) throws IOException {

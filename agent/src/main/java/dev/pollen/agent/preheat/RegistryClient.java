@@ -2,14 +2,13 @@ package dev.pollen.agent.preheat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pollen.agent.origin.WwwAuthenticate;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -119,15 +118,9 @@ final class RegistryClient {
     }
 
     private String token(ImageReference image, WwwAuthenticate.Challenge bearer) throws RegistryException {
-        String scope = bearer.param("scope") != null ? bearer.param("scope") : "repository:" + image.repository() + ":pull";
-        StringBuilder url = new StringBuilder(bearer.param("realm")).append(bearer.param("realm").contains("?") ? '&' : '?')
-                .append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
-        if (bearer.param("service") != null) {
-            url.append("&service=").append(URLEncoder.encode(bearer.param("service"), StandardCharsets.UTF_8));
-        }
         URI realm;
         try {
-            realm = URI.create(url.toString());
+            realm = URI.create(bearer.tokenUrl("repository:" + image.repository() + ":pull"));
         } catch (IllegalArgumentException e) {
             throw new RegistryException("registry " + image.registry() + " names a bad token realm " + bearer.param("realm"));
         }

@@ -146,6 +146,41 @@ class MirrorAccessTest {
     }
 
     @Test
+    void aPublicLayerBehindAnonymousTokensGoesToAnyoneWithNoCheckPerClientAndSurvivesAnOutage() throws Exception {
+        // As Docker Hub: every request needs a Bearer token, and the realm hands one to anyone for a public repository.
+        String pub = "/v2/library/pub/blobs/" + registry.blob("library/pub", content);
+        String challenge = "Bearer realm=\"" + registry.base() + "/token\",service=\"registry\",scope=\"repository:library/pub:pull\"";
+        registry.handle("/token", s -> FakeRegistry.Answer.of(200, "{\"token\":\"anonymous-token\"}"));
+        registry.handle(pub, s -> s.header("Authorization").stream().anyMatch(a -> a.startsWith("Bearer "))
+                ? null : FakeRegistry.Answer.of(401, DENIED, "WWW-Authenticate", challenge));
+        URI uri = mirror.mirrorUri(pub, registry.hostPort());
+
+        assertThat(mirror.get(uri, "Authorization", "Bearer token-of-client-1").body()).isEqualTo(content);
+        int checks = registry.requestsTo("HEAD", pub).size();
+        assertThat(registry.requestsTo("GET", "/token")).hasSize(1);
+        assertThat(mirror.get(uri, "Authorization", "Bearer token-of-client-2").body()).isEqualTo(content);
+        assertThat(registry.requestsTo("HEAD", pub)).as("public: no check per client").hasSize(checks);
+
+        registry.before = s -> FakeRegistry.Answer.of(503, "down");
+        clock.skip(Duration.ofHours(5));
+        HttpResponse<byte[]> down = mirror.get(uri, "Authorization", "Bearer token-of-client-3");
+        assertThat(down.statusCode()).isEqualTo(200);
+        assertThat(down.body()).isEqualTo(content);
+    }
+
+    @Test
+    void anAnonymousTokenThatOpensNothingLeavesTheCheckPerClient() throws Exception {
+        String challenge = "Bearer realm=\"" + registry.base() + "/token\",service=\"registry\"";
+        registry.handle("/token", s -> FakeRegistry.Answer.of(200, "{\"access_token\":\"anonymous-token\"}"));
+        registry.handle(path, s -> s.header("Authorization").contains(ALICE) ? null
+                : FakeRegistry.Answer.of(401, DENIED, "WWW-Authenticate", challenge));
+        mirror.get(blob(), "Authorization", ALICE);
+
+        assertThat(registry.requestsTo("GET", "/token").getFirst().query()).contains("scope=repository%3Aprivate%2Fapp%3Apull");
+        assertThat(mirror.get(blob(), "Authorization", "Bearer anonymous-token").statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void checksOffServeWhatIsHeldToAnyone() throws Exception {
         start(dev.pollen.agent.config.ProxyConfig.Authorization.off());
         mirror.get(blob(), "Authorization", ALICE);

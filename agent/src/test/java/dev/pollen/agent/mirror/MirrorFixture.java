@@ -1,6 +1,7 @@
 package dev.pollen.agent.mirror;
 
 import dev.pollen.agent.config.ProxyConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginPolicy;
@@ -42,12 +43,13 @@ final class MirrorFixture implements AutoCloseable {
                   ProxyConfig.Manifests manifests, Clock clock) throws IOException {
         storage = new Storage(dir.resolve("store"));
         origin = new OriginClient(1, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(10));
-        tasks = new TaskManager(storage, origin, work, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, origin, work, 4, Clock.systemUTC(), null, AgentMetrics.none());
         ProxyConfig config = new ProxyConfig(new ProxyConfig.Server(true, "127.0.0.1", 0, 1, idleTimeout),
                 List.of(new ProxyConfig.Rule("/v2/.*/blobs/sha256:.*", false, null)),
                 new ProxyConfig.RegistryMirror(defaultRegistry, insecure), authorization, manifests);
         server = MirrorServer.start(config, tasks, new ManifestStore(dir.resolve("store"), clock), Duration.ofSeconds(2),
-                Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL, clock);
+                Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL, clock,
+                AgentMetrics.none());
     }
 
     int port() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.FreeSpaceFloor;
 import dev.pollen.agent.config.GcConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +42,7 @@ class GarbageCollectorTest {
     private GarbageCollector gc(Storage storage, long quota, Duration ttl, Set<String> busy, String minFree, DiskSpace disk) {
         GcConfig.Policy policy = new GcConfig.Policy(ttl, new ByteSize(quota), 80, 60, FreeSpaceFloor.parse(minFree));
         return new GarbageCollector(storage, policy, Clock.fixed(NOW, ZoneOffset.UTC),
-                (id, action) -> !busy.contains(id) && action.test(id), disk);
+                (id, action) -> !busy.contains(id) && action.test(id), disk, AgentMetrics.none());
     }
 
     /** A disk of {@code total} bytes holding the store's tasks and {@code others} bytes that are not Pollen's. */

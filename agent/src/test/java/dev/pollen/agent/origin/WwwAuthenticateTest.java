@@ -1,4 +1,4 @@
-package dev.pollen.agent.preheat;
+package dev.pollen.agent.origin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,5 +1,7 @@
-package dev.pollen.agent.preheat;
+package dev.pollen.agent.origin;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,11 +14,26 @@ import java.util.Map;
  * one header, separated by commas. A registry sends {@code Bearer realm="…",service="…",scope="…"} or
  * {@code Basic realm="…"}.
  */
-final class WwwAuthenticate {
+public final class WwwAuthenticate {
     /** @param scheme lowercase ({@code bearer}, {@code basic}); parameter names lowercase too */
-    record Challenge(String scheme, Map<String, String> params) {
-        String param(String name) {
+    public record Challenge(String scheme, Map<String, String> params) {
+        public String param(String name) {
             return params.get(name);
+        }
+
+        /**
+         * The url a Bearer challenge sends a client to for its token: the realm with the challenge's {@code scope}
+         * (else {@code defaultScope}) and {@code service}, as the distribution token spec has it.
+         */
+        public String tokenUrl(String defaultScope) {
+            String realm = param("realm");
+            String scope = param("scope") != null ? param("scope") : defaultScope;
+            StringBuilder url = new StringBuilder(realm).append(realm.contains("?") ? '&' : '?')
+                    .append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
+            if (param("service") != null) {
+                url.append("&service=").append(URLEncoder.encode(param("service"), StandardCharsets.UTF_8));
+            }
+            return url.toString();
         }
     }
 
@@ -28,7 +45,7 @@ final class WwwAuthenticate {
     }
 
     /** Every challenge of the header; unparseable rest is dropped, never thrown on (it comes from the network). */
-    static List<Challenge> parse(String header) {
+    public static List<Challenge> parse(String header) {
         return header == null ? List.of() : new WwwAuthenticate(header).challenges();
     }
 
