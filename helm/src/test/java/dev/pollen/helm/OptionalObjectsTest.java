@@ -32,6 +32,17 @@ class OptionalObjectsTest {
     }
 
     @Test
+    void everyFieldOfEveryObjectIsOneKubernetesKnows() {
+        for (Manifests m : List.of(DEFAULTS, ALL)) {
+            for (HasMetadata o : m.all()) {
+                if (!(o instanceof GenericKubernetesResource)) {
+                    assertThat(UnknownFields.of(o)).as("fields of %s %s unknown to Kubernetes", o.getKind(), o.getMetadata().getName()).isEmpty();
+                }
+            }
+        }
+    }
+
+    @Test
     void serviceMonitorScrapesTheMetricsPortOfEveryComponentsService() {
         GenericKubernetesResource monitor = ALL.generic("ServiceMonitor", "");
         Map<String, Object> spec = monitor.get("spec");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The rendered PrometheusRule's groups through Prometheus' own tool: {@code promtool check rules} on them as rendered,
- * and {@code promtool test rules} with a small input series per alert, on which it fires, and one on which it does not.
+ * and {@code promtool test rules} with a small input series per alert, on which it fires, and one on which it does not;
+ * the Grafana dashboard's queries through {@code promtool check rules} too.
  */
 class PrometheusRuleTest {
     private static final List<String> ALERTS = List.of(
@@ -66,6 +68,26 @@ class PrometheusRuleTest {
         Result test = promtool("test", "rules", tests.toString());
         assertThat(test.exit()).as("promtool test rules:%n%s", test.output()).isZero();
         assertThat(test.output()).contains("SUCCESS");
+    }
+
+    /** Grafana's variables replaced by values, each panel query is a recording rule promtool must accept. */
+    @Test
+    void dashboardQueriesArePromQL() throws Exception {
+        Manifests m = PollenChart.render(Map.of("metrics.grafanaDashboard.enable", true));
+        JsonNode dashboard = Manifests.read(m.get(ConfigMap.class, "ConfigMap", "dashboard").getData().get("pollen.json"));
+        List<Map<String, String>> rules = new ArrayList<>();
+        for (JsonNode panel : dashboard.path("panels")) {
+            for (JsonNode target : panel.path("targets")) {
+                String expr = target.path("expr").asText().replace("$__rate_interval", "5m")
+                        .replace("$job", ".*").replace("$scheduler", ".*");
+                rules.add(Map.of("record", "dashboard:panel" + panel.path("id").asInt() + target.path("refId").asText(), "expr", expr));
+            }
+        }
+        assertThat(rules).hasSizeGreaterThanOrEqualTo(dashboard.path("panels").size());
+        Path file = dir.resolve("dashboard-rules.yaml");
+        Manifests.write(Map.of("groups", List.of(Map.of("name", "dashboard", "rules", rules))), file);
+        Result check = promtool("check", "rules", file.toString());
+        assertThat(check.exit()).as("promtool check rules on the dashboard's queries:%n%s", check.output()).isZero();
     }
 
     private record Result(int exit, String output) {
