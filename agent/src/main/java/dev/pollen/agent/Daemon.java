@@ -79,6 +79,7 @@ public final class Daemon implements AutoCloseable {
 
     /** How often the health verdict is taken again without a probe asking, so the socket's gRPC health follows it. */
     private static final Duration HEALTH_RECHECK = Duration.ofSeconds(5);
+    private static final String DOWNLOAD_SERVICE = "dfdaemon.v2.DfdaemonDownload";
 
     private final Deque<AutoCloseable> parts;
     private final Readiness readiness;
@@ -177,6 +178,7 @@ public final class Daemon implements AutoCloseable {
 
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
+            UploadGrpcServer uploadServer = null;
             if (p2p != null) {
                 // Peers can only find this node through a scheduler, so without one no peer port is opened.
                 SuperSeeding superSeeding = SuperSeeding.of(config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO);
@@ -210,6 +212,7 @@ public final class Daemon implements AutoCloseable {
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
                         UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);
+                uploadServer = upload;
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
                         .setType(config.seedPeer().enable() ? 1 : 0)
@@ -240,13 +243,18 @@ public final class Daemon implements AutoCloseable {
                 mirror = mirrorServer.address().getHostString() + ":" + mirrorServer.address().getPort();
             }
 
+            if (uploadServer != null) {
+                UploadGrpcServer peers = uploadServer;
+                grpcHealth(peers.health(), false, UploadGrpcServer.SERVICE);
+                readiness.onChange(serves -> grpcHealth(peers.health(), serves, UploadGrpcServer.SERVICE));
+            }
             UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download),
                     new UdsGrpcServer.Threads(threads.udsEventLoops(), threads.udsControlThreads()));
             parts.push(server);
             // The socket's gRPC health says what /healthy says: NOT_SERVING until every part is up, while storage is not
             // writable, and from the moment the daemon starts to stop.
-            grpcHealth(server.health(), false);
-            readiness.onChange(serves -> grpcHealth(server.health(), serves));
+            grpcHealth(server.health(), false, DOWNLOAD_SERVICE);
+            readiness.onChange(serves -> grpcHealth(server.health(), serves, DOWNLOAD_SERVICE));
             readiness.serving();
             log.info("event=ready socket={} storage={} pid={} host={} ports={} mirror={} schedulers={} metrics={} health={}",
                     config.download().server().socketPath(), config.storage().dir(), ProcessHandle.current().pid(),
@@ -274,10 +282,11 @@ public final class Daemon implements AutoCloseable {
                 : "storage.dir " + dir + " is not a writable directory (fix: its permissions or mount, or point storage.dir elsewhere)";
     }
 
-    private static void grpcHealth(HealthStatusManager health, boolean serves) {
+    /** The whole server ({@code ""}) and its one service say what /healthy says. */
+    private static void grpcHealth(HealthStatusManager health, boolean serves, String service) {
         ServingStatus status = serves ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
         health.setStatus("", status);
-        health.setStatus("dfdaemon.v2.DfdaemonDownload", status);
+        health.setStatus(service, status);
     }
 
     /** The carrier threads of virtual threads: the JVM's default unless set by DfdaemonCommand or a flag. */

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.pollen.e2e.TestFiles.TestFile;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -70,6 +74,9 @@ class MetricsTest {
         assertThat(sample(first, "pollen_back_to_source_total{reason=\"scheduler_decided\"}")).isEqualTo(1);
         assertThat(sample(first, "pollen_scheduler_connected")).isEqualTo(1);
         assertThat(sample(first, "pollen_tasks_stored")).isEqualTo(1);
+        try (DaemonChannel upload = DaemonChannel.tcp("127.0.0.2", MixedCluster.uploadPort(first))) {
+            assertThat(grpcHealth(upload)).as("the upload port's gRPC health").isEqualTo("SERVING");
+        }
 
         Dfget.Result fromPeer = second.dfget().download(origin.url("/metrics.bin"), work.resolve("second.bin"));
         assertThat(fromPeer.exitCode()).as(fromPeer.toString()).isZero();
@@ -101,6 +108,9 @@ class MetricsTest {
     void healthIsOkWhileServingAnd503WhileStopping() throws Exception {
         DaemonProcess daemon = daemons.start();
         assertThat(health(daemon)).isEqualTo("200 OK");
+        try (DaemonChannel socket = DaemonChannel.uds(daemon.socket())) {
+            assertThat(grpcHealth(socket)).isEqualTo("SERVING");
+        }
         assertThat(get(scheduler.metricsPort(), "/healthy")).isEqualTo("200 OK");
 
         // A download in flight holds the stopping daemon up to its grace period: /healthy says so meanwhile.
@@ -111,6 +121,9 @@ class MetricsTest {
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(daemon::terminate);
         await("/healthy to say the daemon is stopping").pollInterval(Duration.ofMillis(20))
                 .until(() -> get(healthPort, "/healthy").equals("503 stopping"));
+        try (DaemonChannel socket = DaemonChannel.uds(daemon.socket())) {
+            assertThat(grpcHealth(socket)).as("the socket's gRPC health while stopping").isNotEqualTo("SERVING");
+        }
         assertThat(slow.await(Duration.ofSeconds(60)).exitCode()).isZero();
         assertThat(exit.join()).isEqualTo(143);
     }
@@ -126,6 +139,16 @@ class MetricsTest {
         assertThat(get(daemon.healthPort(), "/metrics")).startsWith("404 ");
         assertThat(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + daemon.metricsPort() + "/metrics"))
                 .DELETE().build(), HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(405);
+    }
+
+    /** The server's gRPC health status, or the status code of the failed check (a stopping server takes no new calls). */
+    private static String grpcHealth(DaemonChannel channel) {
+        try {
+            return HealthGrpc.newBlockingStub(channel.channel()).withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .check(HealthCheckRequest.getDefaultInstance()).getStatus().name();
+        } catch (StatusRuntimeException e) {
+            return e.getStatus().getCode().name();
+        }
     }
 
     private static DaemonProcess agent(String ip) {
