@@ -151,6 +151,17 @@ class MetricsTest {
         }
     }
 
+    @Test
+    void aMetricsPortInUseStopsTheStartWithOneLineNamingTheKey() throws Exception {
+        DaemonProcess first = daemons.start();
+        DaemonProcess.Spec spec = daemons.newSpec().withFlags("--metrics.server.port=" + first.metricsPort());
+        DaemonProcess refused = daemons.launch(spec).expectErrors("event=startup_failed");
+        assertThat(refused.awaitExit(Duration.ofSeconds(30))).as(refused.toString()).isEqualTo(14);
+        assertThat(refused.stderr().strip()).startsWith("dfdaemon: cannot listen on 0.0.0.0:" + first.metricsPort() + " for metrics: ")
+                .contains("(fix: free the port, set metrics.server.port (0 picks a free one) or metrics.server.enable=false)")
+                .doesNotContain("\tat ");
+    }
+
     private static DaemonProcess agent(String ip) {
         return MixedCluster.startAgent(daemons, ip, "127.0.0.1:" + scheduler.port());
     }
