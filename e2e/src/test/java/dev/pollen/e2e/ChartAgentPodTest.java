@@ -199,7 +199,10 @@ class ChartAgentPodTest {
         for (ObjectNode o : objects) {
             yaml.append("---\n").append(YAML.writeValueAsString(o).replaceFirst("^---\n", ""));
             if (o.path("kind").asText().equals("Pod")) {
-                pods.add(o.at("/metadata/name").asText());
+                String name = o.at("/metadata/name").asText();
+                // A run killed before its clean-up left this pod behind: its name would be taken.
+                Podman.run("pod", "rm", "-f", name);
+                pods.add(name);
             }
         }
         Path file = Files.writeString(Files.createTempFile(dir, "kube", ".yaml"), yaml);
