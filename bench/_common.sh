@@ -82,6 +82,7 @@ start_agent() {
   shift
   "$BIN/dfdaemon" --download.server.socketPath="$WORK/$n.sock" --storage.dir="$WORK/store-$n" \
     --host.ip="127.0.0.$n" --upload.server.ip="127.0.0.$n" --upload.server.port=0 --storage.server.tcpPort=0 \
+    --metrics.server.port=0 --health.server.port=0 \
     --scheduler.addresses="127.0.0.1:$SCHED_PORT" "$@" > "$WORK/agent-$n.log" 2>&1 &
   pids+=($!)
 }

@@ -6,6 +6,7 @@ import dev.pollen.agent.config.GcConfig;
 import dev.pollen.agent.config.LinkSpeed;
 import dev.pollen.agent.config.ThreadsConfig;
 import dev.pollen.agent.config.UploadCapacity;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.mirror.MirrorServer;
 import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.agent.origin.OriginClient;
@@ -14,6 +15,7 @@ import dev.pollen.agent.peer.VortexClient;
 import dev.pollen.agent.api.DfdaemonDownloadService;
 import dev.pollen.agent.api.SocketGuard;
 import dev.pollen.agent.api.UdsGrpcServer;
+import dev.pollen.agent.storage.DiskSpace;
 import dev.pollen.agent.storage.GarbageCollector;
 import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.storage.Storage;
@@ -30,17 +32,28 @@ import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
 import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.upload.vortex.VortexServer;
+import dev.pollen.monitoring.Endpoint;
+import dev.pollen.monitoring.Endpoints;
+import dev.pollen.monitoring.JvmMetrics;
+import dev.pollen.monitoring.MonitoringServer;
+import dev.pollen.monitoring.Readiness;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Network;
 import dev.pollen.scheduler.client.SchedulerClient;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -64,10 +77,16 @@ public final class Daemon implements AutoCloseable {
     /** The JDK's property for the virtual-thread scheduler's parallelism (read when the first virtual thread starts). */
     public static final String VIRTUAL_THREAD_PARALLELISM = "jdk.virtualThreadScheduler.parallelism";
 
-    private final Deque<AutoCloseable> parts;
+    /** How often the health verdict is taken again without a probe asking, so the socket's gRPC health follows it. */
+    private static final Duration HEALTH_RECHECK = Duration.ofSeconds(5);
+    private static final String DOWNLOAD_SERVICE = "dfdaemon.v2.DfdaemonDownload";
 
-    private Daemon(Deque<AutoCloseable> parts) {
+    private final Deque<AutoCloseable> parts;
+    private final Readiness readiness;
+
+    private Daemon(Deque<AutoCloseable> parts, Readiness readiness) {
         this.parts = parts;
+        this.readiness = readiness;
     }
 
     /**
@@ -78,10 +97,31 @@ public final class Daemon implements AutoCloseable {
             throws IOException {
         log.info("event=threads {} virtual_thread_carriers={}", threads, virtualThreadCarriers());
         Deque<AutoCloseable> parts = new ArrayDeque<>();
+        Readiness readiness = new Readiness();
         try {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
             parts.push(guard);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            parts.push(registry::close);
+            parts.push(JvmMetrics.bindTo(registry));
+            AgentMetrics metrics = new AgentMetrics(registry);
+            // Up before the rest, so probes hear "starting" (503) while storage loads and the servers bind.
+            String metricsAt = "none";
+            if (config.metrics().server().enable()) {
+                MonitoringServer server = monitoring("metrics", config.metrics().server().ip(), config.metrics().server().port(),
+                        Map.of(Endpoints.METRICS, Endpoints.metrics(registry)));
+                parts.push(server);
+                metricsAt = config.metrics().server().ip() + ":" + server.port();
+            }
+            String healthAt = "none";
+            if (config.health().server().enable()) {
+                MonitoringServer server = monitoring("health", config.health().server().ip(), config.health().server().port(),
+                        Map.of(Endpoints.HEALTHY, Endpoints.health(readiness)));
+                parts.push(server);
+                healthAt = config.health().server().ip() + ":" + server.port();
+            }
             Storage storage = new Storage(config.storage().dir());
+            readiness.addCheck(() -> writable(storage.dir()));
             HostIdentity host = HostIdentity.of(config.host());
             ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
             // This host as announced to the scheduler and streamed by SyncHost: built once the upload ports are
@@ -107,8 +147,13 @@ public final class Daemon implements AutoCloseable {
             OriginClient originClient = new OriginClient(config.download(), (uri, redirect) -> origins.check(uri));
             parts.push(originClient);
             TaskManager tasks = new TaskManager(storage, originClient, work,
-                    config.download().concurrentPieceCount(), clock, p2p);
+                    config.download().concurrentPieceCount(), clock, p2p, metrics);
             parts.push(tasks);
+            metrics.watchTasks(tasks::activeCount, () -> storage.taskIds().size());
+            metrics.watchStorage(storage::usedBytes, config.gcPolicy().diskQuota().bytes(),
+                    () -> DiskSpace.FILE_STORE.usableBytes(storage.dir()));
+            P2p scheduled = p2p;
+            metrics.watchScheduler(() -> scheduled != null && scheduled.scheduler().connected());
             if (p2p != null) {
                 // A scheduler that restarted has forgotten what this node holds: tell it again (before start, below).
                 p2p.scheduler().onForgetting(new TaskReannouncer(storage, p2p.scheduler(), host.hostId(),
@@ -122,17 +167,20 @@ public final class Daemon implements AutoCloseable {
                     work.shutdownNow();
                 }
             });
-            GarbageCollector gc = new GarbageCollector(storage, config.gcPolicy(), clock, tasks::whenIdle);
+            GarbageCollector gc = new GarbageCollector(storage, config.gcPolicy(), clock, tasks::whenIdle, metrics);
             ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().name("housekeeping").daemon().factory());
             parts.push(housekeeping::shutdownNow);
             long every = config.gc().interval().toMillis();
             housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
+            housekeeping.scheduleWithFixedDelay(readiness::problem, HEALTH_RECHECK.toMillis(), HEALTH_RECHECK.toMillis(),
+                    TimeUnit.MILLISECONDS);
 
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";
+            UploadGrpcServer uploadServer = null;
             if (p2p != null) {
-                // Peers can only find this node through a scheduler, so without one no TCP port is opened.
+                // Peers can only find this node through a scheduler, so without one no peer port is opened.
                 SuperSeeding superSeeding = SuperSeeding.of(config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO);
                 UploadPieces pieces = new TaskPieces(tasks, superSeeding);
                 if (corruptUploads) {
@@ -153,6 +201,7 @@ public final class Daemon implements AutoCloseable {
                         .withSlotWait(config.upload().slotWait()),
                         pieces, lookups, clock);
                 parts.push(vortexServer);
+                metrics.watchUploads(vortexServer.stats()::bytesServed, vortexServer.stats()::uploading);
                 ExecutorService uploadCalls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("upload-rpc-", 0).factory());
                 parts.push(uploadCalls::shutdownNow);
                 UploadGrpcServer upload = UploadGrpcServer.start(
@@ -163,6 +212,7 @@ public final class Daemon implements AutoCloseable {
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
                         UploadGrpcServer.KeepAlive.DEFAULT);
                 parts.push(upload);
+                uploadServer = upload;
                 status.set(new HostStatus(Host.newBuilder()
                         .setId(host.hostId())
                         .setType(config.seedPeer().enable() ? 1 : 0)
@@ -175,6 +225,8 @@ public final class Daemon implements AutoCloseable {
                 p2p.scheduler().start();
                 parts.push(p2p.scheduler());
                 ports = "upload:" + upload.port() + ",piece:" + vortexServer.address().getPort();
+            } else {
+                metrics.watchUploads(() -> 0, () -> 0);
             }
 
             String mirror = "none";
@@ -186,24 +238,55 @@ public final class Daemon implements AutoCloseable {
                 MirrorServer mirrorServer = MirrorServer.start(config.proxy(), tasks, manifests,
                         config.download().backToSource().connectTimeout(), config.download().pieceTimeout(),
                         CaCertificates.readAll("download.backToSource.caCerts", config.download().backToSource().caCerts()),
-                        (uri, redirect) -> origins.check(uri), clock);
+                        (uri, redirect) -> origins.check(uri), clock, metrics);
                 parts.push(mirrorServer);
                 mirror = mirrorServer.address().getHostString() + ":" + mirrorServer.address().getPort();
             }
 
+            if (uploadServer != null) {
+                UploadGrpcServer peers = uploadServer;
+                grpcHealth(peers.health(), false, UploadGrpcServer.SERVICE);
+                readiness.onChange(serves -> grpcHealth(peers.health(), serves, UploadGrpcServer.SERVICE));
+            }
             UdsGrpcServer server = UdsGrpcServer.start(guard, config.download().server(), List.of(download),
                     new UdsGrpcServer.Threads(threads.udsEventLoops(), threads.udsControlThreads()));
             parts.push(server);
-            server.health().setStatus("", ServingStatus.SERVING);
-            server.health().setStatus("dfdaemon.v2.DfdaemonDownload", ServingStatus.SERVING);
-            log.info("event=ready socket={} storage={} pid={} host={} ports={} mirror={} schedulers={}",
+            // The socket's gRPC health says what /healthy says: NOT_SERVING until every part is up, while storage is not
+            // writable, and from the moment the daemon starts to stop.
+            grpcHealth(server.health(), false, DOWNLOAD_SERVICE);
+            readiness.onChange(serves -> grpcHealth(server.health(), serves, DOWNLOAD_SERVICE));
+            readiness.serving();
+            log.info("event=ready socket={} storage={} pid={} host={} ports={} mirror={} schedulers={} metrics={} health={}",
                     config.download().server().socketPath(), config.storage().dir(), ProcessHandle.current().pid(),
-                    host.hostId(), ports, mirror, config.scheduler().enabled() ? String.join(",", config.scheduler().addresses()) : "none");
-            return new Daemon(parts);
+                    host.hostId(), ports, mirror, config.scheduler().enabled() ? String.join(",", config.scheduler().addresses()) : "none",
+                    metricsAt, healthAt);
+            return new Daemon(parts, readiness);
         } catch (IOException | RuntimeException e) {
             closeAll(parts);
             throw e;
         }
+    }
+
+    private static MonitoringServer monitoring(String name, String ip, int port, Map<String, Endpoint> endpoints) throws IOException {
+        try {
+            return MonitoringServer.start(name, new InetSocketAddress(ip, port), endpoints);
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + ip + ":" + port + " for " + name + ": " + e.getMessage() + " (fix: free the port, set "
+                    + name + ".server.port (0 picks a free one) or " + name + ".server.enable=false)", e);
+        }
+    }
+
+    /** Null when the daemon can write its storage, else the one line /healthy answers. */
+    private static String writable(Path dir) {
+        return Files.isDirectory(dir) && Files.isWritable(dir) ? null
+                : "storage.dir " + dir + " is not a writable directory (fix: its permissions or mount, or point storage.dir elsewhere)";
+    }
+
+    /** The whole server ({@code ""}) and its one service say what /healthy says. */
+    private static void grpcHealth(HealthStatusManager health, boolean serves, String service) {
+        ServingStatus status = serves ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        health.setStatus("", status);
+        health.setStatus(service, status);
     }
 
     /** The carrier threads of virtual threads: the JVM's default unless set by DfdaemonCommand or a flag. */
@@ -231,6 +314,7 @@ public final class Daemon implements AutoCloseable {
     @Override
     public void close() {
         log.info("event=stopping");
+        readiness.stopping();
         closeAll(parts);
         log.info("event=stopped");
     }

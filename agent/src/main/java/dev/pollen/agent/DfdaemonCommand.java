@@ -9,6 +9,7 @@ import dev.pollen.agent.api.SocketStartupException;
 import dev.pollen.agent.setup.ContainerdConfigCommand;
 import dev.pollen.agent.preheat.PreheatCommand;
 import dev.pollen.agent.upload.CorruptingPieces;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.LinkedHashMap;
@@ -42,6 +43,8 @@ import picocli.CommandLine.Option;
             "13:the socket path is unusable"})
 public final class DfdaemonCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(DfdaemonCommand.class);
+    /** A port or the storage could not be used at start-up (after the socket's own codes, 10..13). */
+    static final int STARTUP_FAILED = 14;
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "YAML configuration file (dfdaemon.yaml key names).")
     Path config;
@@ -99,6 +102,11 @@ public final class DfdaemonCommand implements Callable<Integer> {
             log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
             System.err.println("dfdaemon: " + e.getMessage());
             return e.reason().exitCode();
+        } catch (IOException e) {
+            // A port in use or a directory it cannot use: the message names the key to change.
+            log.error("event=startup_failed message=\"{}\"", e.getMessage());
+            System.err.println("dfdaemon: " + e.getMessage());
+            return STARTUP_FAILED;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         long hardStopMillis = effective.download().server().shutdownGracePeriod().toMillis() + 15_000;

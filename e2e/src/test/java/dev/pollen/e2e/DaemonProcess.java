@@ -27,6 +27,8 @@ public final class DaemonProcess implements AutoCloseable {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
     static final Duration STOP_GRACE = Duration.ofSeconds(20);
     private static final String READY = "event=ready socket=";
+    private static final Pattern METRICS_PORT = Pattern.compile("event=ready .* metrics=\\S*:(\\d+)");
+    private static final Pattern HEALTH_PORT = Pattern.compile("event=ready .* health=\\S*:(\\d+)");
 
     /**
      * Where a daemon lives and how it is started; the same spec restarts it in the same place. The launcher is
@@ -67,6 +69,10 @@ public final class DaemonProcess implements AutoCloseable {
             cmd.add(Pollen.dfdaemon().toString());
             cmd.add("--download.server.socketPath=" + socket);
             cmd.add("--storage.dir=" + storage);
+            // Many daemons share this machine: free ports for the monitoring servers (the ready line names them);
+            // a test's own flags come later and win.
+            cmd.add("--metrics.server.port=0");
+            cmd.add("--health.server.port=0");
             cmd.addAll(flags);
             return cmd;
         }
@@ -142,6 +148,24 @@ public final class DaemonProcess implements AutoCloseable {
 
     public boolean isReady() {
         return stdout().contains(READY);
+    }
+
+    /** The port of {@code GET /metrics}, from the ready line. */
+    public int metricsPort() {
+        return readyPort(METRICS_PORT, "metrics");
+    }
+
+    /** The port of {@code GET /healthy}, from the ready line. */
+    public int healthPort() {
+        return readyPort(HEALTH_PORT, "health");
+    }
+
+    private int readyPort(Pattern pattern, String what) {
+        java.util.regex.Matcher m = pattern.matcher(stdout());
+        if (!m.find()) {
+            throw new AssertionError("no " + what + " port in the ready line:\n" + this);
+        }
+        return Integer.parseInt(m.group(1));
     }
 
     /** From launching the process to the time stamp of its ready line. */

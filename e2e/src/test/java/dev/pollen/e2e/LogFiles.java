@@ -19,7 +19,7 @@ final class LogFiles {
      */
     static final List<Pattern> BUG_SIGNS = List.of(
             Pattern.compile(" level=ERROR "),
-            Pattern.compile(" level=WARN .*\\bevent=(gc_failed|(task_)?close_failed|vortex_lookup_failed)\\b"),
+            Pattern.compile(" level=WARN .*\\bevent=(gc_failed|(task_)?close_failed|vortex_lookup_failed|monitoring_endpoint_failed)\\b"),
             Pattern.compile("^Exception in thread "),
             Pattern.compile("java\\.lang\\.OutOfMemoryError"),
             Pattern.compile("A fatal error has been detected by the Java Runtime"));

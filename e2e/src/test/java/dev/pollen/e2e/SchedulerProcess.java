@@ -23,6 +23,7 @@ final class SchedulerProcess implements AutoCloseable {
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_GRACE = Duration.ofSeconds(15);
     private static final Pattern READY = Pattern.compile("event=ready port=(\\d+)");
+    private static final Pattern METRICS_PORT = Pattern.compile("event=ready .* metrics=\\S*:(\\d+)");
 
     private final Path dir;
     private final List<String> command;
@@ -45,6 +46,10 @@ final class SchedulerProcess implements AutoCloseable {
     static SchedulerProcess start(Path dir, List<String> launcher, String... flags) {
         List<String> cmd = new ArrayList<>(launcher);
         cmd.add(Pollen.scheduler().toString());
+        // Many processes share this machine: a free port for /metrics unless the test names one (the ready line has it).
+        if (java.util.Arrays.stream(flags).noneMatch(f -> f.startsWith("--metrics-port"))) {
+            cmd.add("--metrics-port=0");
+        }
         cmd.addAll(List.of(flags));
         SchedulerProcess scheduler = new SchedulerProcess(dir, cmd);
         scheduler.launch();
@@ -96,6 +101,15 @@ final class SchedulerProcess implements AutoCloseable {
         Matcher m = READY.matcher(stdout());
         if (!m.find()) {
             throw new IllegalStateException("no ready line:\n" + this);
+        }
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** The port of {@code GET /metrics} and {@code GET /healthy}, from the current run's ready line. */
+    int metricsPort() {
+        Matcher m = METRICS_PORT.matcher(stdout());
+        if (!m.find()) {
+            throw new IllegalStateException("no metrics port in the ready line:\n" + this);
         }
         return Integer.parseInt(m.group(1));
     }

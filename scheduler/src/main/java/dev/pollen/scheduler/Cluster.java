@@ -107,6 +107,19 @@ final class Cluster {
         return removed != null;
     }
 
+    /** Hosts, tasks and peers known now (the gauges pollen_scheduler_hosts, _tasks, _peers). */
+    synchronized int hostCount() {
+        return hosts.size();
+    }
+
+    synchronized int taskCount() {
+        return tasks.size();
+    }
+
+    synchronized int peerCount() {
+        return peers.size();
+    }
+
     synchronized List<Host> hosts() {
         return hosts.values().stream().map(h -> h.host).toList();
     }

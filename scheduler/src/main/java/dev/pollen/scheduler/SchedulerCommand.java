@@ -19,6 +19,14 @@ public final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8002", description = "gRPC port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
     int port;
 
+    // The paths are Dragonfly's (/metrics on its scheduler, /healthy on its dfdaemon), so scrape configs and probes carry over.
+    @Option(names = "--metrics-port", defaultValue = "8000",
+            description = "Port of GET /metrics and GET /healthy (default: ${DEFAULT-VALUE}; 0 picks a free one, -1 turns them off).")
+    int metricsPort;
+
+    @Option(names = "--metrics-listen", defaultValue = "0.0.0.0", description = "Address of the metrics port (default: ${DEFAULT-VALUE}).")
+    String metricsListen;
+
     @Option(names = "--candidate-parent-limit", defaultValue = "3", description = "Parents offered per decision (default: ${DEFAULT-VALUE}).")
     int candidateParentLimit;
 
@@ -51,6 +59,9 @@ public final class SchedulerCommand implements Callable<Integer> {
             config = SchedulingConfig.defaults().withCandidateParentLimit(candidateParentLimit)
                     .withFilterParentLimit(filterParentLimit).withHostTtl(Duration.ofSeconds(hostTtlSeconds))
                     .withBackToSourceLimit(backToSourceLimit).withDefaultUploadBitsPerSecond(defaultUploadBitsPerSecond);
+            if (metricsPort < -1 || metricsPort > 65535) {
+                throw new IllegalArgumentException("--metrics-port: " + metricsPort + " (expected: -1..65535; 0 picks a free one, -1 turns it off)");
+            }
             if (statsIntervalSeconds < 1) {
                 throw new IllegalArgumentException("--stats-interval-seconds: " + statsIntervalSeconds + " (expected: 1 or more)");
             }
@@ -61,10 +72,9 @@ public final class SchedulerCommand implements Callable<Integer> {
         SchedulerServer server;
         try {
             server = SchedulerServer.start(new InetSocketAddress(listen, port), config, Clock.systemUTC(),
-                    Duration.ofSeconds(statsIntervalSeconds));
+                    Duration.ofSeconds(statsIntervalSeconds), metricsPort < 0 ? null : new InetSocketAddress(metricsListen, metricsPort));
         } catch (java.io.IOException e) {
-            System.err.println("scheduler: cannot listen on " + listen + ":" + port + ": " + e.getMessage()
-                    + " (fix: --port, or stop what uses it)");
+            System.err.println("scheduler: " + e.getMessage());
             return 3;
         }
         CountDownLatch stopped = new CountDownLatch(1);

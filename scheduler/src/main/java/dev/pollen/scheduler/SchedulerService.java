@@ -38,13 +38,13 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
     private final Cluster cluster;
     private final SeedTrigger seeds;
     private final ScheduledExecutorService timer;
-    private final DecisionLatency latency;
+    private final Decisions decisions;
 
-    SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer, DecisionLatency latency) {
+    SchedulerService(Cluster cluster, SeedTrigger seeds, ScheduledExecutorService timer, Decisions decisions) {
         this.cluster = cluster;
         this.seeds = seeds;
         this.timer = timer;
-        this.latency = latency;
+        this.decisions = decisions;
     }
 
     /**
@@ -161,7 +161,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                     return;
                 }
                 send(responses, response(d));
-                latency.record(System.nanoTime() - start);
+                decisions.decided(d, System.nanoTime() - start);
             }
             case DOWNLOAD_PEER_STARTED_REQUEST -> cluster.started(peer, false);
             case DOWNLOAD_PEER_BACK_TO_SOURCE_STARTED_REQUEST -> cluster.started(peer, true);
@@ -174,7 +174,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                     return;
                 }
                 send(responses, response(d));
-                latency.record(System.nanoTime() - start);
+                decisions.decided(d, System.nanoTime() - start);
             }
             case DOWNLOAD_PIECE_FINISHED_REQUEST ->
                     cluster.pieceFinished(peer, r.getDownloadPieceFinishedRequest().getPiece(), false);
@@ -199,6 +199,7 @@ final class SchedulerService extends SchedulerGrpc.SchedulerImplBase {
                 awaitHeld(peer, responses);
             } else {
                 send(responses, response(d));
+                decisions.answered(d);
             }
         }, HELD_POLL_MILLIS, TimeUnit.MILLISECONDS);
     }

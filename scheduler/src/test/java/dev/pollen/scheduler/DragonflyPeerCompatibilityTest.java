@@ -82,7 +82,7 @@ class DragonflyPeerCompatibilityTest {
         String name = InProcessServerBuilder.generateName();
         Cluster cluster = new Cluster(clock, SchedulingConfig.defaults());
         server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(new SchedulerService(cluster, seeds, timer, new DecisionLatency())).build().start();
+                .addService(new SchedulerService(cluster, seeds, timer, Decisions.unregistered())).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         scheduler = SchedulerGrpc.newBlockingStub(channel);
     }

@@ -6,7 +6,7 @@ package dev.pollen.agent.config;
  */
 public record DaemonConfig(DownloadConfig download, StorageConfig storage, UploadConfig upload, HostConfig host,
                            SchedulerConfig scheduler, SeedPeerConfig seedPeer, GcConfig gc, ThreadsConfig threads,
-                           ProxyConfig proxy) {
+                           ProxyConfig proxy, MetricsConfig metrics, HealthConfig health) {
     public DaemonConfig {
         Check.present("download", download);
         Check.present("storage", storage);
@@ -17,6 +17,13 @@ public record DaemonConfig(DownloadConfig download, StorageConfig storage, Uploa
         Check.present("gc", gc);
         Check.present("threads", threads);
         Check.present("proxy", proxy);
+        Check.present("metrics", metrics);
+        Check.present("health", health);
+        if (metrics.server().enable() && health.server().enable() && metrics.server().port() != 0
+                && metrics.server().port() == health.server().port()) {
+            throw ConfigException.invalid("health.server.port", health.server().port(),
+                    "a port other than metrics.server.port (" + metrics.server().port() + ")");
+        }
         if (upload.server().port() != 0 && upload.server().port() == storage.server().tcpPort()) {
             throw ConfigException.invalid("storage.server.tcpPort", storage.server().tcpPort(),
                     "a port other than upload.server.port (" + upload.server().port() + ")");

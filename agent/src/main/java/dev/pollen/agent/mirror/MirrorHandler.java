@@ -1,5 +1,6 @@
 package dev.pollen.agent.mirror;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.TooLongFrameException;
@@ -35,10 +36,12 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
     private final PassThrough passThrough;
     private final ExecutorService requests;
     private final Duration idleTimeout;
+    private final AgentMetrics metrics;
     private ScheduledFuture<?> idle;
 
     MirrorHandler(Router router, BlobResponder blobs, ManifestResponder manifests, PassThrough passThrough, ExecutorService requests,
-                  Duration idleTimeout) {
+                  Duration idleTimeout, AgentMetrics metrics) {
+        this.metrics = metrics;
         this.router = router;
         this.blobs = blobs;
         this.manifests = manifests;
@@ -93,6 +96,7 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
             ex.out.abort();
         } finally {
             ex.logged();
+            metrics.proxyRequest(ex.route.equals("-") ? "none" : ex.route, ex.status);
         }
         if (keep && ctx.channel().isActive()) {
             ctx.channel().eventLoop().execute(() -> {

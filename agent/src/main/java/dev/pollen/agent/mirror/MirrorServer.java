@@ -1,6 +1,7 @@
 package dev.pollen.agent.mirror;
 
 import dev.pollen.agent.config.ProxyConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.OriginPolicy;
 import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.task.Downloader;
@@ -58,10 +59,11 @@ public final class MirrorServer implements AutoCloseable {
      * @param caCerts CAs trusted for https registries besides the system's ({@code download.backToSource.caCerts})
      * @param policy checks every upstream address, redirects included (the origins' deny list)
      * @param manifests where manifests by digest are kept
+     * @param metrics counts each request by route and status
      */
     public static MirrorServer start(ProxyConfig config, TaskManager tasks, ManifestStore manifests, Duration connectTimeout,
-                                     Duration responseTimeout, List<X509Certificate> caCerts, OriginPolicy policy, Clock clock)
-            throws IOException {
+                                     Duration responseTimeout, List<X509Certificate> caCerts, OriginPolicy policy, Clock clock,
+                                     AgentMetrics metrics) throws IOException {
         UpstreamClient upstream = new UpstreamClient(connectTimeout, responseTimeout, caCerts, policy);
         ExecutorService requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("mirror-request-", 0).factory());
         EventLoopGroup loops = new NioEventLoopGroup(config.server().eventLoops(), new DefaultThreadFactory("mirror-loop", true));
@@ -82,7 +84,7 @@ public final class MirrorServer implements AutoCloseable {
                             ch.pipeline()
                                     .addLast(new HttpServerCodec(MAX_LINE, MAX_HEADERS, 8192))
                                     .addLast(new HttpObjectAggregator(MAX_BODY))
-                                    .addLast(new MirrorHandler(router, blobs, manifestResponder, passThrough, requests, idle));
+                                    .addLast(new MirrorHandler(router, blobs, manifestResponder, passThrough, requests, idle, metrics));
                         }
                     })
                     .bind(new InetSocketAddress(config.server().ip(), config.server().port()))

@@ -2,6 +2,7 @@ package dev.pollen.agent.storage;
 
 import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.GcConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
@@ -28,6 +29,7 @@ public final class GarbageCollector {
     private final Clock clock;
     private final BiPredicate<String, java.util.function.Predicate<String>> whenIdle;
     private final DiskSpace space;
+    private final AgentMetrics metrics;
     /** Whether the low free space was already reported: one line when it starts, not one per pass. */
     private boolean lowReported;
 
@@ -35,12 +37,13 @@ public final class GarbageCollector {
      * @param whenIdle runs the eviction for a task id only while no request uses it, returning false if it is busy
      */
     public GarbageCollector(Storage storage, GcConfig.Policy policy, Clock clock,
-                            BiPredicate<String, java.util.function.Predicate<String>> whenIdle) {
-        this(storage, policy, clock, whenIdle, DiskSpace.FILE_STORE);
+                            BiPredicate<String, java.util.function.Predicate<String>> whenIdle, AgentMetrics metrics) {
+        this(storage, policy, clock, whenIdle, DiskSpace.FILE_STORE, metrics);
     }
 
     GarbageCollector(Storage storage, GcConfig.Policy policy, Clock clock,
-                     BiPredicate<String, java.util.function.Predicate<String>> whenIdle, DiskSpace space) {
+                     BiPredicate<String, java.util.function.Predicate<String>> whenIdle, DiskSpace space, AgentMetrics metrics) {
+        this.metrics = metrics;
         this.storage = storage;
         this.policy = policy;
         this.clock = clock;
@@ -70,8 +73,9 @@ public final class GarbageCollector {
             boolean diskLow = !expired && !overQuota && space.usableBytes(storage.dir()) < floor;
             if ((expired || overQuota || diskLow) && evict(e.taskId())) {
                 freed += e.bytes();
-                log.info("event=task_evicted task={} bytes={} reason={}", e.taskId(), e.bytes(),
-                        expired ? "ttl" : overQuota ? "quota" : "free_space");
+                String reason = expired ? "ttl" : overQuota ? "quota" : "free_space";
+                log.info("event=task_evicted task={} bytes={} reason={}", e.taskId(), e.bytes(), reason);
+                metrics.evicted(reason);
             }
         }
         long free = space.usableBytes(storage.dir());

@@ -109,6 +109,15 @@ public final class Storage {
         return ids;
     }
 
+    /** Bytes every stored task occupies on disk (pollen_storage_used_bytes). */
+    public long usedBytes() throws IOException {
+        long total = 0;
+        for (String id : taskIds()) {
+            total += diskUsage(id);
+        }
+        return total;
+    }
+
     /** Bytes a task occupies on disk (allocated blocks would differ only for sparse, unfinished content). */
     public long diskUsage(String taskId) throws IOException {
         Path dir = taskDir(taskId);

@@ -2,6 +2,7 @@ package dev.pollen.agent.task;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginResponse;
 import dev.pollen.agent.origin.OriginStreamSource;
@@ -81,6 +82,7 @@ public final class ActiveTask {
     private final Semaphore slots;
     private final Clock clock;
     private final P2p p2p;
+    private final AgentMetrics metrics;
 
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
     private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
@@ -107,7 +109,8 @@ public final class ActiveTask {
 
     /** @param onRejected told once when the content fails its blob digest, so the task is dropped */
     ActiveTask(String id, TaskSpec spec, Storage storage, OriginClient origin, PieceSource originPieces, OriginStreamSource originStream,
-               ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p, Consumer<ActiveTask> onRejected) {
+               ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p, AgentMetrics metrics,
+               Consumer<ActiveTask> onRejected) {
         this.onRejected = onRejected;
         this.spec = spec;
         this.id = id;
@@ -119,6 +122,7 @@ public final class ActiveTask {
         this.slots = new Semaphore(concurrentPieces, true);
         this.clock = clock;
         this.p2p = p2p;
+        this.metrics = metrics;
     }
 
     public String id() {
@@ -375,6 +379,7 @@ public final class ActiveTask {
     /** One line per fallback to the origin, saying why. */
     private void backToSource(BackToSourceReason reason, String detail) {
         log.info("event=back_to_source task={} reason={}{}", id, reason.token(), detail.isEmpty() ? "" : " " + detail);
+        metrics.backToSource(reason.token());
     }
 
     /**
@@ -724,6 +729,7 @@ public final class ActiveTask {
 
     private void pieceReady(ReadyPiece ready) {
         PieceRecord record = ready.record();
+        metrics.pieceFetched(ready.origin().label(), ready.cost().toNanos());
         CompletableFuture<ReadyPiece> waiting;
         PeerDownload reporting;
         synchronized (this) {

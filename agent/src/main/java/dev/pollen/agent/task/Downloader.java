@@ -35,6 +35,19 @@ public final class Downloader {
      */
     public TaskMetadata download(DownloadRequest request, DownloadListener listener, CompletableFuture<?> cancelled)
             throws IOException {
+        long began = System.nanoTime();
+        boolean success = false;
+        try {
+            TaskMetadata meta = run(request, listener, cancelled);
+            success = true;
+            return meta;
+        } finally {
+            tasks.metrics().downloadEnded(success, System.nanoTime() - began);
+        }
+    }
+
+    private TaskMetadata run(DownloadRequest request, DownloadListener listener, CompletableFuture<?> cancelled)
+            throws IOException {
         if (request.output() != null) {
             OutputWriter.checkWritable(request.output(), request.overwrite());
         }
@@ -108,7 +121,7 @@ public final class Downloader {
                 CompletableFuture<ReadyPiece> f = it.next();
                 if (f.isDone()) {
                     it.remove();
-                    listener.pieceReady(resultOf(f));
+                    delivered(listener, resultOf(f));
                 }
             }
         }
@@ -119,11 +132,17 @@ public final class Downloader {
             CompletableFuture<ReadyPiece> piece = task.piece(n, request.backToSourceAllowed());
             try {
                 await(CompletableFuture.anyOf(piece, cancelled), cancelled);
-                listener.pieceReady(resultOf(piece));
+                delivered(listener, resultOf(piece));
             } catch (NoSuchPieceException end) {
                 return;
             }
         }
+    }
+
+    /** The caller hears of a piece, and the piece's bytes count as downloaded from where it came from. */
+    private void delivered(DownloadListener listener, ReadyPiece piece) {
+        tasks.metrics().downloaded(piece.origin().label(), piece.record().length());
+        listener.pieceReady(piece);
     }
 
     private static void await(CompletableFuture<?> future, CompletableFuture<?> cancelled) {

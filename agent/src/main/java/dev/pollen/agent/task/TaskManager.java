@@ -2,6 +2,7 @@ package dev.pollen.agent.task;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginPieceSource;
 import dev.pollen.agent.origin.OriginStreamSource;
@@ -44,12 +45,14 @@ public final class TaskManager implements AutoCloseable {
     private final int concurrentPieces;
     private final Clock clock;
     private final P2p p2p;
+    private final AgentMetrics metrics;
     private final Map<String, ActiveTask> active = new HashMap<>();
     /** Task ids whose files are being deleted, and when that is done: nobody leases them meanwhile. */
     private final Map<String, CompletableFuture<Void>> deleting = new HashMap<>();
 
     /** @param p2p how to download from peers, or null to use only the origin */
-    public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p) {
+    public TaskManager(Storage storage, OriginClient origin, ExecutorService executor, int concurrentPieces, Clock clock, P2p p2p,
+                       AgentMetrics metrics) {
         this.storage = storage;
         this.origin = origin;
         this.originPieces = new OriginPieceSource(origin);
@@ -58,6 +61,16 @@ public final class TaskManager implements AutoCloseable {
         this.concurrentPieces = concurrentPieces;
         this.clock = clock;
         this.p2p = p2p;
+        this.metrics = metrics;
+    }
+
+    AgentMetrics metrics() {
+        return metrics;
+    }
+
+    /** Tasks leased by a download or an upload right now (pollen_tasks_active). */
+    public synchronized int activeCount() {
+        return active.size();
     }
 
     /**
@@ -160,7 +173,7 @@ public final class TaskManager implements AutoCloseable {
     private ActiveTask newTask(String taskId) {
         TaskSpec placeholder = new TaskSpec("http://stored.invalid/" + taskId, null, null, null, Set.of(), Map.of());
         return new ActiveTask(taskId, placeholder, storage, origin, originPieces, originStream, executor, concurrentPieces, clock,
-                p2p, this::reject);
+                p2p, metrics, this::reject);
     }
 
     /**

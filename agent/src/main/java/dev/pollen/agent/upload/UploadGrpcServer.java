@@ -4,6 +4,8 @@ import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollEventLoopGroup;
@@ -22,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * traffic never delays the local socket's API. Connections are pinged while quiet, so a peer that
  * vanished without closing (powered off, partitioned) is dropped and its streams cancelled: a child's
  * SyncPieces then gives its task lease back instead of holding it forever. A caller's deadline does not
- * end SyncPieces or SyncHost ({@link StreamingDeadlines}), as on Dragonfly's dfdaemon.
+ * end SyncPieces or SyncHost ({@link StreamingDeadlines}), as on Dragonfly's dfdaemon. {@code grpc.health.v1} answers
+ * here too, NOT_SERVING until the root says the daemon serves ({@link #health}).
  */
 public final class UploadGrpcServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UploadGrpcServer.class);
@@ -39,12 +42,17 @@ public final class UploadGrpcServer implements AutoCloseable {
                 Duration.ofSeconds(10));
     }
 
+    /** The upload service's name in health checks. */
+    public static final String SERVICE = "dfdaemon.v2.DfdaemonUpload";
+
     private final Server server;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
+    private final HealthStatusManager health;
 
-    private UploadGrpcServer(Server server, EventLoopGroup boss, EventLoopGroup workers) {
+    private UploadGrpcServer(Server server, EventLoopGroup boss, EventLoopGroup workers, HealthStatusManager health) {
         this.server = server;
+        this.health = health;
         this.boss = boss;
         this.workers = workers;
     }
@@ -58,6 +66,9 @@ public final class UploadGrpcServer implements AutoCloseable {
                                          ExecutorService executor, int eventLoops, KeepAlive keepAlive) throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
         EventLoopGroup workers = new EpollEventLoopGroup(eventLoops, new DefaultThreadFactory("upload-io", true));
+        HealthStatusManager health = new HealthStatusManager();
+        health.setStatus("", ServingStatus.NOT_SERVING);
+        health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
         try {
             Server server = NettyServerBuilder.forAddress(address)
                     .channelType(EpollServerSocketChannel.class)
@@ -70,10 +81,11 @@ public final class UploadGrpcServer implements AutoCloseable {
                     .permitKeepAliveWithoutCalls(true)
                     .addStreamTracerFactory(new StreamingDeadlines())
                     .addService(ServerInterceptors.intercept(service, guard))
+                    .addService(health.getHealthService())
                     .build()
                     .start();
             log.info("event=upload_listening address={} port={}", address.getHostString(), server.getPort());
-            return new UploadGrpcServer(server, boss, workers);
+            return new UploadGrpcServer(server, boss, workers, health);
         } catch (IOException | RuntimeException e) {
             boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
@@ -86,8 +98,14 @@ public final class UploadGrpcServer implements AutoCloseable {
         return server.getPort();
     }
 
+    /** Set by the root from the daemon's health verdict, as the socket's. */
+    public HealthStatusManager health() {
+        return health;
+    }
+
     @Override
     public void close() {
+        health.enterTerminalState();
         server.shutdown();
         try {
             if (!server.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -74,7 +75,7 @@ class DfdaemonDownloadServiceTest {
         timer = Executors.newSingleThreadScheduledExecutor();
         storage = new Storage(dir.resolve("store"));
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
         DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
                 new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pollen.agent.error.GrpcErrors;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -72,7 +73,7 @@ class DragonflyDfgetClientTest {
         executor = Executors.newVirtualThreadPerTaskExecutor();
         Storage storage = new Storage(dir.resolve("store"));
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                 .addService(new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage))
                 .executor(executor).build().start();

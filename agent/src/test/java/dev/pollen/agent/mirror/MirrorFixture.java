@@ -1,12 +1,14 @@
 package dev.pollen.agent.mirror;
 
 import dev.pollen.agent.config.ProxyConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginPolicy;
 import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.TaskManager;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -21,6 +23,8 @@ import java.util.concurrent.Executors;
 
 /** A mirror on an ephemeral loopback port over a real task manager (origin only, no scheduler) storing in {@code dir}. */
 final class MirrorFixture implements AutoCloseable {
+    /** What the mirror and its downloads count. */
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     final Storage storage;
     final TaskManager tasks;
     final MirrorServer server;
@@ -42,12 +46,13 @@ final class MirrorFixture implements AutoCloseable {
                   ProxyConfig.Manifests manifests, Clock clock) throws IOException {
         storage = new Storage(dir.resolve("store"));
         origin = new OriginClient(1, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(10));
-        tasks = new TaskManager(storage, origin, work, 4, Clock.systemUTC(), null);
+        AgentMetrics metrics = new AgentMetrics(meters);
+        tasks = new TaskManager(storage, origin, work, 4, Clock.systemUTC(), null, metrics);
         ProxyConfig config = new ProxyConfig(new ProxyConfig.Server(true, "127.0.0.1", 0, 1, idleTimeout),
                 List.of(new ProxyConfig.Rule("/v2/.*/blobs/sha256:.*", false, null)),
                 new ProxyConfig.RegistryMirror(defaultRegistry, insecure), authorization, manifests);
         server = MirrorServer.start(config, tasks, new ManifestStore(dir.resolve("store"), clock), Duration.ofSeconds(2),
-                Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL, clock);
+                Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL, clock, metrics);
     }
 
     int port() {

@@ -151,6 +151,16 @@ class MirrorServerTest {
         assertThat(head.headers().firstValue("Content-Length")).contains(Long.toString(content.length));
         assertThat(head.headers().firstValue("Docker-Content-Digest")).contains(digest);
         assertThat(head.headers().firstValue(Exchange.SOURCE)).contains("local");
+
+        // Counted once each handler is done (just after the answer went out).
+        await().untilAsserted(() -> {
+            assertThat(mirror.meters.get("pollen.proxy.requests").tag("route", "p2p").tag("status", "200").counter().count())
+                    .isEqualTo(2);
+            assertThat(mirror.meters.get("pollen.proxy.requests").tag("route", "local").tag("status", "200").counter().count())
+                    .isEqualTo(1);
+        });
+        assertThat(mirror.meters.get("pollen.download.bytes").tag("source", "origin").counter().count()).isEqualTo(content.length);
+        assertThat(mirror.meters.get("pollen.download.bytes").tag("source", "local").counter().count()).isEqualTo(content.length);
     }
 
     @Test

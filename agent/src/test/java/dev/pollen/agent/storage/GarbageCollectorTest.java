@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.pollen.agent.config.ByteSize;
 import dev.pollen.agent.config.FreeSpaceFloor;
 import dev.pollen.agent.config.GcConfig;
+import dev.pollen.agent.metrics.AgentMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +26,8 @@ class GarbageCollectorTest {
     @TempDir
     Path dir;
 
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
     private String store(Storage storage, int n, int bytes, Instant lastAccess) throws Exception {
         String id = String.format("%064x", n);
         try (StoredTask t = storage.create(TaskMetadata.started(id, "http://o/" + n, bytes, 4 << 20, true, Map.of(), NOW))) {
@@ -41,7 +45,11 @@ class GarbageCollectorTest {
     private GarbageCollector gc(Storage storage, long quota, Duration ttl, Set<String> busy, String minFree, DiskSpace disk) {
         GcConfig.Policy policy = new GcConfig.Policy(ttl, new ByteSize(quota), 80, 60, FreeSpaceFloor.parse(minFree));
         return new GarbageCollector(storage, policy, Clock.fixed(NOW, ZoneOffset.UTC),
-                (id, action) -> !busy.contains(id) && action.test(id), disk);
+                (id, action) -> !busy.contains(id) && action.test(id), disk, new AgentMetrics(meters));
+    }
+
+    private double evictions(String reason) {
+        return meters.get("pollen.gc.evictions").tag("reason", reason).counter().count();
     }
 
     /** A disk of {@code total} bytes holding the store's tasks and {@code others} bytes that are not Pollen's. */
@@ -74,6 +82,7 @@ class GarbageCollectorTest {
         gc(storage, 1 << 30, Duration.ofDays(1), Set.of(busy), "10%", disk).collect();
         // Every idle task goes (the floor is out of reach while the other tenant holds its bytes); the busy one stays.
         assertThat(storage.taskIds()).containsExactly(busy).doesNotContain(oldest, older, recent);
+        assertThat(evictions("free_space")).isEqualTo(3);
     }
 
     @Test
@@ -128,6 +137,8 @@ class GarbageCollectorTest {
         String fresh = store(storage, 2, 10, NOW.minus(Duration.ofHours(1)));
         gc(storage, 1 << 30, Duration.ofHours(6), Set.of()).collect();
         assertThat(storage.taskIds()).containsExactly(fresh).doesNotContain(stale);
+        assertThat(evictions("ttl")).isEqualTo(1);
+        assertThat(meters.find("pollen.gc.evictions").tag("reason", "quota").counter()).isNull();
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.storage.Storage;
@@ -60,7 +61,7 @@ class BoundedPiecesTest {
         }));
         callers = Executors.newVirtualThreadPerTaskExecutor();
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(30));
-        tasks = new TaskManager(new Storage(dir.resolve("store")), client, executor, CONCURRENT_PIECES, Clock.systemUTC(), null);
+        tasks = new TaskManager(new Storage(dir.resolve("store")), client, executor, CONCURRENT_PIECES, Clock.systemUTC(), null, AgentMetrics.none());
         downloader = new Downloader(tasks);
     }
 

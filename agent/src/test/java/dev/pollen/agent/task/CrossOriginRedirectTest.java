@@ -2,6 +2,7 @@ package dev.pollen.agent.task;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -49,7 +50,7 @@ class CrossOriginRedirectTest {
         TaskSpec spec = new TaskSpec(origin.url("/f"), null, null, null, Set.of(),
                 Map.of("Authorization", "Bearer t0k", "Cookie", "session=s3cret"));
         try (TaskManager tasks = new TaskManager(new Storage(dir.resolve("store")), new OriginClient(3,
-                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC(), null)) {
+                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC(), null, AgentMetrics.none())) {
             new Downloader(tasks).download(new DownloadRequest(spec, null, null, dir.resolve("out"), false, false, true),
                     new DownloadListener() {
                         @Override

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -53,7 +54,7 @@ class DownloaderTest {
         executor = Executors.newVirtualThreadPerTaskExecutor();
         storage = new Storage(dir.resolve("store"));
         OriginClient client = new OriginClient(3, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         downloader = new Downloader(tasks);
     }
 
@@ -279,7 +280,7 @@ class DownloaderTest {
         tasks.close();
         long before = origin.bodyBytesSent();
         TaskManager restarted = new TaskManager(new Storage(dir.resolve("store")), new OriginClient(3,
-                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC(), null);
+                new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5)), executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         new Downloader(restarted).download(request(origin.url("/f"), dir.resolve("o")), new Recorder(), new CompletableFuture<>());
         restarted.close();
         assertThat(Files.readAllBytes(dir.resolve("o"))).isEqualTo(body);
@@ -336,7 +337,7 @@ class DownloaderTest {
         // Platform threads fetch the pieces here, so the test can see the one that waits to finish the task.
         ExecutorService platform = Executors.newCachedThreadPool();
         TaskManager platformTasks = new TaskManager(storage, new OriginClient(3, new Backoff(Duration.ofMillis(10)),
-                Duration.ofSeconds(2), Duration.ofSeconds(5)), platform, 4, Clock.systemUTC(), null);
+                Duration.ofSeconds(2), Duration.ofSeconds(5)), platform, 4, Clock.systemUTC(), null, AgentMetrics.none());
         ActiveTask task = platformTasks.acquire(new TaskSpec(origin.url("/f"), null, null, null, Set.of(), Map.of()), true,
                 new CompletableFuture<>());
         try {

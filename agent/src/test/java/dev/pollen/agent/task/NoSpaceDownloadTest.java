@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -57,7 +58,7 @@ class NoSpaceDownloadTest {
         executor = Executors.newVirtualThreadPerTaskExecutor();
         storage = new Storage(disk.resolve("store"));
         OriginClient client = new OriginClient(3, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
     }
 
     @AfterEach

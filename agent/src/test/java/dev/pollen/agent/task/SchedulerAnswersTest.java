@@ -3,6 +3,7 @@ package dev.pollen.agent.task;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -168,7 +169,7 @@ class SchedulerAnswersTest {
         P2p p2p = new P2p(schedulerClient, host.getId(), channels, vortex, Duration.ofSeconds(5), Duration.ofSeconds(10),
                 Duration.ofSeconds(5));
         OriginClient client = new OriginClient(3, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
-        tasks = new TaskManager(new Storage(dir.resolve("store")), client, executor, 4, Clock.systemUTC(), p2p);
+        tasks = new TaskManager(new Storage(dir.resolve("store")), client, executor, 4, Clock.systemUTC(), p2p, AgentMetrics.none());
         downloader = new Downloader(tasks);
     }
 

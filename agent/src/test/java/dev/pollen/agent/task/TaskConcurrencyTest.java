@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
@@ -46,7 +47,7 @@ class TaskConcurrencyTest {
     void setUp() throws Exception {
         origin = new ScriptedOrigin();
         executor = Executors.newVirtualThreadPerTaskExecutor();
-        tasks = new TaskManager(new Storage(dir.resolve("store")), client(), executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(new Storage(dir.resolve("store")), client(), executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         downloader = new Downloader(tasks);
     }
 

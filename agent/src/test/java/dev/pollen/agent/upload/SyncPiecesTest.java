@@ -3,6 +3,7 @@ package dev.pollen.agent.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
@@ -67,7 +68,7 @@ class SyncPiecesTest {
         }
         executor = Executors.newVirtualThreadPerTaskExecutor();
         timer = Executors.newSingleThreadScheduledExecutor();
-        tasks = new TaskManager(storage, null, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, null, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
     }
 
     @AfterEach

@@ -3,6 +3,7 @@ package dev.pollen.agent.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pollen.agent.metrics.AgentMetrics;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
@@ -51,7 +52,7 @@ class TaskPiecesTest {
             task.recordPiece(new PieceRecord(0, 0, PIECE, crc.getValue()));
         }
         executor = Executors.newVirtualThreadPerTaskExecutor();
-        tasks = new TaskManager(storage, null, executor, 4, Clock.systemUTC(), null);
+        tasks = new TaskManager(storage, null, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
     }
 
     @AfterEach

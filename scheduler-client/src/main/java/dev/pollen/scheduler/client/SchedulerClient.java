@@ -99,8 +99,8 @@ public final class SchedulerClient implements AutoCloseable {
         final Set<String> unheard = ConcurrentHashMap.newKeySet();
         /** A peer stream to it broke as a lost connection does (UNAVAILABLE). */
         volatile boolean streamLost;
-        /** Whether the scheduler answered the last announcement; false when it failed or never was one. */
-        boolean announced;
+        /** Whether the scheduler answered the last announcement; false when it failed or never was one (read by {@link #connected}). */
+        volatile boolean announced;
         boolean everAnnounced;
         /** The connection the last announcement went over. */
         SocketAddress connection;
@@ -135,6 +135,17 @@ public final class SchedulerClient implements AutoCloseable {
             ring = new SchedulerRing(resolve());
             announceAll();
         }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Whether a scheduler of the ring answered this host's last announcement to it (pollen_scheduler_connected). */
+    public boolean connected() {
+        for (String address : ring.addresses()) {
+            View view = views.get(address);
+            if (view != null && view.announced) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Registers a download with the task's scheduler, failing over along the ring. */
