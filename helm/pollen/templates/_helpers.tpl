@@ -135,7 +135,8 @@ capabilities:
 
 {{/*
 A pod that runs dfget as any pod wanting files through Pollen would: the node's socket directory mounted (the
-directory, never the socket file), the socket's group among its groups. (dict "ctx" $ "name" NAME "hook" BOOL)
+directory, never the socket file), the socket's group among its groups, and the output written into the node's
+output directory, mounted where the agent has it (the agent writes dfget's output file). (dict "ctx" $ "name" NAME "hook" BOOL)
 */}}
 {{- define "pollen.dfgetPod" -}}
 apiVersion: v1
@@ -168,7 +169,8 @@ spec:
       command:
         - /opt/pollen/bin/dfget
         - {{ .ctx.Values.tests.url | quote }}
-        - --output=/tmp/downloaded
+        - --output={{ .ctx.Values.agent.outputDir }}/{{ .name }}.out
+        - --overwrite
         - --endpoint=/var/run/pollen/dfdaemon.sock
         - --no-progress
       securityContext:
@@ -176,12 +178,19 @@ spec:
       volumeMounts:
         - name: socket-dir
           mountPath: /var/run/pollen
+        - name: output
+          mountPath: {{ .ctx.Values.agent.outputDir }}
         - name: tmp
           mountPath: /tmp
   volumes:
     - name: socket-dir
       hostPath:
         path: {{ .ctx.Values.agent.socketDir }}
+        type: Directory
+    # The agent writes dfget's output file: into the node's output directory, at the same path in both pods.
+    - name: output
+      hostPath:
+        path: {{ .ctx.Values.agent.outputDir }}
         type: Directory
     - name: tmp
       emptyDir: {}

@@ -29,9 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * base (bin/test: image/build-base), loaded into podman.
  */
 class ContainerImageTest {
-    private static final Duration PODMAN = Duration.ofSeconds(120);
-    private static final String IMAGE = "localhost/pollen:0.1.0-SNAPSHOT";
-    private static final Path CACHE = Path.of(System.getenv().getOrDefault("POLLEN_IMAGE_CACHE", "/var/cache/pollen-image"));
 
     @RegisterExtension
     static final Nginx origin = new Nginx();
@@ -46,17 +43,14 @@ class ContainerImageTest {
 
     @BeforeAll
     static void loadImage() {
-        Path tar = Pollen.home().resolve("image/target/pollen-image.tar");
-        assertThat(tar).as("the Jib image (fix: run bin/test, or ./mvnw -pl image package jib:buildTar"
-                + " -Dpollen.image.base=tar://$(image/build-base))").exists();
-        podman("load", "-q", "-i", tar.toString());
+        Podman.loadImage();
         file = origin.createFile("image.bin", 24 * MiB, 7);
     }
 
     @AfterEach
     void removeContainers() {
         for (String name : containers) {
-            Commands.run(PODMAN, podmanCommand("rm", "-f", name));
+            Podman.run("rm", "-f", name);
         }
     }
 
@@ -64,7 +58,7 @@ class ContainerImageTest {
     void servesAsNonRootThroughAHostSocketDirectoryAndRecoversAfterSigkill() throws IOException {
         Path sockets = Files.createDirectories(dir.resolve("run"));
         outputs = Files.createDirectories(dir.resolve("out"));
-        Commands.check(PODMAN, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
+        Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
         Path socket = sockets.resolve("dfdaemon.sock");
 
         String first = startAgent(sockets);
@@ -103,7 +97,7 @@ class ContainerImageTest {
         podman("run", "-d", "--name", name, "--network", "host", "-v", sockets + ":/run/pollen",
                 // dfget's output is written by the daemon, so the directory is at the same path on both sides, as a
                 // pod that runs dfget shares a hostPath with the agent.
-                "-v", outputs + ":" + outputs, IMAGE,
+                "-v", outputs + ":" + outputs, Podman.IMAGE,
                 "--download.server.socketPath=/run/pollen/dfdaemon.sock", "--storage.dir=/tmp/storage",
                 "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(), "--metrics.server.port=0",
                 "--health.server.port=0");
@@ -111,26 +105,15 @@ class ContainerImageTest {
     }
 
     private static String logs(String name) {
-        Commands.Result result = Commands.run(PODMAN, podmanCommand("logs", name));
-        return result.out() + result.err();
+        return Podman.logs(name);
     }
 
     private static String inspect(String name, String format) {
-        return podman("inspect", "--format", format, name).out().strip();
+        return Podman.inspect(name, format);
     }
 
     private static Commands.Result podman(String... args) {
-        return Commands.check(PODMAN, podmanCommand(args));
-    }
-
-    /** podman with Pollen's configuration and storage (image/podman-env), where image/build-base put the base. */
-    private static List<String> podmanCommand(String... args) {
-        List<String> command = new ArrayList<>(List.of("env",
-                "CONTAINERS_CONF=" + CACHE.resolve("containers.conf"),
-                "CONTAINERS_STORAGE_CONF=" + CACHE.resolve("storage.conf"),
-                Commands.binary("podman", "podman")));
-        command.addAll(List.of(args));
-        return command;
+        return Podman.check(args);
     }
 
     private static int freePort() throws IOException {

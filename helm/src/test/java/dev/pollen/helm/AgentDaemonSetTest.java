@@ -62,6 +62,18 @@ class AgentDaemonSetTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("renderings")
+    void writesDfgetsOutputIntoANodeDirectoryAtTheSamePathAsOnTheNode(Rendering r) {
+        PodSpec pod = pod(r);
+        String outputDir = r.value("agent.outputDir").asText();
+        Volume output = Pods.volume(pod, "output");
+        assertThat(output.getHostPath().getPath()).isEqualTo(outputDir);
+        assertThat(output.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
+        assertThat(Pods.mount(Pods.container(pod, "dfdaemon"), "output").getMountPath()).isEqualTo(outputDir);
+        assertThat(Pods.container(pod, "prepare-dirs").getCommand().getLast()).contains("chmod 2770 " + outputDir);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("renderings")
     void exposesExactlyThePortsItsConfigListensOn(Rendering r) {
         JsonNode cfg = config(r);
         assertThat(Pods.ports(Pods.container(pod(r), "dfdaemon"))).containsOnly(
@@ -145,8 +157,11 @@ class AgentDaemonSetTest {
         Container dfdaemon = Pods.container(pod, "dfdaemon");
         assertThat(dfdaemon.getCommand()).as("the image's entrypoint, dfdaemon").isEmpty();
         ParseResult parsed = new CommandLine(new DfdaemonCommand()).parseArgs(dfdaemon.getArgs().toArray(String[]::new));
-        String configPath = parsed.matchedOptionValue("--config", Path.of("")).toString();
-        assertThat(Pods.mount(dfdaemon, "config").getMountPath()).isEqualTo(configPath);
+        Path configPath = parsed.matchedOptionValue("--config", Path.of(""));
+        assertThat(Pods.mount(dfdaemon, "config").getMountPath()).isEqualTo(configPath.getParent().toString());
+        assertThat(Pods.mount(dfdaemon, "config").getSubPath()).as("a subPath mount never sees an update").isNull();
+        assertThat(r.manifests().dfdaemonYaml("agent")).as("the ConfigMap's key is the file --config names").isNotBlank();
+        assertThat(configPath.getFileName()).hasToString("dfdaemon.yaml");
         assertThat(Pods.volume(pod, "config").getConfigMap().getName()).isEqualTo(PollenChart.RELEASE + "-agent");
     }
 

@@ -119,6 +119,10 @@ class OptionalObjectsTest {
         assertThat(Pods.mount(dfget, "socket-dir").getMountPath()).isEqualTo(Path.of(socketPath).getParent().toString());
         assertThat(Pods.volume(spec, "socket-dir").getHostPath().getPath()).isEqualTo("/run/pollen-sock");
         assertThat(spec.getSecurityContext().getSupplementalGroups()).containsExactly(2000L);
+        // The agent writes the output file: its directory is the node's output directory, at the agent's path.
+        assertThat(dfget.getCommand()).contains("--output=/data/pollen-output/pollen-example-dfget.out");
+        assertThat(Pods.volume(spec, "output").getHostPath().getPath()).isEqualTo("/data/pollen-output");
+        assertThat(Pods.mount(dfget, "output").getMountPath()).isEqualTo("/data/pollen-output");
         assertThat(dfget.getCommand()).contains("https://example.org/file.bin");
         assertThat(dfget.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
     }
