@@ -34,6 +34,7 @@ import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.upload.vortex.VortexServer;
 import dev.pollen.monitoring.Endpoint;
 import dev.pollen.monitoring.Endpoints;
+import dev.pollen.monitoring.Heartbeat;
 import dev.pollen.monitoring.JvmMetrics;
 import dev.pollen.monitoring.MonitoringServer;
 import dev.pollen.monitoring.Readiness;
@@ -79,6 +80,8 @@ public final class Daemon implements AutoCloseable {
 
     /** How often the health verdict is taken again without a probe asking, so the socket's gRPC health follows it. */
     private static final Duration HEALTH_RECHECK = Duration.ofSeconds(5);
+    /** Housekeeping silent this long means a wedged daemon (/livez); far above a GC pass over a large store. */
+    private static final Duration HEARTBEAT_LIMIT = Duration.ofSeconds(60);
     private static final String DOWNLOAD_SERVICE = "dfdaemon.v2.DfdaemonDownload";
 
     private final Deque<AutoCloseable> parts;
@@ -98,6 +101,7 @@ public final class Daemon implements AutoCloseable {
         log.info("event=threads {} virtual_thread_carriers={}", threads, virtualThreadCarriers());
         Deque<AutoCloseable> parts = new ArrayDeque<>();
         Readiness readiness = new Readiness();
+        Heartbeat heartbeat = new Heartbeat(HEARTBEAT_LIMIT);
         try {
             SocketGuard guard = SocketGuard.acquire(config.download().server().socketPath());
             parts.push(guard);
@@ -116,7 +120,7 @@ public final class Daemon implements AutoCloseable {
             String healthAt = "none";
             if (config.health().server().enable()) {
                 MonitoringServer server = monitoring("health", config.health().server().ip(), config.health().server().port(),
-                        Map.of(Endpoints.HEALTHY, Endpoints.health(readiness)));
+                        Map.of(Endpoints.HEALTHY, Endpoints.health(readiness), Endpoints.LIVEZ, Endpoints.alive(heartbeat)));
                 parts.push(server);
                 healthAt = config.health().server().ip() + ":" + server.port();
             }
@@ -173,8 +177,10 @@ public final class Daemon implements AutoCloseable {
             parts.push(housekeeping::shutdownNow);
             long every = config.gc().interval().toMillis();
             housekeeping.scheduleWithFixedDelay(() -> housekeep(tasks, gc), every, every, TimeUnit.MILLISECONDS);
-            housekeeping.scheduleWithFixedDelay(readiness::problem, HEALTH_RECHECK.toMillis(), HEALTH_RECHECK.toMillis(),
-                    TimeUnit.MILLISECONDS);
+            housekeeping.scheduleWithFixedDelay(() -> {
+                heartbeat.beat();
+                readiness.problem();
+            }, HEALTH_RECHECK.toMillis(), HEALTH_RECHECK.toMillis(), TimeUnit.MILLISECONDS);
 
             DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
             String ports = "none";

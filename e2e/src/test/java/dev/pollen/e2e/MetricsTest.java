@@ -112,6 +112,7 @@ class MetricsTest {
             assertThat(grpcHealth(socket)).isEqualTo("SERVING");
         }
         assertThat(get(scheduler.metricsPort(), "/healthy")).isEqualTo("200 OK");
+        assertThat(get(daemon.healthPort(), "/livez")).isEqualTo("200 OK");
 
         // A download in flight holds the stopping daemon up to its grace period: /healthy says so meanwhile.
         origin.createFile("stopping.bin", 2 * PIECE, 22);
@@ -121,6 +122,7 @@ class MetricsTest {
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(daemon::terminate);
         await("/healthy to say the daemon is stopping").pollInterval(Duration.ofMillis(20))
                 .until(() -> get(healthPort, "/healthy").equals("503 stopping"));
+        assertThat(get(healthPort, "/livez")).as("stopping is not wedged").isEqualTo("200 OK");
         try (DaemonChannel socket = DaemonChannel.uds(daemon.socket())) {
             assertThat(grpcHealth(socket)).as("the socket's gRPC health while stopping").isNotEqualTo("SERVING");
         }

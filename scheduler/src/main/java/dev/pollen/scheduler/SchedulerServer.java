@@ -1,6 +1,7 @@
 package dev.pollen.scheduler;
 
 import dev.pollen.monitoring.Endpoints;
+import dev.pollen.monitoring.Heartbeat;
 import dev.pollen.monitoring.JvmMetrics;
 import dev.pollen.monitoring.MonitoringServer;
 import dev.pollen.monitoring.Readiness;
@@ -35,6 +36,8 @@ public final class SchedulerServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SchedulerServer.class);
 
     private static final Duration EXPIRY_SWEEP = Duration.ofSeconds(1);
+    /** The expiry sweep (every second, under the cluster lock) silent this long means a wedged scheduler (/livez). */
+    private static final Duration HEARTBEAT_LIMIT = Duration.ofSeconds(60);
 
     private final Server server;
     private final ScheduledExecutorService housekeeping;
@@ -83,11 +86,13 @@ public final class SchedulerServer implements AutoCloseable {
         Gauge.builder("pollen.scheduler.peers", cluster, Cluster::peerCount).description("Peers known").register(registry);
         Decisions decisions = new Decisions(registry);
         Readiness readiness = new Readiness();
+        Heartbeat heartbeat = new Heartbeat(HEARTBEAT_LIMIT);
         MonitoringServer monitoring = null;
         if (metricsAddress != null) {
             try {
                 monitoring = MonitoringServer.start("scheduler-metrics", metricsAddress,
-                        Map.of(Endpoints.METRICS, Endpoints.metrics(registry), Endpoints.HEALTHY, Endpoints.health(readiness)));
+                        Map.of(Endpoints.METRICS, Endpoints.metrics(registry), Endpoints.HEALTHY, Endpoints.health(readiness),
+                                Endpoints.LIVEZ, Endpoints.alive(heartbeat)));
             } catch (IOException e) {
                 registry.close();
                 throw new IOException("cannot listen on " + metricsAddress.getHostString() + ":" + metricsAddress.getPort()
@@ -131,7 +136,10 @@ public final class SchedulerServer implements AutoCloseable {
         readiness.serving();
         // Every second: hosts announcing every few seconds leave within seconds of their last announcement.
         long every = Math.max(1, Math.min(EXPIRY_SWEEP.toMillis(), config.hostTtl().toMillis() / 3));
-        housekeeping.scheduleWithFixedDelay(cluster::expireHosts, every, every, TimeUnit.MILLISECONDS);
+        housekeeping.scheduleWithFixedDelay(() -> {
+            cluster.expireHosts();
+            heartbeat.beat();
+        }, every, every, TimeUnit.MILLISECONDS);
         long stats = statsInterval.toMillis();
         housekeeping.scheduleAtFixedRate(() -> logLatency(decisions), stats, stats, TimeUnit.MILLISECONDS);
         log.info("event=ready port={} pid={} metrics={}", server.getPort(), ProcessHandle.current().pid(),

@@ -99,6 +99,7 @@ class SchedulerMonitoringTest {
         assertThat(healthy.body()).isEqualTo("OK\n");
         assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("scheduler.v2.Scheduler").build())
                 .getStatus()).isEqualTo(ServingStatus.SERVING);
+        assertThat(get("/livez").body()).isEqualTo("OK\n");
         assertThat(get("/nothing").statusCode()).isEqualTo(404);
     }
 
