@@ -77,6 +77,37 @@ class PeerTlsTest {
     }
 
     @Test
+    void theSchedulerSpeaksMutualTlsBothWaysAndTriggersItsSeedOverIt() throws Exception {
+        TestCertificates.Ca ca = TestCertificates.ca(work.resolve("ca"), "pollen-ca");
+        TestFile file = origin.createFile("seeded.bin", 16 * MiB, 33);
+        String url = origin.url("/seeded.bin");
+        TlsFiles schedulerFiles = ca.issue(work.resolve("sched"), "scheduler");
+        try (SchedulerProcess scheduler = SchedulerProcess.start(work.resolve("scheduler"), List.of(), "--port=0", "--listen=127.0.0.1",
+                "--tls-ca-cert=" + schedulerFiles.caCert(), "--tls-cert=" + schedulerFiles.cert(), "--tls-key=" + schedulerFiles.key())) {
+            String address = "127.0.0.1:" + scheduler.port();
+            // The scheduler asks the seed to fetch the task (DownloadTask on its upload port): that call is over TLS too.
+            DaemonProcess seedPeer = MixedCluster.startAgent(daemons, "127.0.0.7", address, withSchedulerTls(ca.issue(work.resolve("seed"),
+                    "seed"), "--seedPeer.enable=true"));
+            DaemonProcess agent = MixedCluster.startAgent(daemons, "127.0.0.8", address, withSchedulerTls(ca.issue(work.resolve("agent"),
+                    "agent")));
+
+            Dfget.Result r = agent.dfget().download(url, out.resolve("seeded.bin"));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(TestFiles.sha256(out.resolve("seeded.bin"))).isEqualTo(file.sha256());
+            assertThat(r.summary().peers()).as("pieces from the seed the scheduler triggered: " + r).isEqualTo(r.summary().total());
+            assertThat(seedPeer.logLines("event=download_started")).as("the seed's download, asked for by the scheduler").isNotEmpty();
+            assertThat(scheduler.logLines("event=tls_refused")).isEmpty();
+        }
+    }
+
+    private static String[] withSchedulerTls(TlsFiles files, String... more) {
+        List<String> flags = new java.util.ArrayList<>(List.of(tlsFlags(files)));
+        flags.add("--scheduler.tls=true");
+        flags.addAll(List.of(more));
+        return flags.toArray(String[]::new);
+    }
+
+    @Test
     void aCertificateRotatedOnDiskIsTakenWithoutARestart() throws Exception {
         TestCertificates.Ca old = TestCertificates.ca(work.resolve("old"), "old-ca");
         TestCertificates.Ca rotated = TestCertificates.ca(work.resolve("new"), "new-ca");

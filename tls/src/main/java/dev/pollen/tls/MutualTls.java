@@ -62,7 +62,7 @@ public final class MutualTls implements AutoCloseable {
      * Reads the files now (a missing or unreadable one fails here, naming it) and again every {@code reloadInterval}
      * on {@code reloader}.
      *
-     * @param what the configuration keys the files come from, for messages (e.g. {@code upload.server})
+     * @param what the configuration keys the files come from, for messages (e.g. {@code upload.server.caCert/cert/key})
      */
     public static MutualTls load(String what, TlsFiles files, Duration reloadInterval, ScheduledExecutorService reloader,
                                  TlsRefusals refusals) throws IOException {
@@ -78,8 +78,8 @@ public final class MutualTls implements AutoCloseable {
             return new MutualTls(keys, new RefusalLoggingTrustManager(ca, refusals), refusals, List.of(() -> task.cancel(false)));
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
             throw new IOException("cannot use the TLS files of " + what + " (" + files.caCert() + ", " + files.cert() + ", "
-                    + files.key() + "): " + e.getMessage() + " (fix: " + what + ".caCert, " + what + ".cert and " + what
-                    + ".key name readable PEM files: the CA's certificate, this node's certificate, its PKCS#8 key)", e);
+                    + files.key() + "): " + e.getMessage() + " (fix: " + what + " must name readable PEM files: the CA's "
+                    + "certificate, this node's certificate, its PKCS#8 key)", e);
         }
     }
 

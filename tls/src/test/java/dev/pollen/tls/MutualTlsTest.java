@@ -92,7 +92,7 @@ class MutualTlsTest {
     }
 
     private MutualTls load(TlsFiles files) throws Exception {
-        return MutualTls.load("upload.server", files, Duration.ofMillis(100), reloader, refusals);
+        return MutualTls.load("upload.server.caCert/cert/key", files, Duration.ofMillis(100), reloader, refusals);
     }
 
     @Test
@@ -155,7 +155,7 @@ class MutualTlsTest {
         TestCertificates.Ca ca = TestCertificates.ca(dir, "pollen-ca");
         TlsFiles good = ca.issue(dir, "node");
         assertThatThrownBy(() -> load(new TlsFiles(good.caCert(), good.cert(), dir.resolve("missing.pem"))))
-                .hasMessageContaining("upload.server.key").hasMessageContaining("missing.pem").hasMessageContaining("fix:");
+                .hasMessageContaining("upload.server.caCert/cert/key").hasMessageContaining("missing.pem").hasMessageContaining("fix:");
         Files.writeString(dir.resolve("garbage.pem"), "not a certificate");
         assertThatThrownBy(() -> load(new TlsFiles(dir.resolve("garbage.pem"), good.cert(), good.key())))
                 .hasMessageContaining("garbage.pem");

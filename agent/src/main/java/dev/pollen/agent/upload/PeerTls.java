@@ -39,8 +39,8 @@ public final class PeerTls implements AutoCloseable {
                 Thread.ofPlatform().name("tls-reload").daemon().factory());
         TlsRefusals refusals = new TlsRefusals();
         try {
-            MutualTls server = MutualTls.load("upload.server", serverFiles, upload.certReloadInterval(), reloader, refusals);
-            MutualTls client = MutualTls.load("upload.client", clientFiles, upload.certReloadInterval(), reloader, refusals);
+            MutualTls server = MutualTls.load("upload.server.caCert/cert/key", serverFiles, upload.certReloadInterval(), reloader, refusals);
+            MutualTls client = MutualTls.load("upload.client.caCert/cert/key", clientFiles, upload.certReloadInterval(), reloader, refusals);
             log.info("event=peer_tls mode=mutual ca={} cert={} client_cert={} reload_every={}", serverFiles.caCert(), serverFiles.cert(),
                     clientFiles.cert(), upload.certReloadInterval());
             return new PeerTls(server, client, reloader);
