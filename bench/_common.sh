@@ -87,6 +87,24 @@ start_agent() {
   pids+=($!)
 }
 
+# cpu_seconds PID...: user + system CPU time the processes used so far.
+cpu_seconds() {
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total / $(getconf CLK_TCK)" | bc -l
+}
+
+# await_idle PID...: until the processes together use under a tenth of a core over a second (their JIT
+# compilers done with the start and the warm-up), at most 60 s: a node agent is measured in its steady state.
+await_idle() {
+  local before after tries=0
+  while [ $((tries++)) -lt 60 ]; do
+    before=$(cpu_seconds "$@"); sleep 1; after=$(cpu_seconds "$@")
+    [ "$(echo "$after - $before < 0.1" | bc -l)" = 1 ] && return
+  done
+  echo "warning: the daemons did not go idle within 60 s" >&2
+}
+
 now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

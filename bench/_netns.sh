@@ -48,3 +48,8 @@ spawn() {
 limit_upload() {
   on "$1" tc qdisc replace dev eth0 root tbf rate "$2" burst 256kb latency 50ms
 }
+
+# node_sent NODE: bytes the node has sent so far through its capped link (0 when its link is not capped).
+node_sent() {
+  on "$1" tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; found=1; exit} END {if (!found) print 0}'
+}

@@ -69,10 +69,6 @@ origin_link_bytes() {
   on origin tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; exit}'
 }
 
-# node_sent NODE: bytes the node has sent so far through its capped link (0 when its link is not capped).
-node_sent() {
-  on "$1" tc -s qdisc show dev eth0 | awk '/Sent/ {print $2; found=1; exit} END {if (!found) print 0}'
-}
 
 # uploads_mark: remembers every uploader's bytes sent so far; uploads_report NAME: what each sent since, in MiB,
 # and max/mean over those that can upload (the seed only in Pollen's run).
@@ -94,24 +90,6 @@ declare -A SENT0
 log_epoch() { date -d "${1%% *}" +%s.%N; }
 
 # ---- Pollen ----
-# cpu_seconds PID...: user + system CPU time the processes used so far.
-cpu_seconds() {
-  local pid total=0
-  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
-  echo "$total / $(getconf CLK_TCK)" | bc -l
-}
-
-# await_idle PID...: until the processes together use under a tenth of a core over a second (their JIT
-# compilers done with the start and the warm-up), at most 60 s: a node agent is measured in its steady state.
-await_idle() {
-  local before after tries=0
-  while [ $((tries++)) -lt 60 ]; do
-    before=$(cpu_seconds "$@"); sleep 1; after=$(cpu_seconds "$@")
-    [ "$(echo "$after - $before < 0.1" | bc -l)" = 1 ] && return
-  done
-  echo "warning: the daemons did not go idle within 60 s" >&2
-}
-
 pollen_run() {
 spawn sched "$WORK/scheduler.log" "$BIN/scheduler" --listen "${NODE_IP[sched]}" --port 8002
 pollen_pids=("$SPAWNED")

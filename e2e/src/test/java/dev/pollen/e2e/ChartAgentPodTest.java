@@ -134,6 +134,7 @@ class ChartAgentPodTest {
         ((ObjectNode) outsider.path("spec").path("securityContext")).remove("supplementalGroups");
         play(List.of(outsider));
         assertThat(awaitExit("pollen-outsider-dfget")).as("dfget without the socket's group").isEqualTo(3);
+        assertThat(Podman.logs("pollen-outsider-dfget")).contains("permission denied (fix: run dfget in the socket's group");
     }
 
     private static List<ObjectNode> render(Map<String, Object> values) throws IOException {

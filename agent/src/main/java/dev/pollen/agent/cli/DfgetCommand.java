@@ -215,8 +215,21 @@ public final class DfgetCommand implements Callable<Integer> {
     }
 
     private int cannotConnect() {
-        err.println("dfget: cannot connect to dfdaemon at " + endpoint + " — is it running? (fix: start dfdaemon, or pass -e SOCKET)");
+        if (deniedToThisUser()) {
+            err.println("dfget: cannot connect to dfdaemon at " + endpoint + ": permission denied (fix: run dfget in the"
+                    + " socket's group, e.g. the pod's securityContext.supplementalGroups: [agent.socket.group] of the Helm"
+                    + " chart, or widen download.server.socketMode)");
+        } else {
+            err.println("dfget: cannot connect to dfdaemon at " + endpoint + " — is it running? (fix: start dfdaemon, or pass -e SOCKET)");
+        }
         return ExitCodes.DAEMON_UNAVAILABLE;
+    }
+
+    /** A daemon may well be there, behind a socket or directory this user may not use (a socket shared by group). */
+    private boolean deniedToThisUser() {
+        Path dir = endpoint.toAbsolutePath().getParent();
+        boolean dirClosed = dir != null && Files.isDirectory(dir) && !Files.isExecutable(dir);
+        return dirClosed || Files.exists(endpoint) && !Files.isWritable(endpoint);
     }
 
     private Download download() {
