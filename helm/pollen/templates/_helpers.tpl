@@ -121,12 +121,17 @@ capabilities:
   drop: [ALL]
 {{- end -}}
 
-{{/* Startup, readiness and liveness probes: GET /healthy on a named port. (dict "port" NAME "probes" .Values.probes) */}}
+{{/*
+Startup and readiness probes GET /healthy (every server up, storage writable), liveness GET /livez (only a wedged
+process fails it: a restart would not help a starting, stopping or full one), on a named port.
+(dict "port" NAME "probes" .Values.probes)
+*/}}
 {{- define "pollen.probes" -}}
+{{- $paths := dict "startup" "/healthy" "readiness" "/healthy" "liveness" "/livez" }}
 {{- range $kind := list "startup" "readiness" "liveness" }}
 {{ $kind }}Probe:
   httpGet:
-    path: /healthy
+    path: {{ get $paths $kind }}
     port: {{ $.port }}
   periodSeconds: {{ (get $.probes $kind).periodSeconds }}
   failureThreshold: {{ (get $.probes $kind).failureThreshold }}

@@ -104,6 +104,8 @@ class ChartAgentPodTest {
         HttpRequest healthy = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/healthy")).build();
         await().atMost(Duration.ofSeconds(90)).ignoreExceptions()
                 .until(() -> http.send(healthy, HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        HttpRequest livez = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/livez")).build();
+        assertThat(http.send(livez, HttpResponse.BodyHandlers.ofString()).statusCode()).as("the liveness probe's path").isEqualTo(200);
 
         // prepare-dirs: the socket directory is the agent's user's, setgid to the socket's group, closed to others.
         Path socketDir = node.resolve("run/pollen");

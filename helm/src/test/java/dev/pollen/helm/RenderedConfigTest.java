@@ -96,6 +96,7 @@ class RenderedConfigTest {
         assertThat(port(service, "grpc")).isEqualTo(grpc);
         assertThat(port(service, "metrics")).isEqualTo(metrics);
         assertThat(scheduler.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(scheduler.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/livez");
         assertThat(scheduler.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
         assertThat(scheduler.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
         assertThat(scheduler.getStartupProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
@@ -129,7 +130,9 @@ class RenderedConfigTest {
         assertThat(service.getSpec().getPorts().stream().collect(Collectors.toMap(ServicePort::getName, ServicePort::getPort)))
                 .containsOnly(entry("upload", ports.get("upload")), entry("vortex", ports.get("vortex")), entry("metrics", ports.get("metrics")));
         assertThat(dfdaemon.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(dfdaemon.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/livez");
         assertThat(ports.get(dfdaemon.getReadinessProbe().getHttpGet().getPort().getStrVal())).isEqualTo(ports.get("health"));
+        assertThat(ports.get(dfdaemon.getLivenessProbe().getHttpGet().getPort().getStrVal())).isEqualTo(ports.get("health"));
         assertThat(dfdaemon.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(dfdaemon.getEnv()).filteredOn(e -> e.getName().equals("DFDAEMON_HOST_IP")).singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.podIP"));
