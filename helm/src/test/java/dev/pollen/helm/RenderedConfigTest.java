@@ -139,6 +139,17 @@ class RenderedConfigTest {
         assertMemoryLimitSizesTheHeap(dfdaemon, r.value("seedPeer.maxRAMPercentage"));
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("renderings")
+    void everyPollenContainerLogsInTheChosenFormat(Rendering r) {
+        Stream<Container> containers = Stream.of(
+                Pods.container(r.manifests().daemonSet("agent").getSpec().getTemplate().getSpec(), "dfdaemon"),
+                Pods.container(r.manifests().statefulSet("seed-peer").getSpec().getTemplate().getSpec(), "dfdaemon"),
+                Pods.container(r.manifests().statefulSet("scheduler").getSpec().getTemplate().getSpec(), "scheduler"));
+        assertThat(containers).allSatisfy(c ->
+                assertThat(Pods.env(c, "POLLEN_LOG_FORMAT")).as(c.getName()).isEqualTo(r.value("logFormat").asText()));
+    }
+
     private static void assertMemoryLimitSizesTheHeap(Container c, JsonNode percent) {
         assertThat(c.getResources().getRequests().get("memory")).isNotNull()
                 .isEqualTo(c.getResources().getLimits().get("memory"));
