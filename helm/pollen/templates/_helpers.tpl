@@ -62,11 +62,27 @@ from the port the agent listens on.
 {{- end -}}
 
 {{/* The seed peers' dfdaemon.yaml: the agent's, then seedPeer.config, then seedPeer.enable and no mirror. */}}
-{{/* (set, not a merge: a merge skips false values.) */}}
+{{/*
+Sets every leaf of a map into another, recursing into maps both have: (list DST SRC). Sprig's mergeOverwrite
+would skip false, 0 and "" (they count as empty), so a seed could not turn off what the agents turn on.
+*/}}
+{{- define "pollen.deepSet" -}}
+{{- $dst := index . 0 -}}
+{{- range $k, $v := index . 1 -}}
+{{- if and (kindIs "map" $v) (kindIs "map" (get $dst $k)) -}}
+{{- include "pollen.deepSet" (list (get $dst $k) $v) -}}
+{{- else -}}
+{{- $_ := set $dst $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* (set, not a merge, for the same reason.) */}}
 {{- define "pollen.seedPeerConfig" -}}
-{{- $seed := mergeOverwrite (include "pollen.agentConfig" . | fromYaml) (deepCopy .Values.seedPeer.config) -}}
+{{- $seed := include "pollen.agentConfig" . | fromYaml -}}
+{{- $_ := include "pollen.deepSet" (list $seed (deepCopy .Values.seedPeer.config)) -}}
 {{- $seedPeer := get $seed "seedPeer" | default (dict) -}}
-{{- $_ := set $seedPeer "enable" true -}}
+{{- $_ = set $seedPeer "enable" true -}}
 {{- $_ = set $seed "seedPeer" $seedPeer -}}
 {{- $proxy := get $seed "proxy" | default (dict) -}}
 {{- $proxyServer := get $proxy "server" | default (dict) -}}
@@ -121,12 +137,17 @@ capabilities:
   drop: [ALL]
 {{- end -}}
 
-{{/* Startup, readiness and liveness probes: GET /healthy on a named port. (dict "port" NAME "probes" .Values.probes) */}}
+{{/*
+Startup and readiness probes GET /healthy (every server up, storage writable), liveness GET /livez (only a wedged
+process fails it: a restart would not help a starting, stopping or full one), on a named port.
+(dict "port" NAME "probes" .Values.probes)
+*/}}
 {{- define "pollen.probes" -}}
+{{- $paths := dict "startup" "/healthy" "readiness" "/healthy" "liveness" "/livez" }}
 {{- range $kind := list "startup" "readiness" "liveness" }}
 {{ $kind }}Probe:
   httpGet:
-    path: /healthy
+    path: {{ get $paths $kind }}
     port: {{ $.port }}
   periodSeconds: {{ (get $.probes $kind).periodSeconds }}
   failureThreshold: {{ (get $.probes $kind).failureThreshold }}

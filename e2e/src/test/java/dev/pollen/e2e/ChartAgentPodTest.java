@@ -31,8 +31,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Helm chart's agent pod, run: helm renders the DaemonSet (this machine's paths, free ports, no scheduler),
- * podman plays its pod (both init containers, the hostPath socket directory and store, the ConfigMap, a read-only
+ * The Helm chart's pods, run: helm renders the scheduler's StatefulSet and the agent's DaemonSet (this machine's
+ * paths, free ports), podman plays the scheduler's pod (a read-only root, the probes' paths) and the agent's pod (both init containers, the hostPath socket directory and store, the ConfigMap, a read-only
  * root, the agent's user and the socket's group, the host network), and the chart's example dfget pod downloads
  * through the node's socket directory into the node's output directory, as any pod of the cluster would, while the
  * same pod without the socket's group is refused. The helm module checks what the chart
@@ -68,6 +68,21 @@ class ChartAgentPodTest {
 
     @Test
     void agentPodServesTheExampleDfgetPodThroughTheNodesSocketDirectory() throws Exception {
+        // The chart's scheduler pod, on the host's network here (a pod network is not reachable from this test the
+        // way a cluster's is); the agent finds it through scheduler.externalAddresses instead of the cluster's DNS.
+        int grpc = freePort();
+        int schedulerMetrics = freePort();
+        List<ObjectNode> schedulerRender = render(Map.of("image.repository", "localhost/pollen", "image.tag", "0.1.0-SNAPSHOT",
+                "agent.enable", false, "seedPeer.enable", false, "scheduler.replicas", 1,
+                "scheduler.port", grpc, "scheduler.metricsPort", schedulerMetrics));
+        ObjectNode schedulerPod = podOf(find(schedulerRender, "StatefulSet", "pollen-scheduler"));
+        ((ObjectNode) schedulerPod.get("spec")).put("hostNetwork", true);
+        play(List.of(forPodman(schedulerPod)));
+        HttpClient http = HttpClient.newHttpClient();
+        awaitOk(http, schedulerMetrics, "/healthy");
+        assertThat(status(http, schedulerMetrics, "/livez")).as("the scheduler's liveness probe's path").isEqualTo(200);
+        assertThat(Podman.run("exec", "pollen-scheduler-scheduler", "touch", "/opt/pollen/x").err()).contains("Read-only file system");
+
         Path node = dir.resolve("node");
         Path certsDir = Files.createDirectories(node.resolve("etc/containerd/certs.d"));
         Path containerdConfig = Files.writeString(node.resolve("etc/containerd/config.toml"),
@@ -76,6 +91,7 @@ class ChartAgentPodTest {
         values.put("image.repository", "localhost/pollen");
         values.put("image.tag", "0.1.0-SNAPSHOT");
         values.put("scheduler.enable", false);
+        values.put("scheduler.externalAddresses[0]", "127.0.0.1:" + grpc);
         values.put("seedPeer.enable", false);
         values.put("agent.socketDir", node.resolve("run/pollen").toString());
         values.put("agent.dataDir", node.resolve("var/lib/pollen").toString());
@@ -87,10 +103,11 @@ class ChartAgentPodTest {
         values.put("agent.containerd.configFile", containerdConfig.toString());
         int health = freePort();
         int proxy = freePort();
+        int metrics = freePort();
         values.put("agent.config.upload.server.port", freePort());
         values.put("agent.config.storage.server.tcpPort", freePort());
         values.put("agent.config.proxy.server.port", proxy);
-        values.put("agent.config.metrics.server.port", freePort());
+        values.put("agent.config.metrics.server.port", metrics);
         values.put("agent.config.health.server.port", health);
         values.put("examples.dfgetPod", true);
         values.put("tests.url", origin.url("chart.bin"));
@@ -100,10 +117,10 @@ class ChartAgentPodTest {
         ObjectNode agentPod = forPodman(podOf(find(objects, "DaemonSet", "pollen-agent")));
         play(List.of(configMap, agentPod));
 
-        HttpClient http = HttpClient.newHttpClient();
-        HttpRequest healthy = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health + "/healthy")).build();
-        await().atMost(Duration.ofSeconds(90)).ignoreExceptions()
-                .until(() -> http.send(healthy, HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        awaitOk(http, health, "/healthy");
+        assertThat(status(http, health, "/livez")).as("the liveness probe's path").isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> http.send(get(metrics, "/metrics"),
+                HttpResponse.BodyHandlers.ofString()).body().contains("pollen_scheduler_connected 1"));
 
         // prepare-dirs: the socket directory is the agent's user's, setgid to the socket's group, closed to others.
         Path socketDir = node.resolve("run/pollen");
@@ -135,6 +152,18 @@ class ChartAgentPodTest {
         play(List.of(outsider));
         assertThat(awaitExit("pollen-outsider-dfget")).as("dfget without the socket's group").isEqualTo(3);
         assertThat(Podman.logs("pollen-outsider-dfget")).contains("permission denied (fix: run dfget in the socket's group");
+    }
+
+    private static HttpRequest get(int port, String path) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build();
+    }
+
+    private static int status(HttpClient http, int port, String path) throws IOException, InterruptedException {
+        return http.send(get(port, path), HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    private static void awaitOk(HttpClient http, int port, String path) {
+        await().atMost(Duration.ofSeconds(90)).ignoreExceptions().until(() -> status(http, port, path) == 200);
     }
 
     private static List<ObjectNode> render(Map<String, Object> values) throws IOException {

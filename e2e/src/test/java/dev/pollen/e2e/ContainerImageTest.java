@@ -7,14 +7,10 @@ import static org.awaitility.Awaitility.await;
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.registry.Commands;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -38,20 +34,15 @@ class ContainerImageTest {
     @TempDir
     Path dir;
 
-    private final List<String> containers = new ArrayList<>();
+    @RegisterExtension
+    final AgentContainers agents = new AgentContainers();
+
     private Path outputs;
 
     @BeforeAll
     static void loadImage() {
         Podman.loadImage();
         file = origin.createFile("image.bin", 24 * MiB, 7);
-    }
-
-    @AfterEach
-    void removeContainers() {
-        for (String name : containers) {
-            Podman.run("rm", "-f", name);
-        }
     }
 
     @Test
@@ -90,18 +81,8 @@ class ContainerImageTest {
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
     }
 
-    /** An agent container on the host's network (as hostNetwork) with its own free ports, detached. */
-    private String startAgent(Path sockets) throws IOException {
-        String name = "pollen-e2e-" + UUID.randomUUID().toString().substring(0, 8);
-        containers.add(name);
-        podman("run", "-d", "--name", name, "--network", "host", "-v", sockets + ":/run/pollen",
-                // dfget's output is written by the daemon, so the directory is at the same path on both sides, as a
-                // pod that runs dfget shares a hostPath with the agent.
-                "-v", outputs + ":" + outputs, Podman.IMAGE,
-                "--download.server.socketPath=/run/pollen/dfdaemon.sock", "--storage.dir=/tmp/storage",
-                "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(), "--metrics.server.port=0",
-                "--health.server.port=0");
-        return name;
+    private String startAgent(Path sockets) {
+        return agents.start(Podman.IMAGE, sockets, outputs);
     }
 
     private static String logs(String name) {
@@ -114,11 +95,5 @@ class ContainerImageTest {
 
     private static Commands.Result podman(String... args) {
         return Podman.check(args);
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 }

@@ -86,12 +86,14 @@ class AgentDaemonSetTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("renderings")
-    void probesGetHealthyOnTheHealthPort(Rendering r) {
+    void probesAskTheHealthPortHealthyToStartAndServeAndLivezToLive(Rendering r) {
         Container dfdaemon = Pods.container(pod(r), "dfdaemon");
         int healthPort = config(r).at("/health/server/port").asInt();
+        assertThat(dfdaemon.getStartupProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(dfdaemon.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(dfdaemon.getLivenessProbe().getHttpGet().getPath()).as("only a wedged agent is restarted").isEqualTo("/livez");
         for (Probe probe : List.of(dfdaemon.getStartupProbe(), dfdaemon.getReadinessProbe(), dfdaemon.getLivenessProbe())) {
             HTTPGetAction get = probe.getHttpGet();
-            assertThat(get.getPath()).isEqualTo("/healthy");
             assertThat(Pods.ports(dfdaemon).get(get.getPort().getStrVal())).isEqualTo(healthPort);
         }
     }

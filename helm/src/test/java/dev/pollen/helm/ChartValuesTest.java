@@ -3,6 +3,7 @@ package dev.pollen.helm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -41,6 +42,17 @@ class ChartValuesTest {
         Manifests after = PollenChart.render(Map.of("seedPeer.config.seedPeer.superSeeding", "1s"));
         assertThat(seedChecksum(after)).isNotEqualTo(seedChecksum(before));
         assertThat(agentChecksum(after)).isEqualTo(agentChecksum(before));
+    }
+
+    @Test
+    void seedPeerConfigCanTurnOffWhatTheAgentsTurnOn() {
+        Manifests m = PollenChart.render(Map.of("agent.config.upload.downloadTask.acceptPreheat", true,
+                "seedPeer.config.upload.downloadTask.acceptPreheat", false));
+        assertThat(Manifests.read(m.dfdaemonYaml("agent")).at("/upload/downloadTask/acceptPreheat").asBoolean()).isTrue();
+        JsonNode seed = Manifests.read(m.dfdaemonYaml("seed-peer"));
+        assertThat(seed.at("/upload/downloadTask/acceptPreheat").isBoolean()).isTrue();
+        assertThat(seed.at("/upload/downloadTask/acceptPreheat").asBoolean()).isFalse();
+        assertThat(seed.at("/upload/server/port").asInt()).as("the rest of agent.config stays").isEqualTo(4000);
     }
 
     @Test

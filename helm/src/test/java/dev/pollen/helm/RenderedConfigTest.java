@@ -96,6 +96,7 @@ class RenderedConfigTest {
         assertThat(port(service, "grpc")).isEqualTo(grpc);
         assertThat(port(service, "metrics")).isEqualTo(metrics);
         assertThat(scheduler.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(scheduler.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/livez");
         assertThat(scheduler.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
         assertThat(scheduler.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
         assertThat(scheduler.getStartupProbe().getHttpGet().getPort().getStrVal()).isEqualTo("metrics");
@@ -129,11 +130,24 @@ class RenderedConfigTest {
         assertThat(service.getSpec().getPorts().stream().collect(Collectors.toMap(ServicePort::getName, ServicePort::getPort)))
                 .containsOnly(entry("upload", ports.get("upload")), entry("vortex", ports.get("vortex")), entry("metrics", ports.get("metrics")));
         assertThat(dfdaemon.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthy");
+        assertThat(dfdaemon.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/livez");
         assertThat(ports.get(dfdaemon.getReadinessProbe().getHttpGet().getPort().getStrVal())).isEqualTo(ports.get("health"));
+        assertThat(ports.get(dfdaemon.getLivenessProbe().getHttpGet().getPort().getStrVal())).isEqualTo(ports.get("health"));
         assertThat(dfdaemon.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(dfdaemon.getEnv()).filteredOn(e -> e.getName().equals("DFDAEMON_HOST_IP")).singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.podIP"));
         assertMemoryLimitSizesTheHeap(dfdaemon, r.value("seedPeer.maxRAMPercentage"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("renderings")
+    void everyPollenContainerLogsInTheChosenFormat(Rendering r) {
+        Stream<Container> containers = Stream.of(
+                Pods.container(r.manifests().daemonSet("agent").getSpec().getTemplate().getSpec(), "dfdaemon"),
+                Pods.container(r.manifests().statefulSet("seed-peer").getSpec().getTemplate().getSpec(), "dfdaemon"),
+                Pods.container(r.manifests().statefulSet("scheduler").getSpec().getTemplate().getSpec(), "scheduler"));
+        assertThat(containers).allSatisfy(c ->
+                assertThat(Pods.env(c, "POLLEN_LOG_FORMAT")).as(c.getName()).isEqualTo(r.value("logFormat").asText()));
     }
 
     private static void assertMemoryLimitSizesTheHeap(Container c, JsonNode percent) {
