@@ -1,0 +1,92 @@
+package dev.pollen.e2e;
+
+import static dev.pollen.e2e.TestFiles.MiB;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.pollen.e2e.TestFiles.TestFile;
+import dev.pollen.e2e.registry.Commands;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The image in a memory-limited container, as the chart runs it (a limit, and the heap a share of it through
+ * POLLEN_JAVA_OPTS=-XX:MaxRAMPercentage): the JVM sizes its heap from the container's cgroup, not the host's memory,
+ * and the agent downloads a file twice the size of the limit without being OOM-killed, its peak RSS under the limit.
+ */
+class ContainerMemoryLimitTest {
+    private static final long LIMIT = 384 * MiB;
+    private static final int HEAP_PERCENT = 40;
+    private static final Pattern METRICS_PORT = Pattern.compile("event=ready .* metrics=\\S*:(\\d+)");
+    private static final Pattern HEAP_MAX = Pattern.compile("(?m)^jvm_memory_max_bytes\\{area=\"heap\"[^}]*} (\\S+)$");
+    private static final Pattern PEAK_RSS = Pattern.compile("(?m)^VmHWM:\\s+(\\d+) kB$");
+
+    @RegisterExtension
+    static final Nginx origin = new Nginx();
+
+    @RegisterExtension
+    final AgentContainers agents = new AgentContainers();
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void loadImage() {
+        Podman.loadImage();
+    }
+
+    @Test
+    void sizesTheHeapFromTheLimitAndDownloadsAFileTwiceItsSizeUnderIt() throws Exception {
+        TestFile file = origin.createFile("big.bin", 2 * LIMIT, 41);
+        Path sockets = Files.createDirectories(dir.resolve("run"));
+        Path outputs = Files.createDirectories(dir.resolve("out"));
+        Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
+
+        String agent = agents.start(Podman.IMAGE, sockets, outputs, "--memory=" + LIMIT, "--memory-swap=" + LIMIT,
+                "-e", "POLLEN_JAVA_OPTS=-XX:MaxRAMPercentage=" + HEAP_PERCENT);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Podman.logs(agent).contains("event=ready"));
+        assertThat(heapMax(agent)).as("the heap's ceiling: %d%% of the container's limit", HEAP_PERCENT)
+                .isBetween((long) (LIMIT * (HEAP_PERCENT - 5) / 100.0), (long) (LIMIT * HEAP_PERCENT / 100.0));
+
+        Path output = outputs.resolve("big.bin");
+        Dfget.Result result = new Dfget(sockets.resolve("dfdaemon.sock"), dir).download(origin.url("big.bin"), output);
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
+        assertThat(Podman.inspect(agent, "{{.State.Running}} {{.State.OOMKilled}} {{.RestartCount}}")).isEqualTo("true false 0");
+        Matcher rss = PEAK_RSS.matcher(Podman.check("exec", agent, "cat", "/proc/1/status").out());
+        assertThat(rss.find()).isTrue();
+        assertThat(Long.parseLong(rss.group(1)) * 1024).as("the daemon's peak RSS").isLessThan(LIMIT);
+    }
+
+    /** The sum of the heap pools' maxima, from the agent's /metrics (the ready line names its port). */
+    private static long heapMax(String agent) throws IOException, InterruptedException {
+        Matcher port = METRICS_PORT.matcher(Podman.logs(agent));
+        assertThat(port.find()).as("the ready line names the metrics port").isTrue();
+        String metrics;
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port.group(1) + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        }
+        Matcher pool = HEAP_MAX.matcher(metrics);
+        long sum = 0;
+        while (pool.find()) {
+            sum += (long) Double.parseDouble(pool.group(1));
+        }
+        assertThat(sum).as("jvm_memory_max_bytes{area=heap} in\n" + metrics).isPositive();
+        return sum;
+    }
+}
