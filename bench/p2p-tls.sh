@@ -55,9 +55,9 @@ phase() {
 }
 read -r plain_t plain_cpu < <(phase plain 2 3)
 read -r tls_t tls_cpu < <(phase tls 4 5 "${TLS_FLAGS[@]}")
-grep -q "event=peer_tls mode=mutual" "$WORK/agent-5.log" || { echo "the TLS agents did not start with TLS" >&2; exit 1; }
+PROVIDER=$(grep -o "event=peer_tls mode=mutual provider=[A-Z]*" "$WORK/agent-5.log" | cut -d= -f4) || { echo "the TLS agents did not start with TLS" >&2; exit 1; }
 echo "| P2P, ${SIZE_MIB} MiB A -> B on loopback (median of $ROUNDS, Java $JAVA_FEATURE) | time | ratio | CPU of A+B | ratio |"
 echo "| --- | --- | --- | --- | --- |"
 printf '| plain Vortex (sendfile) | %.2f s | 1.00 | %.2f s | 1.00 |\n' "$plain_t" "$plain_cpu"
-printf '| mutual TLS (chunks through the cipher) | %.2f s | %.2f | %.2f s | %.2f |\n' "$tls_t" "$(echo "$tls_t / $plain_t" | bc -l)" \
+printf '| mutual TLS ($PROVIDER, chunks through the cipher) | %.2f s | %.2f | %.2f s | %.2f |\n' "$tls_t" "$(echo "$tls_t / $plain_t" | bc -l)" \
   "$tls_cpu" "$(echo "$tls_cpu / $plain_cpu" | bc -l)"

@@ -12,6 +12,7 @@ import io.grpc.util.AdvancedTlsX509TrustManager;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -84,8 +85,17 @@ public final class MutualTls implements AutoCloseable {
     }
 
     private static SslContext build(SslContextBuilder builder, boolean grpc) throws IOException {
-        builder.sslProvider(SslProvider.JDK);
-        return (grpc ? GrpcSslContexts.configure(builder, SslProvider.JDK) : builder).build();
+        SslProvider provider = PROVIDER;
+        builder.sslProvider(provider);
+        return (grpc ? GrpcSslContexts.configure(builder, provider) : builder).build();
+    }
+
+    /** BoringSSL when its native library loads here (linux x86-64 and arm64), else the JDK's. */
+    private static final SslProvider PROVIDER = OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+
+    /** Which TLS implementation encrypts: {@code OPENSSL} (BoringSSL) or {@code JDK}. */
+    public static String provider() {
+        return PROVIDER.name();
     }
 
     /** For a Netty server (Vortex): a peer without a valid certificate fails the handshake. */

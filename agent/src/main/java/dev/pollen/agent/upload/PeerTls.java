@@ -41,8 +41,8 @@ public final class PeerTls implements AutoCloseable {
         try {
             MutualTls server = MutualTls.load("upload.server.caCert/cert/key", serverFiles, upload.certReloadInterval(), reloader, refusals);
             MutualTls client = MutualTls.load("upload.client.caCert/cert/key", clientFiles, upload.certReloadInterval(), reloader, refusals);
-            log.info("event=peer_tls mode=mutual ca={} cert={} client_cert={} reload_every={}", serverFiles.caCert(), serverFiles.cert(),
-                    clientFiles.cert(), upload.certReloadInterval());
+            log.info("event=peer_tls mode=mutual provider={} ca={} cert={} client_cert={} reload_every={}", MutualTls.provider(),
+                    serverFiles.caCert(), serverFiles.cert(), clientFiles.cert(), upload.certReloadInterval());
             return new PeerTls(server, client, reloader);
         } catch (IOException | RuntimeException e) {
             reloader.shutdownNow();
