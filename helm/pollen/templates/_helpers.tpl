@@ -58,6 +58,11 @@ from the port the agent listens on.
   "download" (dict "server" (dict "socketPath" "/var/run/pollen/dfdaemon.sock" "socketMode" (toString .Values.agent.socket.mode)))
   "storage" (dict "dir" "/var/lib/pollen")
   "scheduler" (dict "addresses" (include "pollen.schedulerAddresses" . | fromJsonArray)) -}}
+{{- if .Values.tls.enable -}}
+{{- $files := dict "caCert" "/etc/pollen/tls/ca.crt" "cert" "/etc/pollen/tls/tls.crt" "key" "/etc/pollen/tls/tls.key" -}}
+{{- $_ := set $owned "upload" (dict "server" (deepCopy $files) "client" (deepCopy $files)) -}}
+{{- $_ = set (get $owned "scheduler") "tls" true -}}
+{{- end -}}
 {{- mergeOverwrite (deepCopy .Values.agent.config) $owned | toYaml -}}
 {{- end -}}
 

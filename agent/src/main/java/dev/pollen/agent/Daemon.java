@@ -27,6 +27,7 @@ import dev.pollen.agent.upload.CorruptingPieces;
 import dev.pollen.agent.upload.DfdaemonUploadService;
 import dev.pollen.agent.upload.DownloadTaskGuard;
 import dev.pollen.agent.upload.HostStatus;
+import dev.pollen.agent.upload.PeerTls;
 import dev.pollen.agent.upload.SuperSeeding;
 import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
@@ -127,6 +128,8 @@ public final class Daemon implements AutoCloseable {
             Storage storage = new Storage(config.storage().dir());
             readiness.addCheck(() -> writable(storage.dir()));
             HostIdentity host = HostIdentity.of(config.host());
+            PeerTls peerTls = PeerTls.load(config.upload());
+            parts.push(peerTls);
             ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("piece-", 0).factory());
             // This host as announced to the scheduler and streamed by SyncHost: built once the upload ports are
             // bound (port 0 in tests), after the parts that report it are made.
@@ -134,14 +137,15 @@ public final class Daemon implements AutoCloseable {
             Supplier<Host> currentHost = () -> status.get().get();
             P2p p2p = null;
             if (config.scheduler().enabled()) {
-                ParentChannels channels = new ParentChannels();
+                ParentChannels channels = new ParentChannels(peerTls.client());
                 parts.push(channels);
-                VortexClient vortex = new VortexClient(VortexClient.Options.defaults().withIoThreads(threads.vortexClientEventLoops()));
+                VortexClient vortex = new VortexClient(VortexClient.Options.defaults().withIoThreads(threads.vortexClientEventLoops())
+                        .withTls(peerTls.client()));
                 parts.push(vortex);
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
                 SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), currentHost,
-                        config.scheduler().announceInterval(), clock);
+                        config.scheduler().announceInterval(), clock, config.scheduler().tls() ? peerTls.client() : null);
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
@@ -199,7 +203,7 @@ public final class Daemon implements AutoCloseable {
                 UploadCapacity capacity = UploadCapacity.of(config.upload(), LinkSpeed.of(host.ip()));
                 log.info("event=upload_capacity bits_per_second={} source={} slots={}", capacity.bitsPerSecond(),
                         capacity.source(), capacity.slots());
-                VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults()
+                VortexServer vortexServer = VortexServer.start(VortexServer.Options.defaults().withTls(peerTls.server())
                         .withAddress(new InetSocketAddress(config.upload().server().ip(), config.storage().server().tcpPort()))
                         .withIoThreads(threads.vortexServerEventLoops())
                         .withRateLimit(config.upload().rateLimit().bytes())
@@ -216,7 +220,7 @@ public final class Daemon implements AutoCloseable {
                                 currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge(),
                                 superSeeding),
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),
-                        UploadGrpcServer.KeepAlive.DEFAULT);
+                        UploadGrpcServer.KeepAlive.DEFAULT, peerTls.server());
                 parts.push(upload);
                 uploadServer = upload;
                 status.set(new HostStatus(Host.newBuilder()

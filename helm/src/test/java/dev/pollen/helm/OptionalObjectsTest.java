@@ -92,7 +92,7 @@ class OptionalObjectsTest {
     }
 
     @Test
-    void tlsSecretIsMountedReadOnlyInEveryPollenContainerWhenOn() {
+    void tlsSecretIsMountedReadOnlyInEveryPollenContainerAndNamedByTheirConfigWhenOn() {
         List<PodSpec> pods = List.of(ALL.daemonSet("agent").getSpec().getTemplate().getSpec(),
                 ALL.statefulSet("seed-peer").getSpec().getTemplate().getSpec(),
                 ALL.statefulSet("scheduler").getSpec().getTemplate().getSpec());
@@ -102,8 +102,12 @@ class OptionalObjectsTest {
             assertThat(Pods.mount(main, "tls").getMountPath()).isEqualTo("/etc/pollen/tls");
             assertThat(Pods.mount(main, "tls").getReadOnly()).isTrue();
         }
+        assertThat(ALL.statefulSet("scheduler").getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs())
+                .contains("--tls-ca-cert=/etc/pollen/tls/ca.crt", "--tls-cert=/etc/pollen/tls/tls.crt", "--tls-key=/etc/pollen/tls/tls.key");
         assertThat(DEFAULTS.daemonSet("agent").getSpec().getTemplate().getSpec().getVolumes())
                 .noneSatisfy(v -> assertThat(v.getName()).isEqualTo("tls"));
+        assertThat(DEFAULTS.statefulSet("scheduler").getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs())
+                .noneMatch(a -> a.startsWith("--tls"));
     }
 
     @Test

@@ -53,6 +53,14 @@ class RenderedConfigTest {
                 .isEqualTo(Integer.parseInt(r.value("agent.socket.mode").asText(), 8));
         assertThat(config.upload().server().port()).isEqualTo(r.value("agent.config.upload.server.port").asInt());
         assertThat(config.host().ip()).isEqualTo("10.1.2.3");
+        boolean tls = r.value("tls.enable").asBoolean();
+        assertThat(config.upload().server().tls().isPresent()).as("upload.server TLS files").isEqualTo(tls);
+        assertThat(config.upload().client().tls().isPresent()).as("upload.client TLS files").isEqualTo(tls);
+        assertThat(config.scheduler().tls()).isEqualTo(tls);
+        if (tls) {
+            assertThat(config.upload().server().cert()).isEqualTo("/etc/pollen/tls/tls.crt");
+            assertThat(config.upload().client().key()).isEqualTo("/etc/pollen/tls/tls.key");
+        }
     }
 
     @ParameterizedTest(name = "{0}")

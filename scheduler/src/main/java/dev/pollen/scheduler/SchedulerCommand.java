@@ -1,6 +1,12 @@
 package dev.pollen.scheduler;
 
+import dev.pollen.tls.MutualTls;
+import dev.pollen.tls.TlsFiles;
+import dev.pollen.tls.TlsRefusals;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -48,6 +54,20 @@ public final class SchedulerCommand implements Callable<Integer> {
     @Option(names = "--host-ttl-seconds", defaultValue = "180", description = "Expire hosts silent this long (default: ${DEFAULT-VALUE}).")
     long hostTtlSeconds;
 
+    @Option(names = "--tls-ca-cert", paramLabel = "PEM",
+            description = "Mutual TLS: the CA that signs every node's certificate; with --tls-cert and --tls-key, peers must show one it signed.")
+    Path tlsCaCert;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Mutual TLS: this scheduler's certificate (shown to peers and to their upload servers).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Mutual TLS: the PKCS#8 key of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-reload-seconds", defaultValue = "60",
+            description = "How often the TLS files are looked at and read again if changed (default: ${DEFAULT-VALUE}).")
+    long tlsReloadSeconds;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new SchedulerCommand()).execute(args));
     }
@@ -62,6 +82,13 @@ public final class SchedulerCommand implements Callable<Integer> {
             if (metricsPort < -1 || metricsPort > 65535) {
                 throw new IllegalArgumentException("--metrics-port: " + metricsPort + " (expected: -1..65535; 0 picks a free one, -1 turns it off)");
             }
+            int tlsFiles = (tlsCaCert == null ? 0 : 1) + (tlsCert == null ? 0 : 1) + (tlsKey == null ? 0 : 1);
+            if (tlsFiles != 0 && tlsFiles != 3) {
+                throw new IllegalArgumentException("--tls-ca-cert, --tls-cert, --tls-key: " + tlsFiles + " of 3 given (expected: all three, or none)");
+            }
+            if (tlsReloadSeconds < 1) {
+                throw new IllegalArgumentException("--tls-reload-seconds: " + tlsReloadSeconds + " (expected: 1 or more)");
+            }
             if (statsIntervalSeconds < 1) {
                 throw new IllegalArgumentException("--stats-interval-seconds: " + statsIntervalSeconds + " (expected: 1 or more)");
             }
@@ -69,17 +96,27 @@ public final class SchedulerCommand implements Callable<Integer> {
             System.err.println("scheduler: invalid configuration: " + e.getMessage());
             return 2;
         }
+        ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("tls-reload").daemon().factory());
+        MutualTls tls = null;
         SchedulerServer server;
         try {
+            if (tlsCaCert != null) {
+                tls = MutualTls.load("--tls-ca-cert/--tls-cert/--tls-key", new TlsFiles(tlsCaCert, tlsCert, tlsKey), Duration.ofSeconds(tlsReloadSeconds), reloader,
+                        new TlsRefusals());
+            }
             server = SchedulerServer.start(new InetSocketAddress(listen, port), config, Clock.systemUTC(),
-                    Duration.ofSeconds(statsIntervalSeconds), metricsPort < 0 ? null : new InetSocketAddress(metricsListen, metricsPort));
+                    Duration.ofSeconds(statsIntervalSeconds), metricsPort < 0 ? null : new InetSocketAddress(metricsListen, metricsPort),
+                    tls);
         } catch (java.io.IOException e) {
             System.err.println("scheduler: " + e.getMessage());
+            reloader.shutdownNow();
             return 3;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
+            reloader.shutdownNow();
             stopped.countDown();
         }, "shutdown"));
         stopped.await();

@@ -7,6 +7,7 @@ import dev.pollen.monitoring.MonitoringServer;
 import dev.pollen.monitoring.Readiness;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import dev.pollen.tls.MutualTls;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.micrometer.core.instrument.Gauge;
@@ -70,15 +71,16 @@ public final class SchedulerServer implements AutoCloseable {
     }
 
     public static SchedulerServer start(InetSocketAddress address, SchedulingConfig config, Clock clock) throws IOException {
-        return start(address, config, clock, Duration.ofMinutes(1), null);
+        return start(address, config, clock, Duration.ofMinutes(1), null, null);
     }
 
     /**
      * @param statsInterval how often the decision latency of the last interval is logged
      * @param metricsAddress where {@code /metrics} and {@code /healthy} listen (port 0 picks a free one), null for nowhere
+     * @param tls mutual TLS for peers' connections and for this scheduler's calls to their upload servers, or null
      */
     public static SchedulerServer start(InetSocketAddress address, SchedulingConfig config, Clock clock, Duration statsInterval,
-                                        InetSocketAddress metricsAddress) throws IOException {
+                                        InetSocketAddress metricsAddress, MutualTls tls) throws IOException {
         Cluster cluster = new Cluster(clock, config);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Gauge.builder("pollen.scheduler.hosts", cluster, Cluster::hostCount).description("Hosts announced").register(registry);
@@ -103,7 +105,7 @@ public final class SchedulerServer implements AutoCloseable {
         HealthStatusManager health = new HealthStatusManager();
         ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("scheduler-timer").daemon().factory());
-        UploadCalls uploads = new UploadCalls();
+        UploadCalls uploads = new UploadCalls(tls);
         // A preheat waits on its hosts' downloads for minutes: on virtual threads of its own, never the event loop.
         ExecutorService preheats = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("preheat-", 0).factory());
         // Every handler is a few map operations under one lock and never blocks, so it runs on the event
@@ -114,7 +116,12 @@ public final class SchedulerServer implements AutoCloseable {
         EventLoopGroup workers = new EpollEventLoopGroup(1, new DefaultThreadFactory("scheduler-io", true));
         Server server;
         try {
-            server = NettyServerBuilder.forAddress(address)
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(address);
+            if (tls != null) {
+                // A peer without a certificate of the cluster's CA gets UNAUTHENTICATED, whatever it calls.
+                builder.sslContext(tls.grpcServer()).intercept(tls.requireClientCertificate());
+            }
+            server = builder
                     .channelType(EpollServerSocketChannel.class)
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(workers)

@@ -71,7 +71,7 @@ class DragonflyPeerCompatibilityTest {
 
     private final MutableClock clock = new MutableClock();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-    private final UploadCalls uploads = new UploadCalls();
+    private final UploadCalls uploads = new UploadCalls(null);
     private final SeedTrigger seeds = new SeedTrigger(uploads);
     private Server server;
     private ManagedChannel channel;

@@ -40,7 +40,7 @@ class SchedulerMonitoringTest {
     @BeforeEach
     void start() throws Exception {
         server = SchedulerServer.start(new InetSocketAddress("127.0.0.1", 0), SchedulingConfig.defaults(), Clock.systemUTC(),
-                Duration.ofMinutes(1), new InetSocketAddress("127.0.0.1", 0));
+                Duration.ofMinutes(1), new InetSocketAddress("127.0.0.1", 0), null);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     }
 

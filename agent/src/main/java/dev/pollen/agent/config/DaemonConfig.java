@@ -24,6 +24,10 @@ public record DaemonConfig(DownloadConfig download, StorageConfig storage, Uploa
             throw ConfigException.invalid("health.server.port", health.server().port(),
                     "a port other than metrics.server.port (" + metrics.server().port() + ")");
         }
+        if (scheduler.tls() && upload.client().tls().isEmpty()) {
+            throw new ConfigException("scheduler.tls: true without upload.client.caCert/cert/key (expected: the certificate "
+                    + "this node shows to the schedulers, e.g. the same files as upload.server.*)");
+        }
         if (upload.server().port() != 0 && upload.server().port() == storage.server().tcpPort()) {
             throw ConfigException.invalid("storage.server.tcpPort", storage.server().tcpPort(),
                     "a port other than upload.server.port (" + upload.server().port() + ")");

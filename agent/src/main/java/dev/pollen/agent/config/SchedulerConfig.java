@@ -9,7 +9,8 @@ import java.util.List;
  * @param reannounceLimit finished tasks (the most recently used) announced again to a scheduler that forgot this
  *     host (a restart); 0 announces none
  */
-public record SchedulerConfig(List<String> addresses, Duration announceInterval, Duration scheduleTimeout, int reannounceLimit) {
+public record SchedulerConfig(List<String> addresses, Duration announceInterval, Duration scheduleTimeout, int reannounceLimit,
+                              boolean tls) {
     public static final int MAX_REANNOUNCE_LIMIT = 100_000;
 
     public SchedulerConfig {

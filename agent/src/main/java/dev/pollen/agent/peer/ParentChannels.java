@@ -1,5 +1,6 @@
 package dev.pollen.agent.peer;
 
+import dev.pollen.tls.MutualTls;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -10,17 +11,27 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** gRPC connections to other peers' DfdaemonUpload servers, one per address, on the data plane's own event loop. */
+/**
+ * gRPC connections to other peers' DfdaemonUpload servers, one per address, on the data plane's own event loop; over
+ * mutual TLS when {@code upload.client.*} names certificates.
+ */
 public final class ParentChannels implements AutoCloseable {
     private final EventLoopGroup loop = new EpollEventLoopGroup(1, new DefaultThreadFactory("parent-grpc", true));
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final MutualTls tls;
+
+    /** @param tls this node's client side of mutual TLS, or null for plaintext */
+    public ParentChannels(MutualTls tls) {
+        this.tls = tls;
+    }
 
     public ManagedChannel channel(String ip, int port) {
-        return channels.computeIfAbsent(ip + ":" + port, key -> NettyChannelBuilder.forAddress(ip, port)
-                .channelType(EpollSocketChannel.class)
-                .eventLoopGroup(loop)
-                .usePlaintext()
-                .build());
+        return channels.computeIfAbsent(ip + ":" + port, key -> {
+            NettyChannelBuilder b = NettyChannelBuilder.forAddress(ip, port)
+                    .channelType(EpollSocketChannel.class)
+                    .eventLoopGroup(loop);
+            return (tls == null ? b.usePlaintext() : b.sslContext(tls.grpcClient())).build();
+        });
     }
 
     @Override

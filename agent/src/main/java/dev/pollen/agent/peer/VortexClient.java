@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import dev.pollen.tls.MutualTls;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +53,7 @@ public final class VortexClient implements AutoCloseable {
      * @param maxIdlePerParent connections kept open per parent between pieces
      * @param idleTimeout an unused pooled connection is closed after this long
      */
-    public record Options(VortexTransport transport, int ioThreads, int maxIdlePerParent, Duration idleTimeout) {
+    public record Options(VortexTransport transport, int ioThreads, int maxIdlePerParent, Duration idleTimeout, MutualTls tls) {
         public Options {
             Objects.requireNonNull(transport, "transport");
             Objects.requireNonNull(idleTimeout, "idleTimeout");
@@ -72,16 +73,21 @@ public final class VortexClient implements AutoCloseable {
         }
 
         public static Options defaults() {
-            return new Options(VortexTransport.best(), 4, 4, Duration.ofSeconds(60));
+            return new Options(VortexTransport.best(), 4, 4, Duration.ofSeconds(60), null);
         }
 
         public Options withTransport(VortexTransport newTransport) {
-            return new Options(newTransport, ioThreads, maxIdlePerParent, idleTimeout);
+            return new Options(newTransport, ioThreads, maxIdlePerParent, idleTimeout, tls);
+        }
+
+        /** Mutual TLS to every parent (null: plain). */
+        public Options withTls(MutualTls newTls) {
+            return new Options(transport, ioThreads, maxIdlePerParent, idleTimeout, newTls);
         }
 
         /** Event loops that receive piece bytes ({@code threads.vortexClientEventLoops}). */
         public Options withIoThreads(int threads) {
-            return new Options(transport, threads, maxIdlePerParent, idleTimeout);
+            return new Options(transport, threads, maxIdlePerParent, idleTimeout, tls);
         }
     }
 
@@ -116,6 +122,9 @@ public final class VortexClient implements AutoCloseable {
                                 decoder,
                                 VortexEncoder.INSTANCE,
                                 handler);
+                        if (options.tls() != null) {
+                            options.tls().addTo(ch.pipeline(), false);
+                        }
                     }
                 });
         this.connections = new ParentConnections(bootstrap, options.maxIdlePerParent());

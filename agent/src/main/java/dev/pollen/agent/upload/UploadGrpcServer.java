@@ -6,6 +6,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
+import dev.pollen.tls.MutualTls;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollEventLoopGroup;
@@ -61,16 +62,25 @@ public final class UploadGrpcServer implements AutoCloseable {
      * @param guard sees every call first (the upload service's {@link DownloadTaskGuard})
      * @param executor where calls run: the upload server's own, shared with neither the local API nor piece work
      * @param eventLoops Netty event loops for peer connections ({@code threads.uploadEventLoops})
+     * @param tls mutual TLS for every peer ({@code upload.server.*}), or null for plaintext
      */
     public static UploadGrpcServer start(InetSocketAddress address, BindableService service, ServerInterceptor guard,
-                                         ExecutorService executor, int eventLoops, KeepAlive keepAlive) throws IOException {
+                                         ExecutorService executor, int eventLoops, KeepAlive keepAlive, MutualTls tls)
+            throws IOException {
         EventLoopGroup boss = new EpollEventLoopGroup(1, new DefaultThreadFactory("upload-boss", true));
         EventLoopGroup workers = new EpollEventLoopGroup(eventLoops, new DefaultThreadFactory("upload-io", true));
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus("", ServingStatus.NOT_SERVING);
         health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
         try {
-            Server server = NettyServerBuilder.forAddress(address)
+            // The certificate check comes before every other: a peer without one learns nothing else.
+            ServerInterceptor[] interceptors = tls == null ? new ServerInterceptor[] {guard}
+                    : new ServerInterceptor[] {guard, tls.requireClientCertificate()};
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(address);
+            if (tls != null) {
+                builder.sslContext(tls.grpcServer());
+            }
+            Server server = builder
                     .channelType(EpollServerSocketChannel.class)
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(workers)
@@ -80,8 +90,9 @@ public final class UploadGrpcServer implements AutoCloseable {
                     .permitKeepAliveTime(keepAlive.permitTime().toNanos(), TimeUnit.NANOSECONDS)
                     .permitKeepAliveWithoutCalls(true)
                     .addStreamTracerFactory(new StreamingDeadlines())
-                    .addService(ServerInterceptors.intercept(service, guard))
-                    .addService(health.getHealthService())
+                    .addService(ServerInterceptors.intercept(service, interceptors))
+                    .addService(tls == null ? health.getHealthService().bindService()
+                            : ServerInterceptors.intercept(health.getHealthService(), tls.requireClientCertificate()))
                     .build()
                     .start();
             log.info("event=upload_listening address={} port={}", address.getHostString(), server.getPort());

@@ -64,4 +64,28 @@ class UploadConfigTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("upload.syncPieces.maxAge: 0ms (expected: a positive duration such as 30s)");
     }
+
+    @Test
+    void mutualTlsIsOffByDefaultAndNeedsAllThreeFilesOnBothSides() {
+        DaemonConfig plain = loader.load(null, Map.of(), Map.of());
+        assertThat(plain.upload().server().tls()).isEmpty();
+        assertThat(plain.upload().client().tls()).isEmpty();
+        assertThat(plain.scheduler().tls()).isFalse();
+        assertThat(plain.upload().certReloadInterval()).isEqualTo(Duration.ofMinutes(1));
+
+        Map<String, String> both = Map.of("upload.server.caCert", "/ca.pem", "upload.server.cert", "/n.pem", "upload.server.key", "/k.pem",
+                "upload.client.caCert", "/ca.pem", "upload.client.cert", "/n.pem", "upload.client.key", "/k.pem", "scheduler.tls", "true");
+        DaemonConfig tls = loader.load(null, Map.of(), both);
+        assertThat(tls.upload().server().tls()).get().extracting(f -> f.cert().toString()).isEqualTo("/n.pem");
+        assertThat(tls.scheduler().tls()).isTrue();
+
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.server.caCert", "/ca.pem", "upload.server.cert", "/n.pem")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("upload.server.key").hasMessageContaining("key missing");
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.server.caCert", "/ca.pem", "upload.server.cert", "/n.pem",
+                "upload.server.key", "/k.pem"))).isInstanceOf(ConfigException.class).hasMessageContaining("only the server's");
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("scheduler.tls", "true")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("scheduler.tls").hasMessageContaining("upload.client");
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("upload.certReloadInterval", "0s")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("upload.certReloadInterval");
+    }
 }

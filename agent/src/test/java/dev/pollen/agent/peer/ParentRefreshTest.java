@@ -35,8 +35,8 @@ class ParentRefreshTest {
     @BeforeEach
     void setUp() throws Exception {
         scheduler = new ScriptedScheduler(Duration.ofMinutes(1));
-        channels = new ParentChannels();
-        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
+        channels = new ParentChannels(null);
+        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
     }
 
     @AfterEach

@@ -83,8 +83,8 @@ class ParentSetFaultsTest {
                     }
                 })
                 .build().start();
-        channels = new ParentChannels();
-        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
+        channels = new ParentChannels(null);
+        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
         set = new ParentSet("child-host", TASK, channels, vortex, Duration.ofSeconds(10), new ParentSet.Reporter() {
             @Override
             public void pieceFromParent(ParentSet.Fetched fetched) {

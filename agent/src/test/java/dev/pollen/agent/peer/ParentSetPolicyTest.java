@@ -160,8 +160,8 @@ class ParentSetPolicyTest {
 
     @BeforeEach
     void setUp() {
-        channels = new ParentChannels();
-        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 16, Duration.ofSeconds(30)));
+        channels = new ParentChannels(null);
+        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 16, Duration.ofSeconds(30), null));
     }
 
     @AfterEach

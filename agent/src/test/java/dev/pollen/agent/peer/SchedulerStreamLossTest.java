@@ -35,8 +35,8 @@ class SchedulerStreamLossTest {
     @BeforeEach
     void setUp() throws Exception {
         scheduler = new ScriptedScheduler(Duration.ofMillis(100));
-        channels = new ParentChannels();
-        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
+        channels = new ParentChannels(null);
+        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
         // No refresh during these tests: only the registrations and reports are looked at.
         P2p p2p = new P2p(scheduler.client, "127.0.0.1-child", channels, vortex, Duration.ofSeconds(2), Duration.ofSeconds(10),
                 Duration.ofSeconds(5), Duration.ofMinutes(10));

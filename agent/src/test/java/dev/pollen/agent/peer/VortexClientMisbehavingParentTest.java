@@ -47,7 +47,7 @@ class VortexClientMisbehavingParentTest {
     void setUp() throws Exception {
         new Random(7).nextBytes(data);
         target = new Storage(dir).create(TaskMetadata.started(TASK, "http://origin/f", LENGTH, PIECE, true, Map.of(), Instant.EPOCH));
-        client = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
+        client = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
     }
 
     @AfterEach

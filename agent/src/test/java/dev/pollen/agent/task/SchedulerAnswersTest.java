@@ -164,8 +164,8 @@ class SchedulerAnswersTest {
         schedulerClient = new SchedulerClient(List.of("127.0.0.1:" + scheduler.getPort()), () -> host, Duration.ofMinutes(1),
                 Clock.systemUTC());
         schedulerClient.start();
-        channels = new ParentChannels();
-        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30)));
+        channels = new ParentChannels(null);
+        vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
         P2p p2p = new P2p(schedulerClient, host.getId(), channels, vortex, Duration.ofSeconds(5), Duration.ofSeconds(10),
                 Duration.ofSeconds(5));
         OriginClient client = new OriginClient(3, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));

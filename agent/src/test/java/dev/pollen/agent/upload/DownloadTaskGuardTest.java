@@ -94,7 +94,7 @@ class DownloadTaskGuardTest {
                 Duration.ofSeconds(5), Duration.ofHours(1), SuperSeeding.OFF);
         SchedulerAllowList callers = new SchedulerAllowList(schedulers, allowedClients.stream().map(Cidr::parse).toList(), dns);
         UploadGrpcServer server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
-                new DownloadTaskGuard(seed, acceptPreheat, callers), calls, 1, UploadGrpcServer.KeepAlive.DEFAULT);
+                new DownloadTaskGuard(seed, acceptPreheat, callers), calls, 1, UploadGrpcServer.KeepAlive.DEFAULT, null);
         servers.add(server);
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
         channels.add(channel);

@@ -41,7 +41,7 @@ class SyncHostTest {
                 timer, Duration.ofMillis(50), Duration.ofHours(1), SuperSeeding.OFF);
         server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
                 new DownloadTaskGuard(false, false, new SchedulerAllowList(List.of(), List.of(), HostResolver.SYSTEM)),
-                calls, 1, UploadGrpcServer.KeepAlive.DEFAULT);
+                calls, 1, UploadGrpcServer.KeepAlive.DEFAULT, null);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     }
 

@@ -88,7 +88,7 @@ class SyncPiecesTest {
         UploadGrpcServer server = UploadGrpcServer.start(new InetSocketAddress("127.0.0.1", 0), service,
                 new DownloadTaskGuard(true, false, new SchedulerAllowList(List.of(), List.of(), host -> {
                     throw new java.net.UnknownHostException(host);
-                })), executor, 1, keepAlive);
+                })), executor, 1, keepAlive, null);
         closing.add(server);
         return server.port();
     }

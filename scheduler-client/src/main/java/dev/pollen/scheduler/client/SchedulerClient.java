@@ -20,6 +20,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import dev.pollen.tls.MutualTls;
 import io.grpc.netty.NettyChannelBuilder;
 import java.net.InetAddress;
 import java.net.SocketAddress;
@@ -64,6 +65,7 @@ public final class SchedulerClient implements AutoCloseable {
     private final Supplier<Host> host;
     private final java.time.Duration announceInterval;
     private final Clock clock;
+    private final MutualTls tls;
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final Map<String, Instant> downUntil = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
@@ -112,6 +114,11 @@ public final class SchedulerClient implements AutoCloseable {
     }
 
     public SchedulerClient(List<String> addresses, Supplier<Host> host, java.time.Duration announceInterval, Clock clock) {
+        this(addresses, host, announceInterval, clock, null);
+    }
+
+    /** @param tls this node's certificate for schedulers that require mutual TLS, or null for plaintext */
+    public SchedulerClient(List<String> addresses, Supplier<Host> host, java.time.Duration announceInterval, Clock clock, MutualTls tls) {
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("no scheduler addresses");
         }
@@ -119,6 +126,7 @@ public final class SchedulerClient implements AutoCloseable {
         this.host = host;
         this.announceInterval = announceInterval;
         this.clock = clock;
+        this.tls = tls;
         this.ring = new SchedulerRing(resolve());
     }
 
@@ -363,7 +371,10 @@ public final class SchedulerClient implements AutoCloseable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+        return channels.computeIfAbsent(address, a -> {
+            NettyChannelBuilder b = NettyChannelBuilder.forTarget(a);
+            return (tls == null ? b.usePlaintext() : b.sslContext(tls.grpcClient())).build();
+        });
     }
 
     /**

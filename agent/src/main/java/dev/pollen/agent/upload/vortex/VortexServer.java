@@ -21,6 +21,8 @@ import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
+import dev.pollen.tls.MutualTls;
+import io.netty.handler.stream.ChunkedWriteHandler;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -47,7 +49,8 @@ public final class VortexServer implements AutoCloseable {
     public static final Duration DEFAULT_SLOT_WAIT = Duration.ofMillis(200);
 
     public record Options(InetSocketAddress address, VortexTransport transport, int ioThreads, Duration idleTimeout,
-                          Duration drainTimeout, long rateLimitBytesPerSecond, int concurrentPieceLimit, Duration slotWait) {
+                          Duration drainTimeout, long rateLimitBytesPerSecond, int concurrentPieceLimit, Duration slotWait,
+                          MutualTls tls) {
         public Options {
             Objects.requireNonNull(address, "address");
             Objects.requireNonNull(transport, "transport");
@@ -85,41 +88,47 @@ public final class VortexServer implements AutoCloseable {
          */
         public static Options defaults() {
             return new Options(new InetSocketAddress(VortexWire.DEFAULT_PORT), VortexTransport.best(), 4,
-                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0, 0, DEFAULT_SLOT_WAIT);
+                    Duration.ofMinutes(5), Duration.ofSeconds(10), 0, 0, DEFAULT_SLOT_WAIT, null);
         }
 
         public Options withAddress(InetSocketAddress newAddress) {
             return new Options(newAddress, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit, slotWait);
+                    concurrentPieceLimit, slotWait, tls);
         }
 
         public Options withTransport(VortexTransport newTransport) {
             return new Options(address, newTransport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit, slotWait);
+                    concurrentPieceLimit, slotWait, tls);
         }
 
         /** Event loops that send piece bytes ({@code threads.vortexServerEventLoops}). */
         public Options withIoThreads(int threads) {
             return new Options(address, transport, threads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit, slotWait);
+                    concurrentPieceLimit, slotWait, tls);
         }
 
         /** Caps the bytes per second all uploads together send (0: no cap). */
         public Options withRateLimit(long bytesPerSecond) {
             return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, bytesPerSecond, concurrentPieceLimit,
-                    slotWait);
+                    slotWait, tls);
         }
 
         /** Caps the pieces sent at once over all connections (0: no cap). */
         public Options withConcurrentPieceLimit(int limit) {
             return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond, limit,
-                    slotWait);
+                    slotWait, tls);
+        }
+
+        /** Mutual TLS for every connection (null: plain): pieces then go through TLS in chunks, not by sendfile. */
+        public Options withTls(MutualTls newTls) {
+            return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
+                    concurrentPieceLimit, slotWait, newTls);
         }
 
         /** How long a request waits for an upload slot before it is answered BUSY ({@code upload.slotWait}). */
         public Options withSlotWait(Duration wait) {
             return new Options(address, transport, ioThreads, idleTimeout, drainTimeout, rateLimitBytesPerSecond,
-                    concurrentPieceLimit, wait);
+                    concurrentPieceLimit, wait, tls);
         }
     }
 
@@ -174,6 +183,11 @@ public final class VortexServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.add(ch);
+                        if (options.tls() != null) {
+                            // Piece bytes then reach TLS as chunks of the file (sendfile cannot pass through it).
+                            ch.pipeline().addLast(new ChunkedWriteHandler());
+                            options.tls().addTo(ch.pipeline(), true);
+                        }
                         if (shaper != null) {
                             ch.pipeline().addLast(shaper);
                         }

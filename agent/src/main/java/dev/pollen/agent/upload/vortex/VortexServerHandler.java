@@ -8,6 +8,7 @@ import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.vortex.VortexException.Reason;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -202,9 +203,19 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
         }
         ctx.write(new VortexFrame.PieceContent(VortexFrame.newId(), piece.number(), piece.offset(), piece.length(),
                 piece.digest(), "", VortexWire.TRAFFIC_REMOTE_PEER, Duration.ZERO, clock.instant()));
-        ChannelFuture sent = piece.length() == 0
-                ? ctx.writeAndFlush(Unpooled.EMPTY_BUFFER)
-                : ctx.writeAndFlush(new SharedFileRegion(lease.content(), piece.offset(), piece.length()));
+        ChannelFuture sent;
+        try {
+            sent = piece.length() == 0 ? ctx.writeAndFlush(Unpooled.EMPTY_BUFFER)
+                    : ctx.pipeline().get(SslHandler.class) != null
+                    ? ctx.writeAndFlush(new SharedChunkedFile(lease.content(), piece.offset(), piece.length()))
+                    : ctx.writeAndFlush(new SharedFileRegion(lease.content(), piece.offset(), piece.length()));
+        } catch (IOException e) {
+            // The header went out: the stream cannot be resynchronised, so the connection goes.
+            lease.close();
+            finish(ctx);
+            ctx.close();
+            return;
+        }
         sent.addListener((ChannelFutureListener) f -> {
             lease.close();
             finish(ctx);
