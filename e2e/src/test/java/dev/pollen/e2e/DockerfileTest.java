@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -19,12 +20,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The repository's Dockerfile, built by podman on the locally built base (image/build-base) for both stages'
- * arguments. Its target {@code prebuilt} (the layout bin/build made, image/target/pollen.tar.gz): this machine pulls
- * no JDK image for the from-source stage, which the build skips. The image must be the Jib image's twin and serve.
+ * arguments: its target {@code prebuilt} (the layout bin/build made, image/target/pollen.tar.gz), which must be the
+ * Jib image's twin and serve, and its default target, which builds the jars with the Maven wrapper in its first
+ * stage. No JDK image can be pulled here, so that stage runs on the base with this JDK mounted over its runtime and
+ * this user's Maven repository mounted, as a JDK image with a warm cache would be.
  */
 class DockerfileTest {
     private static final String BASE = "localhost/pollen-base:25";
     private static final String IMAGE = "localhost/pollen-dockerfile:test";
+    private static final String FROM_SOURCE = "localhost/pollen-dockerfile:from-source";
 
     @RegisterExtension
     static final Nginx origin = new Nginx();
@@ -44,6 +48,12 @@ class DockerfileTest {
                 "--build-arg", "BASE_IMAGE=" + BASE, "-t", IMAGE, Pollen.home().toString());
     }
 
+    /** Built again by every run: kept, each run would leave the last one's images untagged in the cache. */
+    @AfterAll
+    static void removeImages() {
+        Podman.run("rmi", "-f", IMAGE, FROM_SOURCE);
+    }
+
     @Test
     void holdsTheJibImagesLaunchersJarsAndContainerSettings() {
         for (String format : List.of("{{.Config.User}}", "{{.Config.Entrypoint}}", "{{.Config.Cmd}}", "{{.Config.WorkingDir}}")) {
@@ -54,6 +64,22 @@ class DockerfileTest {
             assertThat(list(IMAGE, path)).as(path).isNotEmpty().isEqualTo(list(Podman.IMAGE, path));
         }
         assertThat(list(IMAGE, "/opt/pollen")).contains("logback.xml");
+    }
+
+    @Test
+    void theDefaultTargetBuildsTheSameLayoutFromTheSources() {
+        Path m2 = Path.of(System.getProperty("user.home"), ".m2");
+        // Compiling every module takes about a minute on two cores, longer next to other builds.
+        // No cached layers: the build stage's image (the sources and their build, 400 MB) would pile up in the cache.
+        Commands.check(Duration.ofMinutes(6), Podman.command("build", "-q", "--layers=false", "--network", "host",
+                "-v", System.getProperty("java.home") + ":/opt/java:ro", "-v", m2 + ":/root/.m2",
+                "--build-arg", "BUILD_IMAGE=" + BASE, "--build-arg", "BASE_IMAGE=" + BASE, "-t", FROM_SOURCE,
+                Pollen.home().toString()));
+
+        for (String path : List.of("/opt/pollen/bin", "/opt/pollen/libs")) {
+            assertThat(list(FROM_SOURCE, path)).as(path).isNotEmpty().isEqualTo(list(Podman.IMAGE, path));
+        }
+        assertThat(Podman.check("run", "--rm", FROM_SOURCE, "--version").out()).startsWith("Pollen dfdaemon");
     }
 
     @Test

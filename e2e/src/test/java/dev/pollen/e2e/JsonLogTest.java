@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code POLLEN_LOG_FORMAT=json}: the daemon's stdout is one JSON object per line, for log collectors. */
+/** {@code POLLEN_LOG_FORMAT=json}: the daemon's and the scheduler's stdout is one JSON object per line, for log collectors. */
 class JsonLogTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -26,6 +26,9 @@ class JsonLogTest {
     @TempDir
     Path out;
 
+    @TempDir
+    Path work;
+
     @Test
     void everyLineOfADaemonThatDownloadsIsAJsonObjectWithItsEventAndLevel() {
         TestFile file = origin.createFile("json-log.bin", 8 * MiB, 71);
@@ -36,18 +39,21 @@ class JsonLogTest {
         assertThat(TestFiles.sha256(out.resolve("json-log.bin"))).isEqualTo(file.sha256());
         daemon.terminate();
 
-        List<JsonNode> lines = daemon.stdout().lines().map(JsonLogTest::parse).toList();
-        assertThat(lines).isNotEmpty().allSatisfy(line -> {
-            assertThat(line.isObject()).as(line.toString()).isTrue();
-            assertThat(line.path("level").asText()).as(line.toString()).isIn("INFO", "WARN");
-            assertThat(line.path("loggerName").asText()).as(line.toString()).isNotEmpty();
-            assertThat(line.path("timestamp").isNumber()).as(line.toString()).isTrue();
-        });
-        assertThat(lines).map(line -> line.path("formattedMessage").asText())
+        assertThat(events(daemon.stdout()))
                 .anySatisfy(m -> assertThat(m).startsWith("event=ready socket=" + daemon.socket()))
                 .anySatisfy(m -> assertThat(m).startsWith("event=download_finished"))
                 .anySatisfy(m -> assertThat(m).startsWith("event=stopped"));
         assertThat(daemon.stderr()).isEmpty();
+    }
+
+    @Test
+    void everyLineOfTheSchedulerIsAJsonObjectWithItsEventAndLevel() {
+        SchedulerProcess scheduler = SchedulerProcess.start(work.resolve("scheduler"), List.of("env", "POLLEN_LOG_FORMAT=json"),
+                "--port=0", "--listen=127.0.0.1");
+        scheduler.terminate();
+
+        assertThat(events(scheduler.stdout())).anySatisfy(m -> assertThat(m).startsWith("event=ready port=" + scheduler.port()));
+        assertThat(scheduler.errors()).isEmpty();
     }
 
     @Test
@@ -57,6 +63,18 @@ class JsonLogTest {
         assertThat(daemon.awaitExit()).isEqualTo(1);
         assertThat(daemon.stderr().strip()).isEqualTo(
                 "pollen: POLLEN_LOG_FORMAT=xml is not a log format (fix: set it to json or text, or unset it)");
+    }
+
+    /** The events of a log every line of which must be a JSON object with a level (no error), logger and time. */
+    private static List<String> events(String stdout) {
+        List<JsonNode> lines = stdout.lines().map(JsonLogTest::parse).toList();
+        assertThat(lines).isNotEmpty().allSatisfy(line -> {
+            assertThat(line.isObject()).as(line.toString()).isTrue();
+            assertThat(line.path("level").asText()).as(line.toString()).isIn("INFO", "WARN");
+            assertThat(line.path("loggerName").asText()).as(line.toString()).isNotEmpty();
+            assertThat(line.path("timestamp").isNumber()).as(line.toString()).isTrue();
+        });
+        return lines.stream().map(line -> line.path("formattedMessage").asText()).toList();
     }
 
     private static JsonNode parse(String line) {
