@@ -25,17 +25,45 @@ final class AgentContainers implements AfterEachCallback {
      * shares a hostPath with the agent. Returns the container's name.
      */
     String start(String image, Path sockets, Path outputs, String... podmanOptions) {
-        String name = "pollen-e2e-" + UUID.randomUUID().toString().substring(0, 8);
-        names.add(name);
+        return start(image, sockets, outputs, List.of(podmanOptions), List.of());
+    }
+
+    /** As {@link #start(String, Path, Path, String...)}, with flags for the daemon after the image's own. */
+    String start(String image, Path sockets, Path outputs, List<String> podmanOptions, List<String> daemonFlags) {
+        String name = name();
         List<String> args = new ArrayList<>(List.of("run", "-d", "--name", name, "--network", "host",
                 "-v", sockets + ":/run/pollen", "-v", outputs + ":" + outputs));
-        args.addAll(List.of(podmanOptions));
+        args.addAll(podmanOptions);
         args.addAll(List.of(image,
                 "--download.server.socketPath=/run/pollen/dfdaemon.sock", "--storage.dir=/tmp/storage",
                 "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(), "--metrics.server.port=0",
                 "--health.server.port=0"));
+        args.addAll(daemonFlags);
         Podman.check(args.toArray(String[]::new));
         return name;
+    }
+
+    /** The image's scheduler on the host's network at {@code ip:port}; returns the container's name. */
+    String startScheduler(String image, String ip, int port) {
+        String name = name();
+        Podman.check("run", "-d", "--name", name, "--network", "host", "--entrypoint", "/opt/pollen/bin/scheduler", image,
+                "--listen=" + ip, "--port=" + port, "--metrics-port=-1");
+        return name;
+    }
+
+    private String name() {
+        String name = "pollen-e2e-" + UUID.randomUUID().toString().substring(0, 8);
+        names.add(name);
+        return name;
+    }
+
+    /** A port free on this machine now. */
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Override
@@ -46,11 +74,4 @@ final class AgentContainers implements AfterEachCallback {
         names.clear();
     }
 
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }
