@@ -15,6 +15,7 @@ public final class TlsRefusals {
     private static final Logger log = LoggerFactory.getLogger(TlsRefusals.class);
     private static final int REMEMBERED = 1024;
 
+    private final java.util.concurrent.atomic.AtomicInteger reported = new java.util.concurrent.atomic.AtomicInteger();
     private final Set<String> logged = Collections.newSetFromMap(Collections.synchronizedMap(new LinkedHashMap<>(64, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -31,8 +32,14 @@ public final class TlsRefusals {
         if (!logged.add(side + ' ' + peer + ' ' + reason)) {
             return false;
         }
+        reported.incrementAndGet();
         log.warn("event=tls_refused side={} peer=\"{}\" reason=\"{}\" fix=\"give every node a certificate signed by the CA in "
                 + "caCert, not expired, and its key\"", side, peer, reason);
         return true;
+    }
+
+    /** Refusals reported (logged) so far. */
+    public int reported() {
+        return reported.get();
     }
 }
