@@ -49,6 +49,12 @@ public final class OutputWriter {
     /** The digest of {@code length} bytes at {@code offset} of the content. */
     public static String digestOf(StoredTask task, long offset, long length, ContentDigest digest) throws IOException {
         ContentDigest.Hasher hasher = digest.hasher();
+        update(task, offset, length, hasher);
+        return hasher.value();
+    }
+
+    /** Feeds {@code length} stored bytes from {@code offset} to {@code hasher}. */
+    public static void update(StoredTask task, long offset, long length, ContentDigest.Hasher hasher) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
         long pos = offset;
         long end = offset + length;
@@ -62,7 +68,6 @@ public final class OutputWriter {
             hasher.update(buf);
             pos += n;
         }
-        return hasher.value();
     }
 
     /**

@@ -13,7 +13,6 @@ import dev.pollen.agent.peer.PeerDownload;
 import dev.pollen.scheduler.client.Decision;
 import dev.pollen.agent.storage.ContentDigest;
 import dev.pollen.agent.storage.LocalStorageError;
-import dev.pollen.agent.storage.OutputWriter;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
@@ -87,6 +86,8 @@ public final class ActiveTask {
     private final Map<Integer, CompletableFuture<ReadyPiece>> inFlight = new HashMap<>();
     private final List<Consumer<PieceRecord>> pieceListeners = new CopyOnWriteArrayList<>();
     private volatile StoredTask store;
+    /** A blob's digest as its pieces land; guarded by this. */
+    private PrefixHash blobHash;
     private Preparation preparing;
     private URI resolved;
     private OriginResponse pendingStream;
@@ -759,7 +760,23 @@ public final class ActiveTask {
         if (waiting != null) {
             waiting.complete(ready);
         }
+        if (spec.blobDigest() != null) {
+            try {
+                blobHash().advance();
+            } catch (IOException e) {
+                // finish() hashes what is left, and reports a content it cannot read
+                log.debug("event=blob_hash_deferred task={} error=\"{}\"", id, e.toString());
+            }
+        }
         completedAt.ifPresent(this::finish);
+    }
+
+    private synchronized PrefixHash blobHash() {
+        StoredTask current = store;
+        if (blobHash == null || !blobHash.hashes(current)) {
+            blobHash = new PrefixHash(current, spec.blobDigest());
+        }
+        return blobHash;
     }
 
     private void failPiece(int number, Throwable error) {
@@ -804,7 +821,7 @@ public final class ActiveTask {
         try {
             ContentDigest expected = spec.blobDigest();
             if (expected != null) {
-                String actual = OutputWriter.digestOf(store, 0, store.metadata().contentLength(), expected);
+                String actual = blobHash().finish();
                 if (!actual.equals(expected.expected())) {
                     reject(expected, actual);
                     return;
