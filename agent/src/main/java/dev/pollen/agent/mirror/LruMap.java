@@ -28,8 +28,4 @@ final class LruMap<V> {
     synchronized void put(String key, V value) {
         entries.put(key, value);
     }
-
-    synchronized int size() {
-        return entries.size();
-    }
 }
