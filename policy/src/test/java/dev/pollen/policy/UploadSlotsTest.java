@@ -1,9 +1,9 @@
-package dev.pollen.agent.upload.vortex;
+package dev.pollen.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.pollen.agent.upload.vortex.UploadSlots.Admission;
+import dev.pollen.policy.UploadSlots.Admission;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
