@@ -119,4 +119,13 @@ class UploadSlotsTest {
     void aNegativeLimitNamesTheKey() {
         assertThatThrownBy(() -> new UploadSlots(-1)).hasMessageContaining("upload.concurrentPieceLimit: -1");
     }
+
+    @Test
+    void theSlotsFollowTheUplinkOnePer125MbitWithinBounds() {
+        assertThat(UploadSlots.forCapacity(0)).as("unknown: a 1 Gbit/s link's").isEqualTo(8);
+        assertThat(UploadSlots.forCapacity(1_000_000_000L)).isEqualTo(8);
+        assertThat(UploadSlots.forCapacity(400_000_000L)).isEqualTo(3);
+        assertThat(UploadSlots.forCapacity(100_000_000L)).isEqualTo(UploadSlots.MIN_SLOTS);
+        assertThat(UploadSlots.forCapacity(100_000_000_000L)).isEqualTo(UploadSlots.MAX_SLOTS);
+    }
 }

@@ -69,9 +69,15 @@ final class SimNode {
 
     /** The pending event of this uplink: its earliest transfer's finish; infinite when none is pending. */
     double uploadEventAt = Double.POSITIVE_INFINITY;
+    /** The pending slow-limit check of this download's requests; infinite when none is pending. */
+    double slowCheckAt = Double.POSITIVE_INFINITY;
     /** The pending wake-up of this download (a parent's busy back-off ends); infinite when none is pending. */
     double wakeAt = Double.POSITIVE_INFINITY;
     double uploadedBytes;
+    /** Whole pieces that arrived here. */
+    double receivedBytes;
+    /** Bytes of transfers to this node that were stopped before the piece was whole (lost races, failures, leaving). */
+    double discardedBytes;
     double fromOriginBytes;
     double lastAnnouncement;
     boolean waitCheckPending;

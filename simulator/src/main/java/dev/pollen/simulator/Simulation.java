@@ -470,7 +470,13 @@ public final class Simulation {
         candidates.clear();
         candidates.set(0, pieceCount);
         candidates.andNot(n.taken);
-        return selector.select(candidates, holders, n.received);
+        // The selector's answer when no holder has a candidate, without its scan (the scan draws nothing random then)
+        for (PieceSelector.Holder h : holders) {
+            if (h.pieces().intersects(candidates)) {
+                return selector.select(candidates, holders, n.received);
+            }
+        }
+        return -1;
     }
 
     /** ParentSet.pick: the holder of the piece with room that {@link ParentLoad#beats} the others; null if none has room. */
@@ -585,7 +591,7 @@ public final class Simulation {
         child.outstanding.add(f);
         if (link != null) {
             link.load.started(nanos());
-            events.at(now + slowLimit(f), () -> slowCheck(f));
+            armSlowCheck(child, now + slowLimit(f));
         }
         events.at(now + 2 * (child.latency + src.latency), () -> arrived(f));
         return f;
@@ -642,16 +648,46 @@ public final class Simulation {
         tryFill(child);
     }
 
-    /** A slow-limit check: the request is given up on once it took longer than the parent's limit. */
-    private void slowCheck(Flow f) {
-        if (!f.live()) {
+    /**
+     * One pending slow-limit check per child, at its earliest request's deadline (a check per request would keep
+     * every request of the last piece timeout in the event queue).
+     */
+    private void armSlowCheck(SimNode child, double at) {
+        if (at < child.slowCheckAt) {
+            child.slowCheckAt = at;
+            events.at(at, () -> slowChecks(child, at));
+        }
+    }
+
+    private void slowChecks(SimNode child, double at) {
+        if (child.slowCheckAt != at) {
             return;
         }
-        double deadline = f.requestedAt + slowLimit(f);
-        if (events.now() + 1e-9 < deadline) {
-            events.at(deadline, () -> slowCheck(f));
-            return;
+        child.slowCheckAt = Double.POSITIVE_INFINITY;
+        double next = Double.POSITIVE_INFINITY;
+        boolean gaveUp = false;
+        for (Flow f : List.copyOf(child.outstanding)) {
+            if (f.link == null || !f.live()) {
+                continue;
+            }
+            double deadline = f.requestedAt + slowLimit(f);
+            if (events.now() + 1e-9 < deadline) {
+                next = Math.min(next, deadline);
+            } else if (child.state == SimNode.State.DOWNLOADING) {
+                tooSlow(f);
+                gaveUp = true;
+            }
         }
+        if (next != Double.POSITIVE_INFINITY) {
+            armSlowCheck(child, next);
+        }
+        if (gaveUp) {
+            tryFill(child);
+        }
+    }
+
+    /** The request took longer than its parent's slow limit (ParentSet.settle's timeout cases). */
+    private void tooSlow(Flow f) {
         SimNode child = f.dst;
         stopAtParent(f);
         boolean timedOut = events.now() - f.requestedAt >= PIECE_TIMEOUT - 1e-9;
@@ -670,7 +706,6 @@ public final class Simulation {
                 reschedule(child, Ask.REPLACE);
             }
         }
-        tryFill(child);
     }
 
     /** The parent is gone (it left): the fetch fails and the parent is not used again. */
@@ -879,7 +914,9 @@ public final class Simulation {
                 } else {
                     f.advance(events.now());
                 }
-                sent(f.src, f.dst, f.size - Math.max(0, f.remaining));
+                double moved = f.size - Math.max(0, f.remaining);
+                sent(f.src, f.dst, moved);
+                f.dst.discardedBytes += moved;
                 detach(f);
             }
             default -> {
@@ -958,6 +995,7 @@ public final class Simulation {
         SimNode n = f.dst;
         n.have.set(f.piece);
         n.haveCount++;
+        n.receivedBytes += f.size;
         boolean fromOrigin = f.src == origin;
         Piece.Builder piece = Piece.newBuilder().setNumber(f.piece).setOffset((long) f.piece * config.pieceBytes())
                 .setLength((long) f.size).setTrafficType(fromOrigin ? TrafficType.BACK_TO_SOURCE : TrafficType.REMOTE_PEER)

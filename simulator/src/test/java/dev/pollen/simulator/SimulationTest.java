@@ -113,6 +113,66 @@ class SimulationTest {
         }
     }
 
+    /**
+     * Every byte that left an uplink arrived somewhere: as a whole piece (each piece once per node) or as part of a
+     * transfer that was stopped (an endgame race lost, a parent or a child that left).
+     */
+    @Test
+    void bytesAreConservedAndEveryPieceArrivesOncePerNode() {
+        SimConfig c = new SimConfig(80, 128 * MIB, 4 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("400mbit"),
+                Units.rate("1gbit"), true, 0.0005, 0.01, 0.1, 0.1, 5, 0, 0.2, 0.25, 4, 7, SimConfig.defaultSuperSeeding(),
+                SchedulingConfig.defaults());
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.stuck()).isZero();
+        double sent = sim.nodes().stream().mapToDouble(n -> n.uploadedBytes).sum();
+        double arrived = sim.nodes().stream().mapToDouble(n -> n.receivedBytes + n.discardedBytes).sum();
+        assertThat(sent).isCloseTo(arrived, within(1.0));
+        for (SimNode n : sim.nodes()) {
+            assertThat(n.receivedBytes).isEqualTo((double) n.have.cardinality() * c.pieceBytes());
+            assertThat(n.haveCount).isEqualTo(n.have.cardinality());
+        }
+        assertThat(r.endgameRequests()).as("the race ran, and its losers' bytes are counted").isPositive();
+    }
+
+    /** The origin never sends faster than its cap: the seed that fetches the file alone takes at least F / cap. */
+    @Test
+    void theOriginsCapHolds() {
+        double originUp = Units.rate("200mbit");
+        SimConfig c = swarm(20, 64 * MIB, Units.rate("1gbit"), Units.rate("1gbit"), originUp, true, 0, 0, 1);
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.finished()).isEqualTo(20);
+        assertThat(sim.seed().finishAt).isGreaterThanOrEqualTo(c.fileBytes() / originUp);
+        assertThat(sim.origin().uploadedBytes).isLessThanOrEqualTo(originUp * r.virtualSeconds());
+        assertThat(r.originBytesOverFile()).isEqualTo(1.0);
+    }
+
+    /** PeerDownload's refresh: children ask every 3 s until ENOUGH_PARENTS are usable, keeping the ones they have. */
+    @Test
+    void childrenGainParentsUntilTheyHaveEnough() {
+        SimConfig c = swarm(60, 256 * MIB, Units.rate("200mbit"), Units.rate("1gbit"), Units.rate("200mbit"), true, 0, 0, 1);
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.meanRefreshes()).isPositive();
+        double meanParents = sim.agents().stream().mapToInt(n -> n.parents.size()).average().orElse(0);
+        assertThat(meanParents).isGreaterThanOrEqualTo(dev.pollen.policy.ParentRefresh.ENOUGH_PARENTS);
+    }
+
+    /** Super-seeding: the seed sends each fresh piece to one child first, so its uplink carries fewer copies. */
+    @Test
+    void superSeedingLightensTheSeedsUplink() {
+        SimConfig on = SimConfig.bench(8, 1);
+        SimConfig off = new SimConfig(on.agents(), on.fileBytes(), on.pieceBytes(), on.agentUp(), on.agentDown(), on.seedUp(),
+                on.originUp(), true, on.latencyMin(), on.latencyMax(), 0, 0, 0, on.startDelay(), on.startJitter(), 0, 1, 1, 0,
+                on.scheduling());
+        Simulation withIt = new Simulation(on);
+        withIt.run();
+        Simulation without = new Simulation(off);
+        without.run();
+        assertThat(withIt.seed().uploadedBytes).isLessThan(without.seed().uploadedBytes);
+    }
+
     @Test
     void physicalLimitCountsEveryUplink() {
         // 9 receivers (8 agents + seed) at 400 mbit and the origin at 400 mbit: the origin's F / up dominates
