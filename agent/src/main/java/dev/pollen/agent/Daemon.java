@@ -145,7 +145,7 @@ public final class Daemon implements AutoCloseable {
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
                 SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), currentHost,
-                        config.scheduler().announceInterval(), clock, config.scheduler().tls() ? peerTls.client() : null);
+                        config.scheduler().announceInterval(), clock, peerTls.scheduler(config.scheduler()));
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
