@@ -51,9 +51,9 @@ public final class DfdaemonCommand implements Callable<Integer> {
     boolean printConfig;
 
     @Option(names = "--debug-fault-injection", paramLabel = "FAULT",
-            description = {"Tests only, never in production: " + CorruptingPieces.FAULT + " flips one byte of every",
-                "piece this node uploads to peers. Only this flag enables it (no config key or environment",
-                "variable does); logged as a warning at start-up."})
+            description = {"Tests only, never in production: corrupt-uploads flips one byte of every piece this node",
+                "uploads to peers; forge-uploads also announces the CRC-32 of the flipped bytes. Only this flag",
+                "enables it (no config key or environment variable does); logged as a warning at start-up."})
     String faultInjection;
 
     @CommandLine.Unmatched
@@ -74,8 +74,10 @@ public final class DfdaemonCommand implements Callable<Integer> {
             System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
             return 2;
         }
-        if (faultInjection != null && !faultInjection.equals(CorruptingPieces.FAULT)) {
-            System.err.println("dfdaemon: --debug-fault-injection: " + faultInjection + " (expected: " + CorruptingPieces.FAULT + ")");
+        CorruptingPieces.Fault uploadFault = faultInjection == null ? null : CorruptingPieces.Fault.of(faultInjection);
+        if (faultInjection != null && uploadFault == null) {
+            System.err.println("dfdaemon: --debug-fault-injection: " + faultInjection + " (expected: "
+                    + CorruptingPieces.Fault.CORRUPT.flag() + " or " + CorruptingPieces.Fault.FORGE.flag() + ")");
             return 2;
         }
         if (printConfig) {
@@ -83,8 +85,7 @@ public final class DfdaemonCommand implements Callable<Integer> {
             return 0;
         }
         log.info("event=config {}", effective);
-        boolean corruptUploads = faultInjection != null;
-        if (corruptUploads) {
+        if (uploadFault != null) {
             log.warn("event=fault_injection_enabled fault={} effect=\"every piece this node uploads is corrupted;"
                     + " tests only, never in production\"", faultInjection);
         }
@@ -95,7 +96,7 @@ public final class DfdaemonCommand implements Callable<Integer> {
             if (System.getProperty(Daemon.VIRTUAL_THREAD_PARALLELISM) == null) {
                 System.setProperty(Daemon.VIRTUAL_THREAD_PARALLELISM, String.valueOf(threads.cpus().cpus()));
             }
-            daemon = Daemon.start(effective, threads, Clock.systemUTC(), corruptUploads);
+            daemon = Daemon.start(effective, threads, Clock.systemUTC(), uploadFault);
         } catch (SocketStartupException e) {
             log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
             System.err.println("dfdaemon: " + e.getMessage());
