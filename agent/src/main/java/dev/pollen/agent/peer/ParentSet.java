@@ -108,6 +108,7 @@ public final class ParentSet implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final Map<String, ParentState> parents = new LinkedHashMap<>();
     private final Set<String> failed = new HashSet<>();
+    private final Set<String> suspects;
     private final Set<String> slow = new HashSet<>();
     /** Pieces being fetched here, for the endgame. */
     private final Map<Integer, InFlight> fetching = new HashMap<>();
@@ -160,13 +161,19 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
+    /** @param suspects parents not to follow: the scheduler hears each one as failed when it names it */
     public ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
-                     Reporter reporter) {
-        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, Timing.DEFAULT);
+                     Reporter reporter, Set<String> suspects) {
+        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, Timing.DEFAULT, suspects);
     }
 
     ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
               Reporter reporter, Timing timing) {
+        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, timing, Set.of());
+    }
+
+    private ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
+                      Reporter reporter, Timing timing, Set<String> suspects) {
         this.hostId = hostId;
         this.taskId = taskId;
         this.channels = channels;
@@ -175,15 +182,22 @@ public final class ParentSet implements AutoCloseable {
         this.reporter = reporter;
         this.timing = timing;
         this.selector = new PieceSelector(new java.util.Random());
+        this.suspects = Set.copyOf(suspects);
     }
 
     /** Starts following each new parent's pieces. */
     public void add(List<Peer> peers, List<Integer> wanted) {
         List<ParentState> added = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
         lock.lock();
         try {
             for (Peer peer : peers) {
                 if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
+                    continue;
+                }
+                if (suspects.contains(peer.getId())) {
+                    failed.add(peer.getId());
+                    refused.add(peer.getId());
                     continue;
                 }
                 ParentState state = new ParentState(peer);
@@ -192,6 +206,11 @@ public final class ParentSet implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+        }
+        for (String parentId : refused) {
+            log.info("event=parent_refused task={} parent={} reason=suspect", taskId, parentId);
+            // Outside the lock, as every report: the scheduler blocks it for this child and names others.
+            reporter.parentFailed(0, parentId, "a copy of this task from it failed its content digest");
         }
         SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
                 .addAllInterestedPieceNumbers(wanted).build();
