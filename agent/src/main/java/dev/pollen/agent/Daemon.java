@@ -28,7 +28,6 @@ import dev.pollen.agent.upload.DfdaemonUploadService;
 import dev.pollen.agent.upload.DownloadTaskGuard;
 import dev.pollen.agent.upload.HostStatus;
 import dev.pollen.agent.upload.PeerTls;
-import dev.pollen.agent.upload.SuperSeeding;
 import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
 import dev.pollen.agent.upload.vortex.UploadPieces;
@@ -39,6 +38,7 @@ import dev.pollen.monitoring.Heartbeat;
 import dev.pollen.monitoring.JvmMetrics;
 import dev.pollen.monitoring.MonitoringServer;
 import dev.pollen.monitoring.Readiness;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Network;
 import dev.pollen.scheduler.client.SchedulerClient;
@@ -147,7 +147,7 @@ public final class Daemon implements AutoCloseable {
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
                 SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), currentHost,
-                        config.scheduler().announceInterval(), clock, config.scheduler().tls() ? peerTls.client() : null);
+                        config.scheduler().announceInterval(), clock, peerTls.scheduler(config.scheduler()));
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }

@@ -12,9 +12,7 @@ import dev.pollen.agent.upload.CorruptingPieces;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -70,7 +68,7 @@ public final class DfdaemonCommand implements Callable<Integer> {
         DaemonConfig effective;
         ThreadsConfig.Effective threads;
         try {
-            effective = new ConfigLoader().load(config, System.getenv(), parseOverrides(overrides));
+            effective = new ConfigLoader().load(config, System.getenv(), ConfigLoader.flags(overrides));
             threads = effective.conclude(CpuBudget.detect());
         } catch (ConfigException e) {
             System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
@@ -128,26 +126,5 @@ public final class DfdaemonCommand implements Callable<Integer> {
         }, "shutdown"));
         stopped.await();
         return 0;
-    }
-
-    /** {@code --a.b=value} or {@code --a.b value} pairs. */
-    static Map<String, String> parseOverrides(List<String> args) {
-        Map<String, String> out = new LinkedHashMap<>();
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (!arg.startsWith("--")) {
-                throw new ConfigException("unexpected argument " + arg + " (expected: --<key>=<value>)");
-            }
-            String body = arg.substring(2);
-            int eq = body.indexOf('=');
-            if (eq >= 0) {
-                out.put(body.substring(0, eq), body.substring(eq + 1));
-            } else if (i + 1 < args.size()) {
-                out.put(body, args.get(++i));
-            } else {
-                throw new ConfigException("flag " + arg + " needs a value (expected: " + arg + "=<value>)");
-            }
-        }
-        return out;
     }
 }

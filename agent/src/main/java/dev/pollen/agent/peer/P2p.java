@@ -1,6 +1,6 @@
 package dev.pollen.agent.peer;
 
-import dev.pollen.scheduler.client.ParentRefresh;
+import dev.pollen.policy.ParentRefresh;
 import dev.pollen.scheduler.client.SchedulerClient;
 import java.time.Duration;
 
