@@ -94,6 +94,13 @@ cpu_seconds() {
   echo "$total / $(getconf CLK_TCK)" | bc -l
 }
 
+# peak_rss_mib PID...: the processes' peak resident memory (VmHWM), "max M MiB, mean N MiB".
+peak_rss_mib() {
+  local pid
+  for pid in "$@"; do awk '/^VmHWM/ {print $2 / 1024}' "/proc/$pid/status"; done \
+    | awk '{s += $1; if ($1 > m) m = $1} END {printf "max %.0f MiB, mean %.0f MiB\n", m, s / NR}'
+}
+
 # await_idle PID...: until the processes together use under a tenth of a core over a second (their JIT
 # compilers done with the start and the warm-up), at most 60 s: a node agent is measured in its steady state.
 await_idle() {
