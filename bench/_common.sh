@@ -64,7 +64,7 @@ await_ready() {
 
 # await_dfget_cache: until dfget's class cache for this build exists (built after its first run).
 await_dfget_cache() {
-  until [ "$JAVA_FEATURE" -lt 25 ] || [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ]; do
+  until [ "$JAVA_FEATURE" -lt 25 ] || [ -f "${XDG_CACHE_HOME:-$HOME/.cache}/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ]; do
     sleep 0.2
   done
 }
