@@ -28,7 +28,6 @@ import dev.pollen.agent.upload.DfdaemonUploadService;
 import dev.pollen.agent.upload.DownloadTaskGuard;
 import dev.pollen.agent.upload.HostStatus;
 import dev.pollen.agent.upload.PeerTls;
-import dev.pollen.agent.upload.SuperSeeding;
 import dev.pollen.agent.upload.TaskPieces;
 import dev.pollen.agent.upload.UploadGrpcServer;
 import dev.pollen.agent.upload.vortex.UploadPieces;
@@ -39,6 +38,7 @@ import dev.pollen.monitoring.Heartbeat;
 import dev.pollen.monitoring.JvmMetrics;
 import dev.pollen.monitoring.MonitoringServer;
 import dev.pollen.monitoring.Readiness;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Network;
 import dev.pollen.scheduler.client.SchedulerClient;
@@ -95,9 +95,11 @@ public final class Daemon implements AutoCloseable {
 
     /**
      * @param threads the thread counts from {@link DaemonConfig#conclude}
-     * @param corruptUploads tests only: every piece this node uploads has one byte flipped ({@link CorruptingPieces})
+     * @param uploadFault tests only, null in production: every piece this node uploads has one byte flipped
+     *     ({@link CorruptingPieces})
      */
-    public static Daemon start(DaemonConfig config, ThreadsConfig.Effective threads, Clock clock, boolean corruptUploads)
+    public static Daemon start(DaemonConfig config, ThreadsConfig.Effective threads, Clock clock,
+                               CorruptingPieces.Fault uploadFault)
             throws IOException {
         log.info("event=threads {} virtual_thread_carriers={}", threads, virtualThreadCarriers());
         Deque<AutoCloseable> parts = new ArrayDeque<>();
@@ -145,7 +147,7 @@ public final class Daemon implements AutoCloseable {
                 // Pushed once the servers run (below): it closes first, so the node leaves the scheduler
                 // (DeleteHost) before its servers drain, and no new child is sent to a stopping node.
                 SchedulerClient scheduler = new SchedulerClient(config.scheduler().addresses(), currentHost,
-                        config.scheduler().announceInterval(), clock, config.scheduler().tls() ? peerTls.client() : null);
+                        config.scheduler().announceInterval(), clock, peerTls.scheduler(config.scheduler()));
                 p2p = new P2p(scheduler, host.hostId(), channels, vortex, config.scheduler().scheduleTimeout(),
                         config.download().pieceTimeout(), config.download().pieceTimeout());
             }
@@ -193,8 +195,8 @@ public final class Daemon implements AutoCloseable {
                 // Peers can only find this node through a scheduler, so without one no peer port is opened.
                 SuperSeeding superSeeding = SuperSeeding.of(config.seedPeer().enable() ? config.seedPeer().superSeeding() : Duration.ZERO);
                 UploadPieces pieces = new TaskPieces(tasks, superSeeding);
-                if (corruptUploads) {
-                    pieces = new CorruptingPieces(pieces);
+                if (uploadFault != null) {
+                    pieces = new CorruptingPieces(pieces, uploadFault);
                 }
                 // Threads: piece lookups and upload RPCs on virtual threads of their own, peer traffic on
                 // event loops of its own; none of them shared with the local API (below).

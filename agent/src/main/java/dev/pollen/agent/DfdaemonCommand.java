@@ -12,9 +12,7 @@ import dev.pollen.agent.upload.CorruptingPieces;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -53,9 +51,9 @@ public final class DfdaemonCommand implements Callable<Integer> {
     boolean printConfig;
 
     @Option(names = "--debug-fault-injection", paramLabel = "FAULT",
-            description = {"Tests only, never in production: " + CorruptingPieces.FAULT + " flips one byte of every",
-                "piece this node uploads to peers. Only this flag enables it (no config key or environment",
-                "variable does); logged as a warning at start-up."})
+            description = {"Tests only, never in production: corrupt-uploads flips one byte of every piece this node",
+                "uploads to peers; forge-uploads also announces the CRC-32 of the flipped bytes. Only this flag",
+                "enables it (no config key or environment variable does); logged as a warning at start-up."})
     String faultInjection;
 
     @CommandLine.Unmatched
@@ -70,14 +68,16 @@ public final class DfdaemonCommand implements Callable<Integer> {
         DaemonConfig effective;
         ThreadsConfig.Effective threads;
         try {
-            effective = new ConfigLoader().load(config, System.getenv(), parseOverrides(overrides));
+            effective = new ConfigLoader().load(config, System.getenv(), ConfigLoader.flags(overrides));
             threads = effective.conclude(CpuBudget.detect());
         } catch (ConfigException e) {
             System.err.println("dfdaemon: invalid configuration: " + e.getMessage());
             return 2;
         }
-        if (faultInjection != null && !faultInjection.equals(CorruptingPieces.FAULT)) {
-            System.err.println("dfdaemon: --debug-fault-injection: " + faultInjection + " (expected: " + CorruptingPieces.FAULT + ")");
+        CorruptingPieces.Fault uploadFault = faultInjection == null ? null : CorruptingPieces.Fault.of(faultInjection);
+        if (faultInjection != null && uploadFault == null) {
+            System.err.println("dfdaemon: --debug-fault-injection: " + faultInjection + " (expected: "
+                    + CorruptingPieces.Fault.CORRUPT.flag() + " or " + CorruptingPieces.Fault.FORGE.flag() + ")");
             return 2;
         }
         if (printConfig) {
@@ -85,8 +85,7 @@ public final class DfdaemonCommand implements Callable<Integer> {
             return 0;
         }
         log.info("event=config {}", effective);
-        boolean corruptUploads = faultInjection != null;
-        if (corruptUploads) {
+        if (uploadFault != null) {
             log.warn("event=fault_injection_enabled fault={} effect=\"every piece this node uploads is corrupted;"
                     + " tests only, never in production\"", faultInjection);
         }
@@ -97,7 +96,7 @@ public final class DfdaemonCommand implements Callable<Integer> {
             if (System.getProperty(Daemon.VIRTUAL_THREAD_PARALLELISM) == null) {
                 System.setProperty(Daemon.VIRTUAL_THREAD_PARALLELISM, String.valueOf(threads.cpus().cpus()));
             }
-            daemon = Daemon.start(effective, threads, Clock.systemUTC(), corruptUploads);
+            daemon = Daemon.start(effective, threads, Clock.systemUTC(), uploadFault);
         } catch (SocketStartupException e) {
             log.error("event=startup_refused reason={} message=\"{}\"", e.reason(), e.getMessage());
             System.err.println("dfdaemon: " + e.getMessage());
@@ -127,26 +126,5 @@ public final class DfdaemonCommand implements Callable<Integer> {
         }, "shutdown"));
         stopped.await();
         return 0;
-    }
-
-    /** {@code --a.b=value} or {@code --a.b value} pairs. */
-    static Map<String, String> parseOverrides(List<String> args) {
-        Map<String, String> out = new LinkedHashMap<>();
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (!arg.startsWith("--")) {
-                throw new ConfigException("unexpected argument " + arg + " (expected: --<key>=<value>)");
-            }
-            String body = arg.substring(2);
-            int eq = body.indexOf('=');
-            if (eq >= 0) {
-                out.put(body.substring(0, eq), body.substring(eq + 1));
-            } else if (i + 1 < args.size()) {
-                out.put(body, args.get(++i));
-            } else {
-                throw new ConfigException("flag " + arg + " needs a value (expected: " + arg + "=<value>)");
-            }
-        }
-        return out;
     }
 }

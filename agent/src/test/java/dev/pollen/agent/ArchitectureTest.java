@@ -38,7 +38,7 @@ class ArchitectureTest {
                 .whereLayer("setup").mayOnlyAccessLayers("config", "error")
                 .whereLayer("mirror").mayNotBeAccessedByAnyLayer()
                 .whereLayer("mirror").mayOnlyAccessLayers("task", "origin", "storage", "config", "metrics", "error")
-                .whereLayer("preheat").mayOnlyAccessLayers("origin", "config", "error")
+                .whereLayer("preheat").mayOnlyAccessLayers("upload", "origin", "config", "error")
                 .whereLayer("api").mayOnlyAccessLayers("task", "storage", "config", "error")
                 .whereLayer("upload").mayOnlyAccessLayers("task", "origin", "vortex", "storage", "config", "error")
                 .whereLayer("task").mayOnlyAccessLayers("peer", "origin", "storage", "config", "metrics", "error")

@@ -1,60 +1,88 @@
 package dev.pollen.e2e;
 
+import com.github.dockerjava.api.command.InspectContainerResponse;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.testcontainers.containers.BindMode;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.wait.strategy.Wait;
+import org.testcontainers.containers.wait.strategy.WaitStrategy;
+import org.testcontainers.utility.DockerImageName;
 
 /**
- * Agent containers in podman as the DaemonSet runs them: on the host's network (hostNetwork) with free ports of their
- * own, the socket directory bind-mounted from the host (the chart's hostPath); removed after each test.
+ * Pollen containers through Testcontainers on podman's Docker API ({@link PodmanService}), as the DaemonSet runs
+ * them: on the host's network (hostNetwork) with free ports of their own, the socket directory bind-mounted from the
+ * host (the chart's hostPath); started once their ready line is logged, removed after each test. Nothing is ever
+ * pulled: the images are the ones bin/test built, the Jib one loaded here.
  *
  * <pre>{@code @RegisterExtension final AgentContainers agents = new AgentContainers();}</pre>
  */
-final class AgentContainers implements AfterEachCallback {
-    private final List<String> names = new ArrayList<>();
+final class AgentContainers implements BeforeEachCallback, AfterEachCallback {
+    /** The Jib image bin/test built (image/target/pollen-image.tar). */
+    static final String IMAGE = Podman.IMAGE;
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+
+    private final List<GenericContainer<?>> containers = new ArrayList<>();
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        PodmanService.in(context).load(Podman.imageTar());
+    }
+
+    /** Waits for the daemon's or scheduler's {@code event=ready} line. */
+    static WaitStrategy ready() {
+        return Wait.forLogMessage(".*event=ready.*", 1).withStartupTimeout(READY_TIMEOUT);
+    }
 
     /**
-     * Starts {@code image} detached, its socket {@code /run/pollen/dfdaemon.sock} in {@code sockets}; dfget's outputs
-     * are written by the daemon, so {@code outputs} is at the same path on both sides, as a pod that runs dfget
-     * shares a hostPath with the agent. Returns the container's name.
+     * An agent container of {@code image}, not started: its socket {@code /run/pollen/dfdaemon.sock} in {@code sockets};
+     * dfget's outputs are written by the daemon, so {@code outputs} is at the same path on both sides, as a pod that
+     * runs dfget shares a hostPath with the agent. {@code daemonFlags} come after the image's own.
      */
-    String start(String image, Path sockets, Path outputs, String... podmanOptions) {
-        return start(image, sockets, outputs, List.of(podmanOptions), List.of());
+    GenericContainer<?> agent(String image, Path sockets, Path outputs, String... daemonFlags) {
+        List<String> command = new ArrayList<>(List.of("--download.server.socketPath=/run/pollen/dfdaemon.sock",
+                "--storage.dir=/tmp/storage", "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(),
+                "--metrics.server.port=0", "--health.server.port=0"));
+        command.addAll(List.of(daemonFlags));
+        return container(image).withFileSystemBind(sockets.toString(), "/run/pollen", BindMode.READ_WRITE)
+                .withFileSystemBind(outputs.toString(), outputs.toString(), BindMode.READ_WRITE)
+                .withCommand(command.toArray(String[]::new));
     }
 
-    /** As {@link #start(String, Path, Path, String...)}, with flags for the daemon after the image's own. */
-    String start(String image, Path sockets, Path outputs, List<String> podmanOptions, List<String> daemonFlags) {
-        String name = name();
-        List<String> args = new ArrayList<>(List.of("run", "-d", "--name", name, "--network", "host",
-                "-v", sockets + ":/run/pollen", "-v", outputs + ":" + outputs));
-        args.addAll(podmanOptions);
-        args.addAll(List.of(image,
-                "--download.server.socketPath=/run/pollen/dfdaemon.sock", "--storage.dir=/tmp/storage",
-                "--upload.server.port=" + freePort(), "--storage.server.tcpPort=" + freePort(), "--metrics.server.port=0",
-                "--health.server.port=0"));
-        args.addAll(daemonFlags);
-        Podman.check(args.toArray(String[]::new));
-        return name;
+    /** The image's scheduler on the host's network at {@code ip:port}, not started. */
+    GenericContainer<?> scheduler(String image, String ip, int port) {
+        return container(image).withCreateContainerCmdModifier(c -> c.withEntrypoint("/opt/pollen/bin/scheduler"))
+                .withCommand("--listen=" + ip, "--port=" + port, "--metrics-port=-1");
     }
 
-    /** The image's scheduler on the host's network at {@code ip:port}; returns the container's name. */
-    String startScheduler(String image, String ip, int port) {
-        String name = name();
-        Podman.check("run", "-d", "--name", name, "--network", "host", "--entrypoint", "/opt/pollen/bin/scheduler", image,
-                "--listen=" + ip, "--port=" + port, "--metrics-port=-1");
-        return name;
+    private GenericContainer<?> container(String image) {
+        GenericContainer<?> c = new GenericContainer<>(DockerImageName.parse(image)).withNetworkMode("host")
+                .withImagePullPolicy(name -> false).withLabels(PodmanService.labels()).waitingFor(ready());
+        containers.add(c);
+        return c;
     }
 
-    private String name() {
-        String name = "pollen-e2e-" + UUID.randomUUID().toString().substring(0, 8);
-        names.add(name);
-        return name;
+    /** Starts {@code container} (one this made) and returns it. */
+    <C extends GenericContainer<?>> C start(C container) {
+        container.start();
+        return container;
+    }
+
+    /** SIGKILL to the container's processes, as the kernel's OOM killer or a node crash would. */
+    static void kill(GenericContainer<?> container) {
+        container.getDockerClient().killContainerCmd(container.getContainerId()).withSignal("KILL").exec();
+    }
+
+    /** The container's state now: {@code Running}, {@code ExitCode}, {@code OOMKilled}… */
+    static InspectContainerResponse.ContainerState state(GenericContainer<?> container) {
+        return container.getDockerClient().inspectContainerCmd(container.getContainerId()).exec().getState();
     }
 
     /** A port free on this machine now. */
@@ -68,10 +96,7 @@ final class AgentContainers implements AfterEachCallback {
 
     @Override
     public void afterEach(ExtensionContext context) {
-        for (String name : names) {
-            Podman.run("rm", "-f", name);
-        }
-        names.clear();
+        containers.forEach(GenericContainer::stop);
+        containers.clear();
     }
-
 }

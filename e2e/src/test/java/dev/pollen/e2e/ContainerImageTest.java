@@ -4,9 +4,9 @@ import static dev.pollen.e2e.TestFiles.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.github.dockerjava.api.DockerClient;
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.registry.Commands;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,6 +15,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.startupcheck.StartupCheckStrategy;
+import org.testcontainers.containers.wait.strategy.Wait;
 
 /**
  * The container image as a DaemonSet runs it: the agent as user 65532 in a container whose socket directory is
@@ -22,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the container shares, the container
  * killed with SIGKILL and a new one on the same directory serving again with no manual step, and a second
  * container refused while the first is alive. The image is the one Jib built from image/ on the locally built
- * base (bin/test: image/build-base), loaded into podman.
+ * base (bin/test: image/build-base), run by Testcontainers on podman.
  */
 class ContainerImageTest {
 
@@ -40,37 +43,37 @@ class ContainerImageTest {
     private Path outputs;
 
     @BeforeAll
-    static void loadImage() {
-        Podman.loadImage();
+    static void createFile() {
         file = origin.createFile("image.bin", 24 * MiB, 7);
     }
 
     @Test
-    void servesAsNonRootThroughAHostSocketDirectoryAndRecoversAfterSigkill() throws IOException {
+    void servesAsNonRootThroughAHostSocketDirectoryAndRecoversAfterSigkill() throws Exception {
         Path sockets = Files.createDirectories(dir.resolve("run"));
         outputs = Files.createDirectories(dir.resolve("out"));
         Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
         Path socket = sockets.resolve("dfdaemon.sock");
 
-        String first = startAgent(sockets);
-        await().atMost(Duration.ofSeconds(60)).until(() -> logs(first).contains("event=ready"));
-        assertThat(podman("exec", first, "id", "-u").out().strip()).isEqualTo("65532");
-        assertThat(logs(first)).as("one logging configuration, no logback status dump").doesNotContain("|-WARN");
+        GenericContainer<?> first = agents.start(agent(sockets));
+        assertThat(first.execInContainer("id", "-u").getStdout().strip()).isEqualTo("65532");
+        assertThat(first.getLogs()).as("one logging configuration, no logback status dump").doesNotContain("|-WARN");
         assertDownloadsThrough(socket, "first.bin");
 
-        podman("kill", "-s", "KILL", first);
+        AgentContainers.kill(first);
+        await().atMost(Duration.ofSeconds(30)).until(() -> !AgentContainers.state(first).getRunning());
         assertThat(socket).as("SIGKILL leaves the socket behind").exists();
 
-        String second = startAgent(sockets);
-        await().atMost(Duration.ofSeconds(60)).until(() -> logs(second).contains("event=ready"));
-        assertThat(logs(second)).contains("event=stale_socket_recovered");
+        GenericContainer<?> second = agents.start(agent(sockets));
+        assertThat(second.getLogs()).contains("event=stale_socket_recovered");
         assertDownloadsThrough(socket, "second.bin");
 
-        String third = startAgent(sockets);
-        await().atMost(Duration.ofSeconds(60)).until(() -> !inspect(third, "{{.State.Running}}").equals("true"));
-        assertThat(inspect(third, "{{.State.ExitCode}}")).isEqualTo("10");
-        assertThat(logs(third)).contains("another dfdaemon holds the lock /run/pollen/dfdaemon.sock.lock");
-        assertThat(inspect(second, "{{.State.Running}}")).as("the live daemon keeps its socket").isEqualTo("true");
+        // Refused at start: it exits (code 10) instead of logging its ready line.
+        GenericContainer<?> third = agents.start(agent(sockets).withStartupCheckStrategy(new ExitedStartupCheck())
+                .waitingFor(Wait.forLogMessage(".*another dfdaemon holds the lock /run/pollen/dfdaemon.sock.lock.*", 1)));
+        await().atMost(Duration.ofSeconds(60)).until(() -> !AgentContainers.state(third).getRunning());
+        assertThat(AgentContainers.state(third).getExitCodeLong()).isEqualTo(10L);
+        assertThat(third.getLogs()).contains("another dfdaemon holds the lock /run/pollen/dfdaemon.sock.lock");
+        assertThat(AgentContainers.state(second).getRunning()).as("the live daemon keeps its socket").isTrue();
         assertDownloadsThrough(socket, "third.bin");
     }
 
@@ -81,19 +84,15 @@ class ContainerImageTest {
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
     }
 
-    private String startAgent(Path sockets) {
-        return agents.start(Podman.IMAGE, sockets, outputs);
+    private GenericContainer<?> agent(Path sockets) {
+        return agents.agent(AgentContainers.IMAGE, sockets, outputs);
     }
 
-    private static String logs(String name) {
-        return Podman.logs(name);
-    }
-
-    private static String inspect(String name, String format) {
-        return Podman.inspect(name, format);
-    }
-
-    private static Commands.Result podman(String... args) {
-        return Podman.check(args);
+    /** Started once it has exited, whatever its exit code (the test asserts that). */
+    private static final class ExitedStartupCheck extends StartupCheckStrategy {
+        @Override
+        public StartupStatus checkStartupState(DockerClient client, String containerId) {
+            return getCurrentState(client, containerId).getRunning() ? StartupStatus.NOT_YET_KNOWN : StartupStatus.SUCCESSFUL;
+        }
     }
 }

@@ -2,8 +2,8 @@ package dev.pollen.e2e;
 
 import static dev.pollen.e2e.TestFiles.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
+import com.github.dockerjava.api.command.InspectContainerResponse;
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.registry.Commands;
 import java.io.IOException;
@@ -13,14 +13,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.testcontainers.containers.GenericContainer;
 
 /**
  * The image in a memory-limited container, as the chart runs it (a limit, and the heap a share of it through
@@ -43,11 +42,6 @@ class ContainerMemoryLimitTest {
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void loadImage() {
-        Podman.loadImage();
-    }
-
     @Test
     void sizesTheHeapFromTheLimitAndDownloadsAFileTwiceItsSizeUnderIt() throws Exception {
         TestFile file = origin.createFile("big.bin", 2 * LIMIT, 41);
@@ -55,9 +49,10 @@ class ContainerMemoryLimitTest {
         Path outputs = Files.createDirectories(dir.resolve("out"));
         Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
 
-        String agent = agents.start(Podman.IMAGE, sockets, outputs, "--memory=" + LIMIT, "--memory-swap=" + LIMIT,
-                "-e", "POLLEN_JAVA_OPTS=-XX:MaxRAMPercentage=" + HEAP_PERCENT);
-        await().atMost(Duration.ofSeconds(60)).until(() -> Podman.logs(agent).contains("event=ready"));
+        GenericContainer<?> agent = agents.start(agents.agent(AgentContainers.IMAGE, sockets, outputs)
+                .withEnv("POLLEN_JAVA_OPTS", "-XX:MaxRAMPercentage=" + HEAP_PERCENT)
+                .withCreateContainerCmdModifier(c -> c.getHostConfig().withMemory(LIMIT).withMemorySwap(LIMIT)));
+        assertThat(agent.getContainerInfo().getHostConfig().getMemory()).as("the container's limit").isEqualTo(LIMIT);
         assertThat(heapMax(agent)).as("the heap's ceiling: %d%% of the container's limit", HEAP_PERCENT)
                 .isBetween((long) (LIMIT * (HEAP_PERCENT - 5) / 100.0), (long) (LIMIT * HEAP_PERCENT / 100.0));
 
@@ -66,15 +61,18 @@ class ContainerMemoryLimitTest {
 
         assertThat(result.exitCode()).as(result.toString()).isZero();
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
-        assertThat(Podman.inspect(agent, "{{.State.Running}} {{.State.OOMKilled}} {{.RestartCount}}")).isEqualTo("true false 0");
-        Matcher rss = PEAK_RSS.matcher(Podman.check("exec", agent, "cat", "/proc/1/status").out());
+        InspectContainerResponse after = agent.getCurrentContainerInfo();
+        assertThat(after.getState().getRunning()).isTrue();
+        assertThat(after.getState().getOOMKilled()).isFalse();
+        assertThat(after.getRestartCount()).isZero();
+        Matcher rss = PEAK_RSS.matcher(agent.execInContainer("cat", "/proc/1/status").getStdout());
         assertThat(rss.find()).isTrue();
         assertThat(Long.parseLong(rss.group(1)) * 1024).as("the daemon's peak RSS").isLessThan(LIMIT);
     }
 
     /** The sum of the heap pools' maxima, from the agent's /metrics (the ready line names its port). */
-    private static long heapMax(String agent) throws IOException, InterruptedException {
-        Matcher port = METRICS_PORT.matcher(Podman.logs(agent));
+    private static long heapMax(GenericContainer<?> agent) throws IOException, InterruptedException {
+        Matcher port = METRICS_PORT.matcher(agent.getLogs());
         assertThat(port.find()).as("the ready line names the metrics port").isTrue();
         String metrics;
         try (HttpClient http = HttpClient.newHttpClient()) {

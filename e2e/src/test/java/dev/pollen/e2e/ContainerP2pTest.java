@@ -2,18 +2,16 @@ package dev.pollen.e2e;
 
 import static dev.pollen.e2e.TestFiles.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.registry.Commands;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.testcontainers.containers.GenericContainer;
 
 /**
  * The image as a cluster runs it: the scheduler in one container, two agents in two more (host network, as the
@@ -30,17 +28,11 @@ class ContainerP2pTest {
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void loadImage() {
-        Podman.loadImage();
-    }
-
     @Test
     void aSchedulerAndTwoAgentContainersShareAFile() throws Exception {
         TestFile file = origin.createFile("p2p.bin", 40 * MiB, 51);
         int schedulerPort = AgentContainers.freePort();
-        String scheduler = containers.startScheduler(Podman.IMAGE, "127.0.0.1", schedulerPort);
-        await().atMost(Duration.ofSeconds(60)).until(() -> Podman.logs(scheduler).contains("event=ready"));
+        GenericContainer<?> scheduler = containers.start(containers.scheduler(AgentContainers.IMAGE, "127.0.0.1", schedulerPort));
         Path outputs = Files.createDirectories(dir.resolve("out"));
         Path first = agent("127.0.0.2", schedulerPort, outputs);
         Path second = agent("127.0.0.3", schedulerPort, outputs);
@@ -52,16 +44,15 @@ class ContainerP2pTest {
 
         assertThat(TestFiles.sha256(outputs.resolve("b.bin"))).isEqualTo(file.sha256());
         assertThat(b.summary().peers()).as("pieces the second container took from the first: " + b + "\n"
-                + Podman.logs(scheduler)).isEqualTo(b.summary().total());
+                + scheduler.getLogs()).isEqualTo(b.summary().total());
     }
 
     /** An agent container with its socket directory on the host; returns that directory. */
     private Path agent(String ip, int schedulerPort, Path outputs) throws Exception {
         Path sockets = Files.createDirectories(dir.resolve(ip));
         Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
-        String name = containers.start(Podman.IMAGE, sockets, outputs, List.of(),
-                List.of("--scheduler.addresses=127.0.0.1:" + schedulerPort, "--host.ip=" + ip, "--upload.server.ip=" + ip));
-        await().atMost(Duration.ofSeconds(60)).until(() -> Podman.logs(name).contains("event=ready"));
+        containers.start(containers.agent(AgentContainers.IMAGE, sockets, outputs,
+                "--scheduler.addresses=127.0.0.1:" + schedulerPort, "--host.ip=" + ip, "--upload.server.ip=" + ip));
         return sockets;
     }
 }

@@ -2,11 +2,9 @@ package dev.pollen.e2e;
 
 import static dev.pollen.e2e.TestFiles.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.registry.Commands;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.testcontainers.containers.GenericContainer;
 
 /**
  * The repository's Dockerfile, built by podman on the locally built base (image/build-base) for both stages'
@@ -83,16 +82,15 @@ class DockerfileTest {
     }
 
     @Test
-    void servesAsUser65532ThroughAHostSocketDirectory() throws IOException {
+    void servesAsUser65532ThroughAHostSocketDirectory() throws Exception {
         TestFile file = origin.createFile("dockerfile.bin", 8 * MiB, 31);
         Path sockets = Files.createDirectories(dir.resolve("run"));
         Path outputs = Files.createDirectories(dir.resolve("out"));
         Commands.check(Podman.TIMEOUT, List.of("chown", "65532:65532", sockets.toString(), outputs.toString()));
 
-        String agent = agents.start(IMAGE, sockets, outputs);
-        await().atMost(Duration.ofSeconds(60)).until(() -> Podman.logs(agent).contains("event=ready"));
+        GenericContainer<?> agent = agents.start(agents.agent(IMAGE, sockets, outputs));
 
-        assertThat(Podman.check("exec", agent, "id", "-u").out().strip()).isEqualTo("65532");
+        assertThat(agent.execInContainer("id", "-u").getStdout().strip()).isEqualTo("65532");
         Path output = outputs.resolve("dockerfile.bin");
         Dfget.Result result = new Dfget(sockets.resolve("dfdaemon.sock"), dir).download(origin.url("dockerfile.bin"), output);
         assertThat(result.exitCode()).as(result.toString()).isZero();

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * its own with its uplink capped: two nodes pull with ctr and one through the CRI, all at once; every pull gets the
  * image, and the registry sends each layer once for the whole cluster. A fourth node then pulls while the registry
  * refuses every blob: the layers come from the swarm. Ranges of a layer through a mirror are byte-exact 206s.
+ * And a peer that forges its pieces (flipped bytes with a CRC-32 to match) is caught by the layer's sha256: the
+ * mirror never hands the bad copy over as complete, and the next pull comes from the registry, right.
  */
 class MirrorSwarmTest {
     private static final String MIRROR = "http://127.0.0.1:4001";
@@ -100,6 +102,54 @@ class MirrorSwarmTest {
         assertThat(answers).containsExactly("206 100", "206 10", "416 0");
     }
 
+    @Test
+    void aLayerForgedByAPeerIsCaughtByItsSha256AndNeverHandedOverThenTheNextPullComesRightFromTheRegistry() throws Exception {
+        OciImage image = OciImage.builder(tmp.resolve("image")).layers(12 * MiB, 6 * MiB).seed(22).build();
+        swarm.withoutSeed().agents(0).start();
+        registry = new Registry().inNamespace(swarm.network().add("reg")).start();
+        String ref = image.push(registry, "team/forged", "v1");
+        Containerd liar = node("liar", "--debug-fault-injection=forge-uploads");
+        Commands.Result own = liar.pull(ref, liar.certsDir(), false);
+        assertThat(own.succeeded()).as(own + "\n" + swarm.report()).isTrue();
+        registry.clearExchanges();
+
+        Containerd honest = node("honest");
+        Swarm.Node honestAgent = swarm.agents().getLast();
+        OciImage.Layer layer = image.manifest().layers().getFirst();
+        String url = MIRROR + "/v2/team/forged/blobs/" + layer.digest() + "?ns=" + registry.host();
+        // Every piece from the liar passes its CRC-32; the whole does not pass its sha256. Pieces from peers wait for that
+        // verdict, so not one byte of the forged copy reaches the client: a part of it would make containerd's resumed
+        // transfer fail its digest (the first pull failed so before they were held).
+        Commands.Result forged = Commands.run(Duration.ofSeconds(60), honestAgent.netns().exec(List.of("curl", "-s", "-o",
+                tmp.resolve("forged.bin").toString(), "-w", "%{http_code} %{size_download}", url)));
+        String context = forged + "\n" + swarm.report();
+        assertThat(forged.exit()).as("curl's exit: the body ended early (18)\n" + context).isEqualTo(18);
+        assertThat(forged.out().strip()).as(context).isEqualTo("200 0");
+        String task = layer.digest().substring("sha256:".length());
+        assertThat(honestAgent.logLines("event=task_digest_mismatch task=" + task)).as(context).hasSize(1);
+        assertThat(honestAgent.logLines("event=mirror_blob_aborted task=" + task)).as(context).singleElement().asString()
+                .contains("reason=digest_mismatch");
+        String liarPeer = swarm.agents().getFirst().logLines("event=peer_registered task=" + task).getFirst()
+                .replaceFirst(".* peer=(\\S+).*", "$1");
+        assertThat(honestAgent.logLines("event=parents_suspected task=" + task)).as(context).singleElement().asString()
+                .contains("parents=" + liarPeer);
+
+        // containerd pulls the image at the first try: the other layer's forged copy is caught, held and cut, containerd
+        // resumes it from byte 0, and the liar, a suspect now, is refused for both layers.
+        Commands.Result pulled = honest.pull(ref, honest.certsDir(), false);
+        assertThat(pulled.succeeded()).as(pulled + "\n" + swarm.report()).isTrue();
+        assertThat(honest.imageDigest(Containerd.CTR_NAMESPACE, ref)).contains(image.digest());
+        assertThat(honestAgent.logLines("event=parent_refused task=" + task)).as(swarm.report()).isNotEmpty();
+        List<Registry.Exchange> exchanges = registry.exchanges();
+        for (OciImage.Layer l : image.manifest().layers()) {
+            long sent = exchanges.stream().filter(e -> e.servedBlob() && e.blob().orElseThrow().equals(l.digest()))
+                    .mapToLong(Registry.Exchange::bytes).sum();
+            assertThat(sent).as("bytes of %s the registry sent to the honest node\n%s", l.digest(), swarm.report())
+                    .isBetween(l.size(), l.size() + 3);
+        }
+        assertThat(swarm.agents()).allSatisfy(a -> assertThat(a.daemon().isAlive()).isTrue());
+    }
+
     private String ctrPull(Containerd node, String ref) {
         Commands.Result r = node.pull(ref, node.certsDir(), false);
         assertThat(r.succeeded()).as(r + "\n" + swarm.report()).isTrue();
@@ -107,9 +157,11 @@ class MirrorSwarmTest {
     }
 
     /** An agent with its mirror in a new namespace, and a containerd there that hosts.toml sends to it first. */
-    private Containerd node(String name) {
-        Swarm.Node agent = swarm.startAgent(name, "--proxy.server.enable=true",
-                "--proxy.registryMirror.insecureRegistries=" + registry.host());
+    private Containerd node(String name, String... flags) {
+        List<String> all = new ArrayList<>(List.of("--proxy.server.enable=true",
+                "--proxy.registryMirror.insecureRegistries=" + registry.host()));
+        all.addAll(List.of(flags));
+        Swarm.Node agent = swarm.startAgent(name, all.toArray(String[]::new));
         Path certs = tmp.resolve(name + "-certs.d");
         Containerd containerd = new Containerd(certs).inNamespace(agent.netns()).start();
         containerds.add(containerd);

@@ -35,12 +35,6 @@ class PeerTlsTest {
     @TempDir
     Path work;
 
-    private static String[] tlsFlags(TlsFiles files) {
-        return new String[] {"--upload.server.caCert=" + files.caCert(), "--upload.server.cert=" + files.cert(),
-                "--upload.server.key=" + files.key(), "--upload.client.caCert=" + files.caCert(),
-                "--upload.client.cert=" + files.cert(), "--upload.client.key=" + files.key(), "--upload.certReloadInterval=500ms"};
-    }
-
     @Test
     void peersOfOneCaShareOverTlsAndAStrangerGetsNothingFromThem() throws Exception {
         TestCertificates.Ca ca = TestCertificates.ca(work.resolve("ca"), "pollen-ca");
@@ -49,12 +43,12 @@ class PeerTlsTest {
         String url = origin.url("/tls.bin");
         try (SchedulerProcess scheduler = SchedulerProcess.start(work.resolve("scheduler"), List.of(), "--port=0", "--listen=127.0.0.1")) {
             String address = "127.0.0.1:" + scheduler.port();
-            DaemonProcess first = MixedCluster.startAgent(daemons, "127.0.0.2", address, tlsFlags(ca.issue(work.resolve("a"), "node-a")));
-            DaemonProcess second = MixedCluster.startAgent(daemons, "127.0.0.3", address, tlsFlags(ca.issue(work.resolve("b"), "node-b")));
+            DaemonProcess first = MixedCluster.startAgent(daemons, "127.0.0.2", address, TlsFlags.peers(ca.issue(work.resolve("a"), "node-a")));
+            DaemonProcess second = MixedCluster.startAgent(daemons, "127.0.0.3", address, TlsFlags.peers(ca.issue(work.resolve("b"), "node-b")));
             // It trusts the cluster's CA, but another CA signed its own certificate: the nodes are the ones to refuse it.
             TlsFiles strangers = other.issue(work.resolve("s"), "stranger");
             DaemonProcess stranger = MixedCluster.startAgent(daemons, "127.0.0.4", address,
-                    tlsFlags(new TlsFiles(ca.pem(), strangers.cert(), strangers.key())));
+                    TlsFlags.peers(new TlsFiles(ca.pem(), strangers.cert(), strangers.key())));
             assertThat(first.logLines("event=peer_tls mode=mutual")).hasSize(1);
 
             Dfget.Result a = first.dfget().download(url, out.resolve("a.bin"));
@@ -86,9 +80,9 @@ class PeerTlsTest {
                 "--tls-ca-cert=" + schedulerFiles.caCert(), "--tls-cert=" + schedulerFiles.cert(), "--tls-key=" + schedulerFiles.key())) {
             String address = "127.0.0.1:" + scheduler.port();
             // The scheduler asks the seed to fetch the task (DownloadTask on its upload port): that call is over TLS too.
-            DaemonProcess seedPeer = MixedCluster.startAgent(daemons, "127.0.0.7", address, withSchedulerTls(ca.issue(work.resolve("seed"),
+            DaemonProcess seedPeer = MixedCluster.startAgent(daemons, "127.0.0.7", address, TlsFlags.withScheduler(ca.issue(work.resolve("seed"),
                     "seed"), "--seedPeer.enable=true"));
-            DaemonProcess agent = MixedCluster.startAgent(daemons, "127.0.0.8", address, withSchedulerTls(ca.issue(work.resolve("agent"),
+            DaemonProcess agent = MixedCluster.startAgent(daemons, "127.0.0.8", address, TlsFlags.withScheduler(ca.issue(work.resolve("agent"),
                     "agent")));
 
             Dfget.Result r = agent.dfget().download(url, out.resolve("seeded.bin"));
@@ -100,13 +94,6 @@ class PeerTlsTest {
         }
     }
 
-    private static String[] withSchedulerTls(TlsFiles files, String... more) {
-        List<String> flags = new java.util.ArrayList<>(List.of(tlsFlags(files)));
-        flags.add("--scheduler.tls=true");
-        flags.addAll(List.of(more));
-        return flags.toArray(String[]::new);
-    }
-
     @Test
     void aCertificateRotatedOnDiskIsTakenWithoutARestart() throws Exception {
         TestCertificates.Ca old = TestCertificates.ca(work.resolve("old"), "old-ca");
@@ -116,8 +103,8 @@ class PeerTlsTest {
         try (SchedulerProcess scheduler = SchedulerProcess.start(work.resolve("scheduler"), List.of(), "--port=0", "--listen=127.0.0.1")) {
             String address = "127.0.0.1:" + scheduler.port();
             TlsFiles parentFiles = old.issue(work.resolve("p"), "parent");
-            DaemonProcess parent = MixedCluster.startAgent(daemons, "127.0.0.5", address, tlsFlags(parentFiles));
-            DaemonProcess child = MixedCluster.startAgent(daemons, "127.0.0.6", address, tlsFlags(rotated.issue(work.resolve("c"), "child")));
+            DaemonProcess parent = MixedCluster.startAgent(daemons, "127.0.0.5", address, TlsFlags.peers(parentFiles));
+            DaemonProcess child = MixedCluster.startAgent(daemons, "127.0.0.6", address, TlsFlags.peers(rotated.issue(work.resolve("c"), "child")));
             assertThat(parent.dfget().download(url, out.resolve("p.bin")).exitCode()).isZero();
 
             // The operator rotates the parent's CA, certificate and key in place, as a Secret update does.

@@ -9,8 +9,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * podman with Pollen's configuration and storage (image/podman-env), where image/build-base put the base, and the
- * Pollen image Jib built on it (image/target/pollen-image.tar).
+ * The podman CLI with Pollen's configuration and storage (image/podman-env), where image/build-base put the base, and
+ * the Pollen image Jib built on it (image/target/pollen-image.tar). For what Testcontainers cannot do ({@code podman
+ * kube play}, {@code podman build}) and for {@link PodmanService}; containers are run through {@link AgentContainers}.
  */
 final class Podman {
     static final String IMAGE = "localhost/pollen:0.1.0-SNAPSHOT";
@@ -22,10 +23,15 @@ final class Podman {
 
     /** Loads the image bin/test built (a no-op when podman has it already). */
     static void loadImage() {
+        check("load", "-q", "-i", imageTar().toString());
+    }
+
+    /** The Jib image bin/test built, {@link #IMAGE}; fails the test with the fix when it is missing. */
+    static Path imageTar() {
         Path tar = Pollen.home().resolve("image/target/pollen-image.tar");
         assertThat(tar).as("the Jib image (fix: run bin/test, or ./mvnw -pl image package jib:buildTar"
                 + " -Dpollen.image.base=tar://$(image/build-base))").exists();
-        check("load", "-q", "-i", tar.toString());
+        return tar;
     }
 
     /** Runs podman and fails the test unless it exits 0. */
@@ -41,10 +47,6 @@ final class Podman {
     static String logs(String container) {
         Commands.Result result = run("logs", container);
         return result.out() + result.err();
-    }
-
-    static String inspect(String container, String format) {
-        return check("inspect", "--format", format, container).out().strip();
     }
 
     static List<String> command(String... args) {

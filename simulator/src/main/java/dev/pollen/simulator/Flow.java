@@ -1,6 +1,8 @@
 package dev.pollen.simulator;
 
-/** One piece request and, once a slot takes it, its transfer from {@code src}'s uplink to {@code dst}'s downlink. */
+import dev.pollen.policy.UploadSlots;
+
+/** One piece request and, once an upload slot takes it, its transfer from {@code src}'s uplink to {@code dst}'s downlink. */
 final class Flow {
     enum State { REQUESTED, QUEUED, ACTIVE, DONE, CANCELLED }
 
@@ -11,7 +13,17 @@ final class Flow {
     final int piece;
     final double size;
     final double requestedAt;
+    /** The request for a slot at {@code src} (the agent's VortexServerHandler makes one per piece request). */
+    UploadSlots.Request slot;
     State state = State.REQUESTED;
+    /** Whether this request holds one of the child's download slots (an endgame's second request does not). */
+    boolean holdsSlot;
+    /** The other request racing for the same piece in the endgame, or null. */
+    Flow twin;
+    /** A second request was started for this one (the agent races a piece once). */
+    boolean raced;
+    /** The child is done with this request: its download slot and its parent's window are settled. */
+    boolean settled;
     double remaining;
     double rate;
     double lastUpdate;
@@ -28,6 +40,10 @@ final class Flow {
         this.size = size;
         this.requestedAt = requestedAt;
         this.remaining = size;
+    }
+
+    boolean live() {
+        return state != State.DONE && state != State.CANCELLED;
     }
 
     void advance(double now) {

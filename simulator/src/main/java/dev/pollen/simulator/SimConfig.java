@@ -13,11 +13,12 @@ import dev.pollen.scheduler.SchedulingConfig;
  * @param lateJoin share of agents that start late, uniformly within {@code lateWindow} after the others
  * @param startDelay when the on-time agents register (the real bench's dfget JVMs take ~3 s), plus up to {@code startJitter}
  * @param slowShare share of agents whose caps are divided by {@code slowFactor} (the bench's mixed mode)
+ * @param superSeeding the seed peer's seedPeer.superSeeding, seconds (0: off)
  */
 public record SimConfig(int agents, long fileBytes, long pieceBytes, double agentUp, double agentDown, double seedUp,
                         double originUp, boolean seedPeer, double latencyMin, double latencyMax, double churn,
                         double lateJoin, double lateWindow, double startDelay, double startJitter, double slowShare,
-                        double slowFactor, long seed, String policy, SchedulingConfig scheduling) {
+                        double slowFactor, long seed, double superSeeding, SchedulingConfig scheduling) {
     public SimConfig {
         if (agents < 1) {
             throw new IllegalArgumentException("--nodes: " + agents + " (expected: >= 1)");
@@ -38,7 +39,9 @@ public record SimConfig(int agents, long fileBytes, long pieceBytes, double agen
         if (slowFactor < 1) {
             throw new IllegalArgumentException("--slow-factor: " + slowFactor + " (expected: >= 1)");
         }
-        AgentPolicies.byName(policy);
+        if (superSeeding < 0) {
+            throw new IllegalArgumentException("--super-seeding-s: " + superSeeding + " (expected: >= 0)");
+        }
     }
 
     int pieceCount() {
@@ -53,7 +56,7 @@ public record SimConfig(int agents, long fileBytes, long pieceBytes, double agen
     public static SimConfig scale(int agents, long seed) {
         double gbit = Units.rate("1gbit");
         return new SimConfig(agents, 1L << 30, 4L << 20, gbit, gbit, gbit, gbit, true, 0.0005, 0.010, 0.05, 0.05, 30, 0,
-                1, 0, 1, seed, "current", SchedulingConfig.defaults());
+                1, 0, 1, seed, defaultSuperSeeding(), SchedulingConfig.defaults());
     }
 
     /**
@@ -64,11 +67,11 @@ public record SimConfig(int agents, long fileBytes, long pieceBytes, double agen
     public static SimConfig bench(int agents, long seed) {
         double cap = Units.rate("400mbit");
         return new SimConfig(agents, 512L << 20, 4L << 20, cap, Units.UNLIMITED, cap, cap, true, 0.00005, 0.0001, 0, 0, 0,
-                3.0, 0.3, 0, 1, seed, "current", SchedulingConfig.defaults());
+                3.0, 0.3, 0, 1, seed, defaultSuperSeeding(), SchedulingConfig.defaults());
     }
 
-    SimConfig withPolicy(String name) {
-        return new SimConfig(agents, fileBytes, pieceBytes, agentUp, agentDown, seedUp, originUp, seedPeer, latencyMin,
-                latencyMax, churn, lateJoin, lateWindow, startDelay, startJitter, slowShare, slowFactor, seed, name, scheduling);
+    /** The agent's seedPeer.superSeeding default, seconds. */
+    static double defaultSuperSeeding() {
+        return AgentDefaults.SUPER_SEEDING.toNanos() / 1e9;
     }
 }

@@ -1,18 +1,19 @@
 package dev.pollen.simulator;
 
-import java.util.ArrayDeque;
+import dev.pollen.policy.SuperSeeding;
+import dev.pollen.policy.UploadSlots;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.PriorityQueue;
+import java.util.Set;
 
 /** A simulated host: the origin, the seed peer or an agent, with its links, pieces and its one download. */
 final class SimNode {
     enum Kind { ORIGIN, SEED, AGENT }
 
     enum State { IDLE, REGISTERING, HELD, DOWNLOADING, DONE, LEFT }
-
-    /** How many recent piece times the agent keeps to judge a slow parent (ParentSet.RECENT_PIECES). */
-    static final int RECENT = 16;
 
     final int index;
     final Kind kind;
@@ -22,7 +23,10 @@ final class SimNode {
     final double down;
     /** One-way latency to the network core, seconds. */
     final double latency;
-    final int uploadSlots;
+    /** The agent's upload slots (the origin's has no cap). */
+    final UploadSlots slots;
+    /** The seed peer's super-seeding; null on other nodes or when it is off. */
+    final SuperSeeding superSeeding;
 
     State state = State.IDLE;
     /** When the download was asked for (dfget started): completion is measured from here. */
@@ -35,6 +39,9 @@ final class SimNode {
     /** Held or asked for: what the agent will not ask again. */
     final BitSet taken = new BitSet();
     int haveCount;
+    /** Pieces that came from parents (PieceSelector's random-first count). */
+    int received;
+    /** Download slots in use (download.concurrentPieceCount). */
     int slotsUsed;
     /** Every piece from the origin (scheduler said so, or no parent is usable and it names none). */
     boolean originMode;
@@ -42,11 +49,14 @@ final class SimNode {
     int originCredits;
 
     final List<ParentLink> parents = new ArrayList<>();
-    final List<SimNode> followers = new ArrayList<>();
+    /** The links of the children that follow this node's pieces (each child's link to it). */
+    final List<ParentLink> followers = new ArrayList<>();
     /** Requests this node made (as a child), in any state. */
     final List<Flow> outstanding = new ArrayList<>();
     /** Transfers this node is sending now, unless its uplink is {@link #shared}. */
     final List<Flow> upFlows = new ArrayList<>();
+    /** Requests waiting here for an upload slot, in arrival order. */
+    final Set<Flow> waiting = new LinkedHashSet<>();
     /** Transfers this node is receiving now. */
     final List<Flow> downFlows = new ArrayList<>();
     /** Whether the uplink runs as one shared rate (many uploads): its transfers are then in {@link #sharedFlows}. */
@@ -55,29 +65,38 @@ final class SimNode {
     double service;
     double serviceAt;
     /** A shared uplink's transfers by the service level at which each is done. */
-    java.util.PriorityQueue<Flow> sharedFlows;
-    /** Requests that arrived while every upload slot was busy: served in order. */
-    final ArrayDeque<Flow> uploadQueue = new ArrayDeque<>();
+    PriorityQueue<Flow> sharedFlows;
 
     /** The pending event of this uplink: its earliest transfer's finish; infinite when none is pending. */
     double uploadEventAt = Double.POSITIVE_INFINITY;
+    /** The pending slow-limit check of this download's requests; infinite when none is pending. */
+    double slowCheckAt = Double.POSITIVE_INFINITY;
+    /** The pending wake-up of this download (a parent's busy back-off ends); infinite when none is pending. */
+    double wakeAt = Double.POSITIVE_INFINITY;
     double uploadedBytes;
+    /** Whole pieces that arrived here. */
+    double receivedBytes;
+    /** Bytes of transfers to this node that were stopped before the piece was whole (lost races, failures, leaving). */
+    double discardedBytes;
     double fromOriginBytes;
     double lastAnnouncement;
     boolean waitCheckPending;
     boolean reschedulePending;
-    /** When the last reschedule was answered: a download does not ask again within {@link Simulation#STALL}. */
+    /** The agent's refresh ended: the scheduler named nobody when asked for more parents. */
+    boolean refreshStopped;
+    /** When the last reschedule was answered: a download does not ask again within the stall. */
     double rescheduledAt = Double.NEGATIVE_INFINITY;
     /** A reschedule was answered and no piece came from a parent since: the next stall sends waiting pieces to the origin. */
     boolean stalledOnce;
-    final double[] recent = new double[RECENT];
-    int recentCount;
-    int recentNext;
     int reschedules;
+    int refreshes;
     int slowMarks;
+    int busyAnswers;
+    int endgameRequests;
     int parentFailures;
 
-    SimNode(int index, Kind kind, String hostId, String peerId, double up, double down, double latency, int uploadSlots) {
+    SimNode(int index, Kind kind, String hostId, String peerId, double up, double down, double latency, UploadSlots slots,
+            SuperSeeding superSeeding) {
         this.index = index;
         this.kind = kind;
         this.hostId = hostId;
@@ -85,7 +104,8 @@ final class SimNode {
         this.up = up;
         this.down = down;
         this.latency = latency;
-        this.uploadSlots = uploadSlots;
+        this.slots = slots;
+        this.superSeeding = superSeeding;
     }
 
     /** Transfers this node is sending now. */
@@ -102,29 +122,14 @@ final class SimNode {
         return null;
     }
 
-    boolean hasUsableParent() {
+    int usableParents() {
+        int n = 0;
         for (ParentLink l : parents) {
             if (l.usable()) {
-                return true;
+                n++;
             }
         }
-        return false;
-    }
-
-    void recordPieceTime(double seconds) {
-        recent[recentNext] = seconds;
-        recentNext = (recentNext + 1) % RECENT;
-        recentCount = Math.min(RECENT, recentCount + 1);
-    }
-
-    /** ParentSet.medianNanos: 0 until three pieces have arrived. */
-    double medianPieceTime() {
-        if (recentCount < 3) {
-            return 0;
-        }
-        double[] sorted = java.util.Arrays.copyOf(recent, recentCount);
-        java.util.Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
+        return n;
     }
 
     boolean wantsMore(int pieceCount) {

@@ -47,8 +47,8 @@ public final class Simulate implements Callable<Integer> {
     Double slowShare;
     @Option(names = "--slow-factor", description = "divisor of the slow agents' caps")
     Double slowFactor;
-    @Option(names = "--policy", description = "agent policy: current (today's agent) or swarm (issue 9's rarest-first, upload slots)")
-    String policy;
+    @Option(names = "--super-seeding-s", description = "the seed peer's seedPeer.superSeeding in seconds (0: off; default: the agent's)")
+    Double superSeeding;
     @Option(names = "--candidate-parent-limit", description = "scheduler: parents per decision (default 3)")
     Integer candidateParentLimit;
     @Option(names = "--filter-parent-limit", description = "scheduler: peers examined per decision (default 40)")
@@ -79,7 +79,7 @@ public final class Simulate implements Callable<Integer> {
                 originUp == null ? base.originUp() : Units.rate(originUp), base.seedPeer() && !noSeedPeer, lat[0], lat[1],
                 or(churn, base.churn()), or(late, base.lateJoin()), or(lateWindow, base.lateWindow()),
                 or(startDelay, base.startDelay()), base.startJitter(), or(slowShare, base.slowShare()),
-                or(slowFactor, base.slowFactor()), seed, policy == null ? base.policy() : policy, scheduling);
+                or(slowFactor, base.slowFactor()), seed, or(superSeeding, base.superSeeding()), scheduling);
         Simulation sim = new Simulation(config);
         SimResult result = sim.run();
         System.out.print(result.format());

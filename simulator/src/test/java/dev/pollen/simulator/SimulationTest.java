@@ -10,8 +10,6 @@ import dev.pollen.scheduler.SchedulingCore;
 import dev.pollen.scheduler.SchedulingConfig;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 class SimulationTest {
@@ -19,16 +17,15 @@ class SimulationTest {
 
     /** {@code agents} agents pulling {@code file} bytes, nothing random unless asked: no latency, churn or late start. */
     private static SimConfig swarm(int agents, long file, double up, double down, double origin, boolean seedPeer, double churn,
-                                   double late, String policy, long seed) {
+                                   double late, long seed) {
         return new SimConfig(agents, file, 4 * MIB, up, down, up, origin, seedPeer, 0, 0, churn, late, late > 0 ? 10 : 0, 0, 0, 0,
-                1, seed, policy, SchedulingConfig.defaults());
+                1, seed, SimConfig.defaultSuperSeeding(), SchedulingConfig.defaults());
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"current", "swarm"})
-    void theSameSeedGivesTheSameRun(String policy) {
+    @Test
+    void theSameSeedGivesTheSameRun() {
         SimConfig c = new SimConfig(60, 64 * MIB, 4 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("400mbit"),
-                Units.rate("400mbit"), true, 0.0005, 0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 42, policy, SchedulingConfig.defaults());
+                Units.rate("400mbit"), true, 0.0005, 0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 42, SimConfig.defaultSuperSeeding(), SchedulingConfig.defaults());
         SimResult a = new Simulation(c).run();
         SimResult b = new Simulation(c).run();
         assertThat(b.completions()).containsExactly(a.completions());
@@ -38,7 +35,7 @@ class SimulationTest {
         assertThat(b.decisions()).isEqualTo(a.decisions());
         // and another seed is another run
         SimConfig other = new SimConfig(60, 64 * MIB, 4 * MIB, c.agentUp(), c.agentDown(), c.seedUp(), c.originUp(), true, 0.0005,
-                0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 43, policy, SchedulingConfig.defaults());
+                0.01, 0.05, 0.05, 5, 0, 0.2, 0.25, 4, 43, SimConfig.defaultSuperSeeding(), SchedulingConfig.defaults());
         assertThat(new Simulation(other).run().completions()).isNotEqualTo(a.completions());
     }
 
@@ -50,14 +47,14 @@ class SimulationTest {
     void twoNodesTakeTheFileOverTheNarrowerLink() {
         long file = 64 * MIB;
         double origin = 10e6;
-        SimResult originBound = new Simulation(swarm(1, file, 5e6, Units.UNLIMITED, origin, false, 0, 0, "current", 1)).run();
+        SimResult originBound = new Simulation(swarm(1, file, 5e6, Units.UNLIMITED, origin, false, 0, 0, 1)).run();
         assertThat(originBound.finished()).isEqualTo(1);
         assertThat(originBound.completion(1.0)).isCloseTo(file / origin, within(1e-6));
         // the limit by hand: max(F / origin, F / down, 1 × F / (origin + agent up)) = F / origin
         assertThat(originBound.limit()).isCloseTo(file / origin, within(1e-9));
 
         double down = 4e6;
-        SimResult downBound = new Simulation(swarm(1, file, 5e6, down, origin, false, 0, 0, "current", 1)).run();
+        SimResult downBound = new Simulation(swarm(1, file, 5e6, down, origin, false, 0, 0, 1)).run();
         assertThat(downBound.completion(1.0)).isCloseTo(file / down, within(1e-6));
         assertThat(downBound.limit()).isCloseTo(file / down, within(1e-9));
     }
@@ -69,13 +66,13 @@ class SimulationTest {
         double origin = 4 * MIB;
         // one piece, agent latency 50 ms one-way (the origin's is 0): register + answer 100 ms, request round trip 100 ms, 1 s of bytes
         SimConfig c = new SimConfig(1, file, 4 * MIB, 1e9, Units.UNLIMITED, 1e9, origin, false, 0.05, 0.05, 0, 0, 0, 0, 0, 0, 1, 1,
-                "current", SchedulingConfig.defaults());
+                SimConfig.defaultSuperSeeding(), SchedulingConfig.defaults());
         assertThat(new Simulation(c).run().completion(1.0)).isCloseTo(0.1 + 0.1 + 1.0, within(1e-6));
     }
 
     @Test
     void theOriginSendsTheFileOnceWhenTheSeedServesEveryone() {
-        SimConfig c = swarm(8, 64 * MIB, Units.rate("400mbit"), Units.UNLIMITED, Units.rate("400mbit"), true, 0, 0, "current", 1);
+        SimConfig c = swarm(8, 64 * MIB, Units.rate("400mbit"), Units.UNLIMITED, Units.rate("400mbit"), true, 0, 0, 1);
         SimResult r = new Simulation(c).run();
         assertThat(r.finished()).isEqualTo(8);
         assertThat(r.originBytesOverFile()).isEqualTo(1.0);
@@ -85,7 +82,7 @@ class SimulationTest {
     @Test
     void originBytesAreWhatItsReceiversGot() {
         // no seed peer and slow links: the first agents go to the source, and stalls send more pieces there
-        SimConfig c = swarm(30, 64 * MIB, Units.rate("100mbit"), Units.rate("1gbit"), Units.rate("1gbit"), false, 0.1, 0.1, "current", 3);
+        SimConfig c = swarm(30, 64 * MIB, Units.rate("100mbit"), Units.rate("1gbit"), Units.rate("1gbit"), false, 0.1, 0.1, 3);
         Simulation sim = new Simulation(c);
         SimResult r = sim.run();
         double received = sim.agents().stream().mapToDouble(n -> n.fromOriginBytes).sum();
@@ -94,10 +91,9 @@ class SimulationTest {
         assertThat(sim.origin().uploadedBytes).isCloseTo(received, within(1.0));
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"current", "swarm"})
-    void agentsThatLeaveMidDownloadLeaveTheSchedulerAndTheRestFinish(String policy) {
-        SimConfig c = swarm(40, 64 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("1gbit"), true, 0.25, 0.1, policy, 5);
+    @Test
+    void agentsThatLeaveMidDownloadLeaveTheSchedulerAndTheRestFinish() {
+        SimConfig c = swarm(40, 64 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("1gbit"), true, 0.25, 0.1, 5);
         AtomicInteger left = new AtomicInteger();
         Simulation sim = new Simulation(c, clock -> new Counting(new CoreScheduler(clock, c.scheduling(), new java.util.Random(c.seed())), left));
         SimResult r = sim.run();
@@ -117,11 +113,71 @@ class SimulationTest {
         }
     }
 
+    /**
+     * Every byte that left an uplink arrived somewhere: as a whole piece (each piece once per node) or as part of a
+     * transfer that was stopped (an endgame race lost, a parent or a child that left).
+     */
+    @Test
+    void bytesAreConservedAndEveryPieceArrivesOncePerNode() {
+        SimConfig c = new SimConfig(80, 128 * MIB, 4 * MIB, Units.rate("400mbit"), Units.rate("1gbit"), Units.rate("400mbit"),
+                Units.rate("1gbit"), true, 0.0005, 0.01, 0.1, 0.1, 5, 0, 0.2, 0.25, 4, 7, SimConfig.defaultSuperSeeding(),
+                SchedulingConfig.defaults());
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.stuck()).isZero();
+        double sent = sim.nodes().stream().mapToDouble(n -> n.uploadedBytes).sum();
+        double arrived = sim.nodes().stream().mapToDouble(n -> n.receivedBytes + n.discardedBytes).sum();
+        assertThat(sent).isCloseTo(arrived, within(1.0));
+        for (SimNode n : sim.nodes()) {
+            assertThat(n.receivedBytes).isEqualTo((double) n.have.cardinality() * c.pieceBytes());
+            assertThat(n.haveCount).isEqualTo(n.have.cardinality());
+        }
+        assertThat(r.endgameRequests()).as("the race ran, and its losers' bytes are counted").isPositive();
+    }
+
+    /** The origin never sends faster than its cap: the seed that fetches the file alone takes at least F / cap. */
+    @Test
+    void theOriginsCapHolds() {
+        double originUp = Units.rate("200mbit");
+        SimConfig c = swarm(20, 64 * MIB, Units.rate("1gbit"), Units.rate("1gbit"), originUp, true, 0, 0, 1);
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.finished()).isEqualTo(20);
+        assertThat(sim.seed().finishAt).isGreaterThanOrEqualTo(c.fileBytes() / originUp);
+        assertThat(sim.origin().uploadedBytes).isLessThanOrEqualTo(originUp * r.virtualSeconds());
+        assertThat(r.originBytesOverFile()).isEqualTo(1.0);
+    }
+
+    /** PeerDownload's refresh: children ask every 3 s until ENOUGH_PARENTS are usable, keeping the ones they have. */
+    @Test
+    void childrenGainParentsUntilTheyHaveEnough() {
+        SimConfig c = swarm(60, 256 * MIB, Units.rate("200mbit"), Units.rate("1gbit"), Units.rate("200mbit"), true, 0, 0, 1);
+        Simulation sim = new Simulation(c);
+        SimResult r = sim.run();
+        assertThat(r.meanRefreshes()).isPositive();
+        double meanParents = sim.agents().stream().mapToInt(n -> n.parents.size()).average().orElse(0);
+        assertThat(meanParents).isGreaterThanOrEqualTo(dev.pollen.policy.ParentRefresh.ENOUGH_PARENTS);
+    }
+
+    /** Super-seeding: the seed sends each fresh piece to one child first, so its uplink carries fewer copies. */
+    @Test
+    void superSeedingLightensTheSeedsUplink() {
+        SimConfig on = SimConfig.bench(8, 1);
+        SimConfig off = new SimConfig(on.agents(), on.fileBytes(), on.pieceBytes(), on.agentUp(), on.agentDown(), on.seedUp(),
+                on.originUp(), true, on.latencyMin(), on.latencyMax(), 0, 0, 0, on.startDelay(), on.startJitter(), 0, 1, 1, 0,
+                on.scheduling());
+        Simulation withIt = new Simulation(on);
+        withIt.run();
+        Simulation without = new Simulation(off);
+        without.run();
+        assertThat(withIt.seed().uploadedBytes).isLessThan(without.seed().uploadedBytes);
+    }
+
     @Test
     void physicalLimitCountsEveryUplink() {
         // 9 receivers (8 agents + seed) at 400 mbit and the origin at 400 mbit: the origin's F / up dominates
         SimConfig bench = SimConfig.bench(8, 1);
-        SimResult r = SimResult.of(bench, "current", new Simulation(bench).nodes(), 0, 0, 0, 0, 0, 0, 0);
+        SimResult r = SimResult.of(bench, new Simulation(bench).nodes(), 0, 0, 0, 0, 0, 0, 0);
         assertThat(r.limit()).isCloseTo(bench.fileBytes() / bench.originUp(), within(1e-9)).isCloseTo(10.74, within(0.01));
     }
 

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -50,6 +51,27 @@ public final class ConfigLoader {
                 .registerModule(units)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+    }
+
+    /** Configuration keys given as flags, {@code --a.b=value} or {@code --a.b value}, for {@link #load}'s overrides. */
+    public static Map<String, String> flags(List<String> args) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            if (!arg.startsWith("--")) {
+                throw new ConfigException("unexpected argument " + arg + " (expected: --<key>=<value>)");
+            }
+            String body = arg.substring(2);
+            int eq = body.indexOf('=');
+            if (eq >= 0) {
+                out.put(body.substring(0, eq), body.substring(eq + 1));
+            } else if (i + 1 < args.size()) {
+                out.put(body, args.get(++i));
+            } else {
+                throw new ConfigException("flag " + arg + " needs a value (expected: " + arg + "=<value>)");
+            }
+        }
+        return out;
     }
 
     /**

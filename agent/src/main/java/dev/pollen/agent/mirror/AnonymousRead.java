@@ -79,7 +79,7 @@ final class AnonymousRead {
             return null;
         }
         UpstreamClient.Response answer = upstream.send(new UpstreamClient.Request("GET", realm,
-                List.of(Map.entry("Accept", "application/json")), new byte[0]));
+                List.of(Map.entry("Accept", "application/json")), UpstreamClient.Body.NONE));
         try (InputStream body = answer.body()) {
             if (answer.status() != 200) {
                 return null;

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.io.IOException;
+import java.util.BitSet;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * a {@link Downloader} on this request's thread, and the requested bytes go to the client as the contiguous prefix
  * of landed pieces grows. A response that reaches the blob's last byte withholds it until the whole blob has matched
  * its digest, so a blob that does not match is never received complete: the connection is cut instead (and the task
- * dropped by the task manager). Errors the registry answers (401 with its challenge, 403, 404, 5xx) are the
+ * dropped by the task manager). Pieces from peers are held until that verdict, whatever the range: not one byte of a
+ * bad copy reaches the client. Errors the registry answers (401 with its challenge, 403, 404, 5xx) are the
  * registry's to tell: the request is passed through and the client gets them as sent. Before any of it, the registry
  * confirms that this client may read the blob ({@link AccessCheck}).
  */
@@ -149,6 +151,12 @@ final class BlobResponder {
         PrefixCursor cursor = new PrefixCursor(task.store().contentPath().toFile(), meta.pieceLength(), first, last + 1, ex.out);
         // The blob's last byte waits for the verdict on the whole: a client never holds a complete copy of a bad blob.
         long withheld = toEnd ? last : last + 1;
+        // A peer's pieces wait for the verdict too. containerd resumes a cut transfer with a Range from where it
+        // stopped, and glues what it already has to the rest: a bad copy's bytes handed over in part would make the
+        // layer fail its digest in containerd, and the pull with it, even when the rest comes right from elsewhere.
+        // The registry's bytes are what containerd would get straight from it, and go out as they land.
+        boolean verified = verified(task);
+        BitSet held = new BitSet();
         Sources sources = new Sources();
         try {
             if (length > 0) {
@@ -160,7 +168,12 @@ final class BlobResponder {
                     @Override
                     public void pieceReady(ReadyPiece piece) {
                         sources.add(piece.origin());
-                        cursor.landed(piece.record().number());
+                        int number = piece.record().number();
+                        if (!verified && piece.origin() != PieceOrigin.BACK_TO_SOURCE) {
+                            held.set(number);
+                            return;
+                        }
+                        cursor.landed(number);
                         try {
                             cursor.sendUpTo(withheld);
                         } catch (IOException e) {
@@ -170,13 +183,9 @@ final class BlobResponder {
                 }, ex.out.closed());
             }
             ex.source = sources.summary();
-            if (toEnd) {
-                if (first > 0 && !task.completion().isDone()) {
-                    // The verdict needs every piece, also those before the range: fetched (or joined) now.
-                    downloader.download(new DownloadRequest(spec, new DownloadRequest.ByteRange(0, first), null, null, false, false,
-                            true), Sources.IGNORED, ex.out.closed());
-                }
-                awaitVerdict(task, ex);
+            if (toEnd || !held.isEmpty()) {
+                awaitVerdict(task, spec, first, last, length, ex);
+                held.stream().forEach(cursor::landed);
             } else if (task.rejected()) {
                 throw new PollenException(dev.pollen.agent.error.ErrorCode.DIGEST_MISMATCH, "blob " + route.digest()
                         + " does not match its digest");
@@ -199,7 +208,26 @@ final class BlobResponder {
         }
     }
 
-    private static void awaitVerdict(ActiveTask task, Exchange ex) {
+    /** Whether the task's content has matched its digest already: then every byte of it may go out at once. */
+    private static boolean verified(ActiveTask task) {
+        return task.completion().isDone() && !task.completion().isCompletedExceptionally();
+    }
+
+    /**
+     * Waits for the verdict on the whole blob: the pieces outside bytes {@code first..last} are fetched (or joined) first,
+     * since the digest covers them all.
+     */
+    private void awaitVerdict(ActiveTask task, TaskSpec spec, long first, long last, long length, Exchange ex) throws IOException {
+        if (!task.completion().isDone()) {
+            if (first > 0) {
+                downloader.download(new DownloadRequest(spec, new DownloadRequest.ByteRange(0, first), null, null, false, false,
+                        true), Sources.IGNORED, ex.out.closed());
+            }
+            if (last < length - 1) {
+                downloader.download(new DownloadRequest(spec, new DownloadRequest.ByteRange(last + 1, length - 1 - last), null,
+                        null, false, false, true), Sources.IGNORED, ex.out.closed());
+            }
+        }
         try {
             CompletableFuture.anyOf(task.completion(), ex.out.closed()).get();
         } catch (InterruptedException e) {

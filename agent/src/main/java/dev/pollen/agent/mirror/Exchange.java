@@ -1,9 +1,9 @@
 package dev.pollen.agent.mirror;
 
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -26,7 +26,8 @@ final class Exchange {
     final String target;
     final HttpVersion version;
     final HttpHeaders headers;
-    final byte[] body;
+    /** The request's body as it arrives (empty for most: pulls send none). */
+    final RequestBody body;
     final boolean keepAlive;
     final ChannelOutput out;
     String upstream = "-";
@@ -37,14 +38,12 @@ final class Exchange {
     /** How the client's access to a held object was settled ({@link AccessCheck}), or "-" when none was needed. */
     String access = "-";
 
-    Exchange(FullHttpRequest request, ChannelOutput out) {
+    Exchange(HttpRequest request, RequestBody body, ChannelOutput out) {
         this.method = request.method().name();
         this.target = request.uri();
         this.version = request.protocolVersion();
         this.headers = request.headers().copy();
-        byte[] b = new byte[request.content().readableBytes()];
-        request.content().getBytes(request.content().readerIndex(), b);
-        this.body = b;
+        this.body = body;
         this.keepAlive = HttpUtil.isKeepAlive(request);
         this.out = out;
     }

@@ -3,10 +3,11 @@ package dev.pollen.agent.mirror;
 import dev.pollen.agent.metrics.AgentMetrics;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -23,9 +24,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One client connection: one request at a time (reading stops while a response is produced, so pipelined requests
- * wait their turn), each handled on a virtual thread of its own, never on the event loop. A connection that takes
- * longer than {@code idleTimeout} to deliver a whole request, between responses or from its start, is closed: a
- * client that trickles bytes holds no thread and no connection for long.
+ * wait their turn; only the request's own body is read meanwhile, as its thread takes it: {@link RequestBody}), each
+ * handled on a virtual thread of its own, never on the event loop. A connection that takes longer than
+ * {@code idleTimeout} to deliver a request's headers, between responses or from its start, is closed, and so is one
+ * whose body stalls that long: a client that trickles bytes holds no thread and no connection for long.
  */
 final class MirrorHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(MirrorHandler.class);
@@ -38,6 +40,8 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
     private final Duration idleTimeout;
     private final AgentMetrics metrics;
     private ScheduledFuture<?> idle;
+    /** The body of the request being answered (event loop only). */
+    private RequestBody body;
 
     MirrorHandler(Router router, BlobResponder blobs, ManifestResponder manifests, PassThrough passThrough, ExecutorService requests,
                   Duration idleTimeout, AgentMetrics metrics) {
@@ -58,22 +62,35 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof FullHttpRequest request)) {
+        try {
+            if (msg instanceof HttpRequest request) {
+                start(ctx, request);
+            }
+            if (msg instanceof HttpContent content && body != null) {
+                body.offer(content);
+            }
+        } finally {
             ReferenceCountUtil.release(msg);
-            return;
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (body != null) {
+            body.readComplete();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    private void start(ChannelHandlerContext ctx, HttpRequest request) {
         ctx.channel().config().setAutoRead(false);
         if (idle != null) {
             idle.cancel(false);
         }
-        Exchange ex;
-        Throwable invalid;
-        try {
-            ex = new Exchange(request, new ChannelOutput(ctx.channel(), idleTimeout));
-            invalid = request.decoderResult().isFailure() ? request.decoderResult().cause() : null;
-        } finally {
-            request.release();
-        }
+        Throwable invalid = request.decoderResult().isFailure() ? request.decoderResult().cause() : null;
+        long length = invalid != null ? 0 : HttpUtil.isTransferEncodingChunked(request) ? -1 : HttpUtil.getContentLength(request, 0L);
+        body = new RequestBody(ctx, idleTimeout, length);
+        Exchange ex = new Exchange(request, body, new ChannelOutput(ctx.channel(), idleTimeout));
         try {
             requests.execute(() -> handle(ctx, ex, invalid));
         } catch (RejectedExecutionException stopping) {
@@ -98,6 +115,10 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
             ex.logged();
             metrics.proxyRequest(ex.route.equals("-") ? "none" : ex.route, ex.status);
         }
+        // A body the answer did not wait for (the registry refused a push early, say) is still on its way: the
+        // connection cannot carry a next request before it, so it is closed rather than read to its end.
+        keep &= ex.body.complete();
+        ex.body.close();
         if (keep && ctx.channel().isActive()) {
             ctx.channel().eventLoop().execute(() -> {
                 armIdle(ctx);
@@ -114,7 +135,6 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
             ex.reason = "bad_request";
             HttpResponseStatus status = invalid instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                     : invalid instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
-                    : invalid instanceof TooLongFrameException ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE
                     : HttpResponseStatus.BAD_REQUEST;
             Responses.error(ex, status, "bad_request", "malformed request: " + invalid.getMessage());
             return false;

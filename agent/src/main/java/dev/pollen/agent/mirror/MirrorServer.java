@@ -14,8 +14,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -32,14 +32,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The registry mirror (and plain HTTP proxy) on {@code proxy.server.ip:port}: HTTP/1.1 on event loops of its own,
  * requests handled on virtual threads of their own. Limits against bad clients: a request line of 8 KiB, headers of
- * 64 KiB (registry tokens are long), a request body of 8 MiB (a mirror is pulled from, not pushed to), and
- * {@code proxy.server.idleTimeout} to deliver a request or read a response.
+ * 64 KiB (registry tokens are long), and {@code proxy.server.idleTimeout} to deliver a request's headers, each part
+ * of its body, or read a response. Bodies (pushes through the proxy) are streamed to the registry, never held.
  */
 public final class MirrorServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MirrorServer.class);
     private static final int MAX_LINE = 8 * 1024;
     private static final int MAX_HEADERS = 64 * 1024;
-    private static final int MAX_BODY = 8 * 1024 * 1024;
 
     private final EventLoopGroup loops;
     private final ExecutorService requests;
@@ -83,7 +82,8 @@ public final class MirrorServer implements AutoCloseable {
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline()
                                     .addLast(new HttpServerCodec(MAX_LINE, MAX_HEADERS, 8192))
-                                    .addLast(new HttpObjectAggregator(MAX_BODY))
+                                    // What the aggregator did before bodies were streamed: a client that asks first gets its 100.
+                                    .addLast(new HttpServerExpectContinueHandler())
                                     .addLast(new MirrorHandler(router, blobs, manifestResponder, passThrough, requests, idle, metrics));
                         }
                     })

@@ -40,6 +40,10 @@ final class PassThrough {
         try {
             answer = ask(ex, uri);
         } catch (IOException | PollenException e) {
+            RequestBody.ClientFault client = RequestBody.ClientFault.in(e);
+            if (client != null) {
+                return Responses.error(ex, client.status, "client_body", client.getMessage());
+            }
             return unreachable(ex, uri, e, reason);
         }
         return relay(ex, answer, reason);
@@ -47,7 +51,8 @@ final class PassThrough {
 
     /** The client's request as the registry at {@code uri} answers it; the answer's body is the caller's to close. */
     UpstreamClient.Response ask(Exchange ex, URI uri) throws IOException {
-        return upstream.send(new UpstreamClient.Request(ex.method, uri, ex.forwardedHeaders(), ex.body));
+        return upstream.send(new UpstreamClient.Request(ex.method, uri, ex.forwardedHeaders(),
+                new UpstreamClient.Body(ex.body, ex.body.length())));
     }
 
     /** The 502 for a registry that gave no answer: containerd then tries its next host. */

@@ -32,7 +32,20 @@ final class UpstreamClient implements AutoCloseable {
     private static final Set<String> CREDENTIALS = Set.of("authorization", "proxy-authorization", "cookie");
 
     /** A request as forwarded: each header line of the client's, in order. */
-    record Request(String method, URI uri, List<Map.Entry<String, String>> headers, byte[] body) {
+    record Request(String method, URI uri, List<Map.Entry<String, String>> headers, Body body) {
+    }
+
+    /** A request body, streamed once to the first hop: none (length 0), of a known length, or chunked (-1). */
+    record Body(InputStream stream, long length) {
+        static final Body NONE = new Body(InputStream.nullInputStream(), 0);
+
+        HttpRequest.BodyPublisher publisher() {
+            if (length == 0) {
+                return HttpRequest.BodyPublishers.noBody();
+            }
+            HttpRequest.BodyPublisher streamed = HttpRequest.BodyPublishers.ofInputStream(() -> stream);
+            return length < 0 ? streamed : HttpRequest.BodyPublishers.fromPublisher(streamed, length);
+        }
     }
 
     /** The upstream's answer; the body is the caller's to read and close. */
@@ -65,7 +78,7 @@ final class UpstreamClient implements AutoCloseable {
         boolean credentials = true;
         for (int hop = 0; ; hop++) {
             policy.check(uri, hop > 0);
-            HttpResponse<InputStream> response = exchange(request, uri, credentials);
+            HttpResponse<InputStream> response = exchange(request, uri, credentials, hop == 0);
             int status = response.statusCode();
             String location = response.headers().firstValue("Location").orElse(null);
             boolean redirect = follow && location != null && (status == 301 || status == 302 || status == 303 || status == 307
@@ -99,7 +112,7 @@ final class UpstreamClient implements AutoCloseable {
      */
     Probe probe(String method, URI uri, List<Map.Entry<String, String>> headers) throws IOException {
         policy.check(uri, false);
-        HttpResponse<InputStream> response = exchange(new Request(method, uri, headers, new byte[0]), uri, true);
+        HttpResponse<InputStream> response = exchange(new Request(method, uri, headers, Body.NONE), uri, true, true);
         response.body().close();
         return new Probe(response.statusCode(), response.headers().map());
     }
@@ -121,10 +134,10 @@ final class UpstreamClient implements AutoCloseable {
         return next;
     }
 
-    private HttpResponse<InputStream> exchange(Request request, URI uri, boolean credentials) throws IOException {
+    /** @param firstHop whether the body goes with it: it is streamed once, and redirects are followed for GET and HEAD only */
+    private HttpResponse<InputStream> exchange(Request request, URI uri, boolean credentials, boolean firstHop) throws IOException {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(responseTimeout)
-                .method(request.method(), request.body().length == 0 ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofByteArray(request.body()));
+                .method(request.method(), firstHop ? request.body().publisher() : HttpRequest.BodyPublishers.noBody());
         for (Map.Entry<String, String> h : request.headers()) {
             String name = h.getKey().toLowerCase(Locale.ROOT);
             if (NOT_FORWARDED.contains(name) || !credentials && CREDENTIALS.contains(name)) {

@@ -5,6 +5,10 @@ import dev.pollen.agent.storage.LocalWriteException;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.policy.Endgame;
+import dev.pollen.policy.ParentLoad;
+import dev.pollen.policy.ParentRefresh;
+import dev.pollen.policy.PieceSelector;
 import dev.pollen.proto.common.v2.Peer;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
@@ -51,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * local error ({@link LocalStorageError}) and blames nobody.
  *
  * <p>Endgame: once every piece the task still misses is being fetched here (at most
- * {@value #ENDGAME_PIECES}), each is asked of a second holder too and the first to arrive wins. The
+ * {@value Endgame#PIECES}), each is asked of a second holder too and the first to arrive wins. The
  * second request lands in a scratch file beside the content, never in the content file: two parents
  * writing one piece's bytes at once would let a bad parent's bytes land after a good parent's piece was
  * checked. The scratch bytes are copied into the content only after the first request stopped writing,
@@ -83,13 +87,9 @@ public final class ParentSet implements AutoCloseable {
      * @param busyBackoff how long a parent that answered busy is not asked again
      */
     record Timing(Duration stall, Duration slowFloor, Duration busyBackoff) {
-        static final Timing DEFAULT = new Timing(Duration.ofSeconds(3), Duration.ofSeconds(2), Duration.ofMillis(200));
+        static final Timing DEFAULT = new Timing(ParentRefresh.STALL, ParentLoad.SLOW_FLOOR, ParentLoad.BUSY_BACKOFF);
     }
 
-    /** A piece that takes this many times its parent's own recent pace is given up on (see {@link Timing#slowFloor}). */
-    private static final int SLOW_FACTOR = 4;
-    /** The endgame starts when this few pieces are missing, all in flight here. */
-    static final int ENDGAME_PIECES = 4;
     /** How often a parent that ends a stream at its maximum age is followed again, and after how long. */
     private static final int RESTREAMS = 10;
     private static final long RESTREAM_MILLIS = 200;
@@ -108,6 +108,7 @@ public final class ParentSet implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final Map<String, ParentState> parents = new LinkedHashMap<>();
     private final Set<String> failed = new HashSet<>();
+    private final Set<String> suspects;
     private final Set<String> slow = new HashSet<>();
     /** Pieces being fetched here, for the endgame. */
     private final Map<Integer, InFlight> fetching = new HashMap<>();
@@ -160,13 +161,19 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
+    /** @param suspects parents not to follow: the scheduler hears each one as failed when it names it */
     public ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
-                     Reporter reporter) {
-        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, Timing.DEFAULT);
+                     Reporter reporter, Set<String> suspects) {
+        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, Timing.DEFAULT, suspects);
     }
 
     ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
               Reporter reporter, Timing timing) {
+        this(hostId, taskId, channels, vortex, pieceTimeout, reporter, timing, Set.of());
+    }
+
+    private ParentSet(String hostId, String taskId, ParentChannels channels, VortexClient vortex, Duration pieceTimeout,
+                      Reporter reporter, Timing timing, Set<String> suspects) {
         this.hostId = hostId;
         this.taskId = taskId;
         this.channels = channels;
@@ -175,15 +182,22 @@ public final class ParentSet implements AutoCloseable {
         this.reporter = reporter;
         this.timing = timing;
         this.selector = new PieceSelector(new java.util.Random());
+        this.suspects = Set.copyOf(suspects);
     }
 
     /** Starts following each new parent's pieces. */
     public void add(List<Peer> peers, List<Integer> wanted) {
         List<ParentState> added = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
         lock.lock();
         try {
             for (Peer peer : peers) {
                 if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
+                    continue;
+                }
+                if (suspects.contains(peer.getId())) {
+                    failed.add(peer.getId());
+                    refused.add(peer.getId());
                     continue;
                 }
                 ParentState state = new ParentState(peer);
@@ -192,6 +206,11 @@ public final class ParentSet implements AutoCloseable {
             }
         } finally {
             lock.unlock();
+        }
+        for (String parentId : refused) {
+            log.info("event=parent_refused task={} parent={} reason=suspect", taskId, parentId);
+            // Outside the lock, as every report: the scheduler blocks it for this child and names others.
+            reporter.parentFailed(0, parentId, "a copy of this task from it failed its content digest");
         }
         SyncPiecesRequest request = SyncPiecesRequest.newBuilder().setHostId(hostId).setTaskId(taskId)
                 .addAllInterestedPieceNumbers(wanted).build();
@@ -510,13 +529,13 @@ public final class ParentSet implements AutoCloseable {
      * few, each gets a second holder with room (never the first's parent), if there is one.
      */
     private void endgame(long now) {
-        if (fetching.isEmpty() || fetching.size() > ENDGAME_PIECES) {
+        if (fetching.isEmpty() || fetching.size() > Endgame.PIECES) {
             return;
         }
         StoredTask target = fetching.values().iterator().next().target;
-        // Cheap enough: only reached with at most ENDGAME_PIECES in flight.
+        // Cheap enough: only reached with at most Endgame.PIECES in flight.
         int missing = target.metadata().pieceCount() - target.pieces().size();
-        if (missing > fetching.size()) {
+        if (!Endgame.on(fetching.size(), missing)) {
             return;
         }
         for (InFlight f : fetching.values()) {
@@ -633,39 +652,27 @@ public final class ParentSet implements AutoCloseable {
         return soonest;
     }
 
-    /**
-     * How long piece {@code number} from {@code parent} may take: {@link #SLOW_FACTOR} times the parent's own
-     * recent pace once it has one, but the full piece timeout while no other usable parent holds that piece
-     * (slow beats none; a seed that alone has the newest pieces is never dropped for being busy).
-     */
+    /** How long piece {@code number} from {@code parent} may take ({@link ParentLoad#slowLimitNanos}). */
     private long slowLimitNanos(ParentState parent, int number, long bytes) {
         lock.lock();
         try {
-            long expected = parent.load.expectedNanos(bytes);
             boolean alternatives = parents.values().stream()
                     .anyMatch(s -> s != parent && usable(s) && s.pieces.containsKey(number));
-            if (expected == 0 || !alternatives) {
-                return pieceTimeout.toNanos();
-            }
-            return Math.min(pieceTimeout.toNanos(), Math.max(timing.slowFloor().toNanos(), SLOW_FACTOR * expected));
+            return parent.load.slowLimitNanos(bytes, alternatives, pieceTimeout.toNanos(), timing.slowFloor().toNanos());
         } finally {
             lock.unlock();
         }
     }
 
-    /** The holder of the piece with room that would deliver most (see {@link ParentLoad#score}); null when none has room. */
+    /** The holder of the piece with room to ask ({@link ParentLoad#beats}); null when none has room. */
     private ParentState pick(int number, long now, ParentState except) {
         ParentState best = null;
-        double bestScore = 0;
         for (ParentState s : parents.values()) {
             if (s == except || !usable(s) || !s.pieces.containsKey(number) || !s.load.hasRoom(now)) {
                 continue;
             }
-            double score = s.load.score();
-            if (best == null || (s.seed() != best.seed() ? best.seed()
-                    : score > bestScore || (score == bestScore && s.load.inFlight() < best.load.inFlight()))) {
+            if (best == null || s.load.beats(s.seed(), best.load, best.seed())) {
                 best = s;
-                bestScore = score;
             }
         }
         return best;

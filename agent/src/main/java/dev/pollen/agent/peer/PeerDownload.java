@@ -5,6 +5,7 @@ import com.google.protobuf.util.Timestamps;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
+import dev.pollen.policy.ParentRefresh;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Peer;
 import dev.pollen.proto.common.v2.Piece;
@@ -13,7 +14,6 @@ import dev.pollen.proto.common.v2.TrafficType;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.StatTaskRequest;
 import dev.pollen.scheduler.client.Decision;
-import dev.pollen.scheduler.client.ParentRefresh;
 import dev.pollen.scheduler.client.PeerSession;
 import dev.pollen.scheduler.client.SchedulerClient;
 import dev.pollen.scheduler.client.SchedulerUnavailableException;
@@ -189,7 +189,8 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
      * {@link #reportStarted} tells the scheduler.
      */
     public synchronized void followParents(TaskMetadata task) {
-        parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this);
+        parents = new ParentSet(p2p.hostId(), taskId, p2p.channels(), p2p.vortex(), p2p.pieceTimeout(), this,
+                p2p.suspects().of(taskId));
         this.pieceCount = task.pieceCount();
         if (!download.hasActualContentLength()) {
             // Learned from the parents: a registration on a new stream tells the scheduler, as the first one could not.
@@ -543,6 +544,26 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
             ended = true;
             session.finished(backToSource());
             closeParents();
+        }
+    }
+
+    /**
+     * Every piece is in and together they failed the task's content digest: the parents that sent any of them are
+     * suspects for this task ({@link SuspectParents}); the caller then ends the download as failed.
+     */
+    public void contentRejected() {
+        Set<String> senders = new HashSet<>();
+        synchronized (reports) {
+            for (Reported r : reported.values()) {
+                if (!r.backToSource() && !r.piece().getParentId().isEmpty()) {
+                    senders.add(r.piece().getParentId());
+                }
+            }
+        }
+        p2p.suspects().implicate(taskId, senders);
+        if (!senders.isEmpty()) {
+            log.warn("event=parents_suspected task={} parents={} reason=content_digest_mismatch action=not_followed_for_task ttl={}",
+                    taskId, String.join(",", senders), SuspectParents.TTL);
         }
     }
 

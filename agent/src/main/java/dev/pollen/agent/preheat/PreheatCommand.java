@@ -7,16 +7,19 @@ import dev.pollen.agent.config.ConfigLoader;
 import dev.pollen.agent.config.DaemonConfig;
 import dev.pollen.agent.config.Durations;
 import dev.pollen.agent.origin.OriginTrust;
+import dev.pollen.agent.upload.PeerTls;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.TaskType;
 import dev.pollen.proto.pollen.scheduler.v1.PreheatGrpc;
 import dev.pollen.proto.pollen.scheduler.v1.PreheatProgress;
 import dev.pollen.proto.pollen.scheduler.v1.PreheatRequest;
 import dev.pollen.proto.pollen.scheduler.v1.PreheatScope;
+import dev.pollen.scheduler.client.SchedulerChannels;
+import dev.pollen.tls.MutualTls;
+import dev.pollen.tls.TlsFiles;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -33,6 +36,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,13 +50,17 @@ import picocli.CommandLine.Parameters;
         description = {
             "Resolves IMAGE at its registry and has the cluster's seed peers (or all hosts, or N hosts) fetch",
             "its config and every layer of one platform, through Pollen's scheduler. IMAGE is",
-            "[registry[:port]/]name[:tag][@sha256:digest], as docker and containerd read it."},
+            "[registry[:port]/]name[:tag][@sha256:digest], as docker and containerd read it.",
+            "",
+            "The scheduler is reached as the daemon reaches it: scheduler.addresses and, with",
+            "scheduler.tls, mutual TLS with upload.client's certificate, from --config and the daemon's",
+            "--<key>=<value> flags and DFDAEMON_<KEY> variables (e.g. --scheduler.tls=true)."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:every blob reached every target",
             "1:some blob did not reach some target (each failure printed)",
             "2:invalid flags or configuration",
-            "3:the scheduler is unreachable, lost, or has no Preheat service",
+            "3:the scheduler is unreachable, lost, has no Preheat service, or TLS failed (the cause named)",
             "4:the registry could not give the image (unreachable, credentials, not found, no such platform)",
             "5:the scheduler refused the preheat (e.g. no seed peer known)"})
 public final class PreheatCommand implements Callable<Integer> {
@@ -83,8 +91,13 @@ public final class PreheatCommand implements Callable<Integer> {
     List<String> schedulers;
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",
-            description = "dfdaemon's YAML configuration: scheduler.addresses and download.backToSource.caCerts.")
+            description = "dfdaemon's YAML configuration: scheduler.addresses, scheduler.tls and upload.client.*, "
+                    + "download.backToSource.caCerts.")
     Path config;
+
+    /** The daemon's own configuration flags, {@code --<key>=<value>}, over {@code --config}. */
+    @CommandLine.Unmatched
+    List<String> overrides = new ArrayList<>();
 
     @Option(names = "--username", paramLabel = "USER", description = "Registry user (with --password or --password-stdin).")
     String username;
@@ -172,7 +185,7 @@ public final class PreheatCommand implements Callable<Integer> {
         request.setConcurrency(concurrency);
         DaemonConfig daemon;
         try {
-            daemon = new ConfigLoader().load(config, env, Map.of());
+            daemon = new ConfigLoader().load(config, env, ConfigLoader.flags(overrides));
         } catch (ConfigException e) {
             throw new Exit(USAGE, "invalid configuration: " + e.getMessage());
         }
@@ -201,7 +214,13 @@ public final class PreheatCommand implements Callable<Integer> {
         for (ImageResolver.Blob b : resolved.blobs()) {
             request.addDownloads(download(ref, registry, b));
         }
-        return preheat(request.build(), resolved, addresses, from);
+        try (PeerTls tls = PeerTls.load(daemon.upload())) {
+            MutualTls scheduler = tls.scheduler(daemon.scheduler());
+            TlsFiles shown = scheduler == null ? null : daemon.upload().client().tls().orElseThrow();
+            return preheat(request.build(), resolved, addresses, from, scheduler, shown);
+        } catch (IOException e) {
+            throw new Exit(USAGE, e.getMessage());
+        }
     }
 
     /**
@@ -217,10 +236,15 @@ public final class PreheatCommand implements Callable<Integer> {
         return d.build();
     }
 
-    private int preheat(PreheatRequest request, ImageResolver.Resolved resolved, List<String> addresses, String from) throws Exit {
+    /**
+     * @param tls for the scheduler connections (as the daemon's), or null: plaintext
+     * @param shown the files of {@code tls}, for messages
+     */
+    private int preheat(PreheatRequest request, ImageResolver.Resolved resolved, List<String> addresses, String from,
+                        MutualTls tls, TlsFiles shown) throws Exit {
         List<String> unreachable = new ArrayList<>();
         for (String address : addresses) {
-            ManagedChannel channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+            ManagedChannel channel = SchedulerChannels.open(address, tls);
             PreheatReport report = new PreheatReport(out, resolved.blobs(), !noProgress, System::nanoTime);
             long started = System.nanoTime();
             boolean heard = false;
@@ -240,6 +264,10 @@ public final class PreheatCommand implements Callable<Integer> {
                 Status s = e.getStatus();
                 String description = s.getDescription() == null ? s.getCode().toString() : s.getDescription();
                 if (s.getCode() == Status.Code.UNAVAILABLE && !heard) {
+                    Optional<String> tlsFailure = SchedulerTlsFailure.explain(address, e, shown);
+                    if (tlsFailure.isPresent()) {
+                        throw new Exit(SCHEDULER, tlsFailure.get());
+                    }
                     unreachable.add(address + " (" + description + ")");
                     continue;
                 }

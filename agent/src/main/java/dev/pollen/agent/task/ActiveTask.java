@@ -853,6 +853,13 @@ public final class ActiveTask {
         rejected = true;
         log.warn("event=task_digest_mismatch task={} url={} expected={} actual={}:{} action=discarded", id, spec.url(),
                 expected, expected.algorithm(), actual);
+        PeerDownload implicating;
+        synchronized (this) {
+            implicating = peer;
+        }
+        if (implicating != null) {
+            implicating.contentRejected();
+        }
         endPeer("content does not match its digest " + expected);
         completion.completeExceptionally(new PollenException(ErrorCode.DIGEST_MISMATCH, "content of task " + id + " from "
                 + spec.url() + " does not match its digest: expected " + expected + ", got " + expected.algorithm() + ":"

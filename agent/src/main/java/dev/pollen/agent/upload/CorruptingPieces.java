@@ -1,5 +1,6 @@
 package dev.pollen.agent.upload;
 
+import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.upload.vortex.PieceLease;
 import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.vortex.VortexException;
@@ -10,21 +11,51 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.zip.CRC32;
 
 /**
  * A fault for tests only, enabled by nothing but dfdaemon's explicit command-line flag
- * {@code --debug-fault-injection=corrupt-uploads} (no config key or environment variable reaches it): every
- * piece this node uploads has one byte flipped, so tests can prove that children detect bad pieces by their
- * CRC-32, fetch them elsewhere, and report the parent. The bytes on disk stay intact.
+ * {@code --debug-fault-injection} (no config key or environment variable reaches it): every piece this node uploads
+ * has one byte flipped. The bytes on disk stay intact.
  */
 public final class CorruptingPieces implements UploadPieces {
-    /** The value of dfdaemon's {@code --debug-fault-injection} that turns it on. */
-    public static final String FAULT = "corrupt-uploads";
+    /** The faults, by their value of dfdaemon's {@code --debug-fault-injection}. */
+    public enum Fault {
+        /** The piece is announced with the CRC-32 of the true bytes: children catch it by the CRC, piece by piece. */
+        CORRUPT("corrupt-uploads"),
+        /**
+         * The CRC-32 announced is that of the flipped bytes, as a parent that lies consistently would send: every piece
+         * passes, and only the task's content digest (a blob's sha256) can catch the copy.
+         */
+        FORGE("forge-uploads");
+
+        private final String flag;
+
+        Fault(String flag) {
+            this.flag = flag;
+        }
+
+        public String flag() {
+            return flag;
+        }
+
+        /** The fault a flag value names; null when it names none. */
+        public static Fault of(String flag) {
+            for (Fault f : values()) {
+                if (f.flag.equals(flag)) {
+                    return f;
+                }
+            }
+            return null;
+        }
+    }
 
     private final UploadPieces honest;
+    private final Fault fault;
 
-    public CorruptingPieces(UploadPieces honest) {
+    public CorruptingPieces(UploadPieces honest, Fault fault) {
         this.honest = honest;
+        this.fault = fault;
     }
 
     @Override
@@ -36,11 +67,17 @@ public final class CorruptingPieces implements UploadPieces {
                 // reads until the piece is in memory
             }
             bytes.put(0, (byte) (bytes.get(0) ^ 0xFF)).flip();
+            PieceRecord announced = real.piece();
+            if (fault == Fault.FORGE) {
+                CRC32 crc = new CRC32();
+                crc.update(bytes.duplicate());
+                announced = new PieceRecord(announced.number(), announced.offset(), announced.length(), crc.getValue());
+            }
             Path copy = Files.createTempFile("pollen-corrupt-", ".piece");
             FileChannel channel = FileChannel.open(copy, StandardOpenOption.READ, StandardOpenOption.WRITE,
                     StandardOpenOption.DELETE_ON_CLOSE);
             channel.write(bytes, real.piece().offset());
-            return new PieceLease(real.piece(), channel, () -> {
+            return new PieceLease(announced, channel, () -> {
                 try {
                     channel.close();
                 } catch (IOException ignored) {

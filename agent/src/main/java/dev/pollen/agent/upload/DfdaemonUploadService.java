@@ -7,6 +7,7 @@ import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Piece;

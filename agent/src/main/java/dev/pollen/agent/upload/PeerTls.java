@@ -1,5 +1,6 @@
 package dev.pollen.agent.upload;
 
+import dev.pollen.agent.config.SchedulerConfig;
 import dev.pollen.agent.config.UploadConfig;
 import dev.pollen.tls.MutualTls;
 import dev.pollen.tls.TlsFiles;
@@ -58,6 +59,14 @@ public final class PeerTls implements AutoCloseable {
     /** For requests to parents, or null (plaintext). */
     public MutualTls client() {
         return client;
+    }
+
+    /**
+     * For connections to the schedulers (the daemon's and {@code dfdaemon preheat}'s): {@code upload.client}'s
+     * certificate with {@code scheduler.tls}, else null (plaintext).
+     */
+    public MutualTls scheduler(SchedulerConfig scheduler) {
+        return scheduler.tls() ? client : null;
     }
 
     @Override

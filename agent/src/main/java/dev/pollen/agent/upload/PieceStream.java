@@ -5,6 +5,7 @@ import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.ActiveTask;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;

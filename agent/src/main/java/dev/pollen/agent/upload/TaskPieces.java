@@ -7,6 +7,7 @@ import dev.pollen.agent.upload.vortex.PieceLease;
 import dev.pollen.agent.upload.vortex.UploadPieces;
 import dev.pollen.agent.vortex.VortexException;
 import dev.pollen.agent.vortex.VortexException.Reason;
+import dev.pollen.policy.SuperSeeding;
 import java.io.IOException;
 
 /**

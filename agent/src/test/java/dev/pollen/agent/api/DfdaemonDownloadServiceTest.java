@@ -15,6 +15,7 @@ import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.task.TaskSpec;
 import dev.pollen.agent.upload.DfdaemonUploadService;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.common.v2.Piece;
@@ -79,7 +80,7 @@ class DfdaemonDownloadServiceTest {
         DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
         DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
                 new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),
-                Duration.ofHours(1), dev.pollen.agent.upload.SuperSeeding.OFF);
+                Duration.ofHours(1), dev.pollen.policy.SuperSeeding.OFF);
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(download).addService(upload)
                 .executor(executor).build().start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();

@@ -3,6 +3,7 @@ package dev.pollen.agent.mirror;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -44,6 +45,13 @@ final class FakeRegistry implements AutoCloseable {
         }
     }
 
+    /** A push the registry takes: the body's bytes counted as they arrive, and its sha256 once it ended. */
+    static final class Upload {
+        final AtomicLong received = new AtomicLong();
+        final java.util.concurrent.CompletableFuture<String> sha256 = new java.util.concurrent.CompletableFuture<>();
+    }
+
+    private final Map<String, Upload> uploads = new ConcurrentHashMap<>();
     private final HttpServer server;
     private final Map<String, byte[]> blobs = new ConcurrentHashMap<>();
     private final Map<String, Function<Seen, Answer>> handlers = new ConcurrentHashMap<>();
@@ -84,6 +92,11 @@ final class FakeRegistry implements AutoCloseable {
         return digest;
     }
 
+    /** Takes request bodies at {@code path} (any method), answering 201 once each has ended. */
+    Upload upload(String path) {
+        return uploads.computeIfAbsent(path, p -> new Upload());
+    }
+
     void handle(String path, Function<Seen, Answer> handler) {
         handlers.put(path, handler);
     }
@@ -109,6 +122,11 @@ final class FakeRegistry implements AutoCloseable {
         Seen s = new Seen(ex.getRequestMethod(), path, ex.getRequestURI().getRawQuery(), Map.copyOf(ex.getRequestHeaders()));
         seen.add(s);
         try (ex) {
+            Upload upload = uploads.get(path);
+            if (upload != null) {
+                take(ex, upload);
+                return;
+            }
             Function<Seen, Answer> handler = before != null ? before : handlers.get(path);
             if (handler != null) {
                 Answer a = handler.apply(s);
@@ -132,6 +150,25 @@ final class FakeRegistry implements AutoCloseable {
             }
             serveBlob(ex, path, blob);
         }
+    }
+
+    private static void take(HttpExchange ex, Upload upload) throws IOException {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] chunk = new byte[64 * 1024];
+        try (InputStream body = ex.getRequestBody()) {
+            for (int n; (n = body.read(chunk)) >= 0; ) {
+                sha.update(chunk, 0, n);
+                upload.received.addAndGet(n);
+            }
+        }
+        upload.sha256.complete(HexFormat.of().formatHex(sha.digest()));
+        ex.getResponseHeaders().add("Docker-Content-Digest", "sha256:" + upload.sha256.join());
+        ex.sendResponseHeaders(201, -1);
     }
 
     private void serveBlob(HttpExchange ex, String path, byte[] blob) throws IOException {

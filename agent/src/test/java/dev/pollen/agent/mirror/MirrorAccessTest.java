@@ -2,6 +2,7 @@ package dev.pollen.agent.mirror;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pollen.agent.SkewedClock;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;

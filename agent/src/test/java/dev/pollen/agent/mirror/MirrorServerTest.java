@@ -392,6 +392,74 @@ class MirrorServerTest {
         }
     }
 
+    @Test
+    void aPushIsStreamedToTheRegistryAsItArrivesWithItsLengthAndAHundredContinue() throws Exception {
+        String path = "/v2/library/app/blobs/uploads/1";
+        FakeRegistry.Upload upload = registry.upload(path);
+        byte[] layer = random(24 * MIB, 11);
+        try (RawClient raw = new RawClient(mirror.port())) {
+            raw.send("PUT " + path + "?digest=sha256:" + FakeRegistry.sha256(layer) + "&ns=" + registry.hostPort() + " HTTP/1.1\r\n"
+                    + "Host: m\r\nContent-Type: application/octet-stream\r\nContent-Length: " + layer.length
+                    + "\r\nExpect: 100-continue\r\n\r\n");
+            assertThat(raw.replyHead().status()).isEqualTo(100);
+            raw.send(Arrays.copyOf(layer, 12 * MIB));
+            // Half the layer is in the mirror: the registry has bytes of it before the client sent the rest.
+            await().atMost(Duration.ofSeconds(10)).until(() -> upload.received.get() >= 4 * MIB);
+            assertThat(upload.sha256).isNotDone();
+            raw.send(Arrays.copyOfRange(layer, 12 * MIB, layer.length));
+
+            RawClient.Reply reply = raw.replyHead();
+            assertThat(reply.status()).isEqualTo(201);
+            assertThat(reply.header("Docker-Content-Digest")).containsExactly("sha256:" + FakeRegistry.sha256(layer));
+        }
+        assertThat(upload.received.get()).isEqualTo(layer.length);
+        assertThat(registry.requestsTo("PUT", path).getFirst().header("Content-Length"))
+                .containsExactly(String.valueOf(layer.length));
+    }
+
+    @Test
+    void aChunkedPushIsStreamedAndTheConnectionServesTheNextRequest() throws Exception {
+        String path = "/v2/library/app/blobs/uploads/2";
+        FakeRegistry.Upload upload = registry.upload(path);
+        byte[] part = random(3 * MIB, 12);
+        registry.handle("/v2/", s -> FakeRegistry.Answer.of(200, "{}"));
+        try (RawClient raw = new RawClient(mirror.port())) {
+            raw.send("PATCH " + path + "?ns=" + registry.hostPort() + " HTTP/1.1\r\nHost: m\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for (int at = 0; at < part.length; at += MIB) {
+                raw.send(Integer.toHexString(MIB) + "\r\n");
+                raw.send(Arrays.copyOfRange(part, at, at + MIB));
+                raw.send("\r\n");
+            }
+            raw.send("0\r\n\r\n");
+            assertThat(raw.replyHead().status()).isEqualTo(201);
+
+            raw.send("GET /v2/?ns=" + registry.hostPort() + " HTTP/1.1\r\nHost: m\r\n\r\n");
+            assertThat(raw.reply().status()).isEqualTo(200);
+        }
+        assertThat(upload.sha256.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(FakeRegistry.sha256(part));
+    }
+
+    @Test
+    void aPushThatStallsMidBodyIsCutAfterTheIdleTimeoutAndTheMirrorKeepsServing() throws Exception {
+        mirror.close();
+        mirror = new MirrorFixture(dir.resolve("stall"), "https://registry.invalid", List.of(registry.hostPort()), Duration.ofMillis(500));
+        String path = "/v2/library/app/blobs/uploads/3";
+        FakeRegistry.Upload upload = registry.upload(path);
+        try (RawClient raw = new RawClient(mirror.port())) {
+            raw.send("PUT " + path + "?ns=" + registry.hostPort() + " HTTP/1.1\r\nHost: m\r\nContent-Length: " + (4 * MIB)
+                    + "\r\n\r\n");
+            raw.send(random(MIB, 13));
+            RawClient.Reply reply = raw.reply();
+            assertThat(reply.status()).isEqualTo(408);
+            assertThat(reply.header(Exchange.REASON)).containsExactly("client_body");
+            assertThat(new String(reply.body())).contains("sent no more of its request body", "proxy.server.idleTimeout");
+            assertThat(raw.input().read()).as("the connection, closed").isEqualTo(-1);
+        }
+        assertThat(upload.sha256).as("a body cut short is never taken as whole").isNotDone();
+        registry.handle("/v2/", s -> FakeRegistry.Answer.of(200, "{}"));
+        assertThat(get(mirror.mirrorUri("/v2/", registry.hostPort())).statusCode()).isEqualTo(200);
+    }
+
     private boolean finished(String taskId) throws IOException {
         TaskSnapshot s = mirror.tasks.snapshot(taskId);
         return s != null && s.metadata().finished();

@@ -31,6 +31,11 @@ final class RawClient implements AutoCloseable {
         socket.getOutputStream().flush();
     }
 
+    void send(byte[] bytes) throws IOException {
+        socket.getOutputStream().write(bytes);
+        socket.getOutputStream().flush();
+    }
+
     InputStream input() {
         return in;
     }

@@ -5,11 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.vortex.VortexTransport;
+import dev.pollen.policy.ParentRefresh;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerRequest;
 import dev.pollen.proto.scheduler.v2.AnnouncePeerResponse;
 import dev.pollen.proto.scheduler.v2.NormalTaskResponse;
-import dev.pollen.scheduler.client.ParentRefresh;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;

@@ -29,6 +29,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -85,7 +86,11 @@ class ParentSetFaultsTest {
                 .build().start();
         channels = new ParentChannels(null);
         vortex = new VortexClient(new VortexClient.Options(VortexTransport.best(), 1, 2, Duration.ofSeconds(30), null));
-        set = new ParentSet("child-host", TASK, channels, vortex, Duration.ofSeconds(10), new ParentSet.Reporter() {
+        set = parentSet(Set.of());
+    }
+
+    private ParentSet parentSet(Set<String> suspects) {
+        return new ParentSet("child-host", TASK, channels, vortex, Duration.ofSeconds(10), new ParentSet.Reporter() {
             @Override
             public void pieceFromParent(ParentSet.Fetched fetched) {
             }
@@ -98,7 +103,7 @@ class ParentSetFaultsTest {
             @Override
             public void parentSlow(int number, String parentId) {
             }
-        });
+        }, suspects);
     }
 
     private void followTheParent() {
@@ -155,5 +160,19 @@ class ParentSetFaultsTest {
         assertThat(streams.get()).isEqualTo(2);
         assertThat(set.unusable()).isEmpty();
         assertThat(failedReports).isEmpty();
+    }
+
+    @Test
+    void aSuspectNamedByTheSchedulerIsReportedAsFailedAndNeverFollowed() throws Exception {
+        set.close();
+        set = parentSet(Set.of("healthy-parent"));
+        followTheParent();
+
+        assertThat(failedReports).containsExactly("healthy-parent: a copy of this task from it failed its content digest");
+        assertThat(set.hasUsableParents()).isFalse();
+        assertThat(streams.get()).as("SyncPieces streams opened to the suspect").isZero();
+        // Named again (a reschedule): not reported twice.
+        followTheParent();
+        assertThat(failedReports).hasSize(1);
     }
 }

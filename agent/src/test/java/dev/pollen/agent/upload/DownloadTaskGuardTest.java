@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.pollen.agent.config.Cidr;
 import dev.pollen.agent.origin.HostResolver;
 import dev.pollen.agent.origin.OriginAddressPolicy;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Download;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.origin.HostResolver;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.common.v2.Host;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncHostRequest;

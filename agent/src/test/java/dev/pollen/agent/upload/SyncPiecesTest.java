@@ -9,6 +9,7 @@ import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.StoredTask;
 import dev.pollen.agent.storage.TaskMetadata;
 import dev.pollen.agent.task.TaskManager;
+import dev.pollen.policy.SuperSeeding;
 import dev.pollen.proto.dfdaemon.v2.DfdaemonUploadGrpc;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesRequest;
 import dev.pollen.proto.dfdaemon.v2.SyncPiecesResponse;

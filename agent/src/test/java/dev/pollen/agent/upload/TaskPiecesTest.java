@@ -12,6 +12,7 @@ import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.upload.vortex.PieceLease;
 import dev.pollen.agent.vortex.VortexErrorCode;
 import dev.pollen.agent.vortex.VortexException;
+import dev.pollen.policy.SuperSeeding;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;

@@ -1,5 +1,6 @@
 package dev.pollen.e2e.registry;
 
+import dev.pollen.e2e.Netns;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -126,8 +127,24 @@ public final class OciImage {
         return Commands.run(Duration.ofSeconds(120), pushCommand(registry, name, tag, credentials));
     }
 
+    /**
+     * Pushes as {@link #push} does, but from {@code node} through the plain HTTP proxy at {@code proxy} (skopeo's
+     * {@code HTTP_PROXY}), as a CI runner behind a proxy would; tells how it ended.
+     */
+    public Commands.Result pushThrough(Netns.Node node, String proxy, Registry registry, String name, String tag) {
+        List<String> cmd = new ArrayList<>(node.exec(List.of("env", "HTTP_PROXY=" + proxy, "http_proxy=" + proxy, "NO_PROXY=",
+                "no_proxy=")));
+        cmd.addAll(pushCommand(List.of(), registry, name, tag, registry.credentials()));
+        return Commands.run(Duration.ofSeconds(120), cmd);
+    }
+
     private List<String> pushCommand(Registry registry, String name, String tag, Optional<Registry.Credentials> credentials) {
-        List<String> cmd = new ArrayList<>(registry.launcher());
+        return pushCommand(registry.launcher(), registry, name, tag, credentials);
+    }
+
+    private List<String> pushCommand(List<String> launcher, Registry registry, String name, String tag,
+                                     Optional<Registry.Credentials> credentials) {
+        List<String> cmd = new ArrayList<>(launcher);
         // --insecure-policy: no signature policy applies to an image built by the test itself.
         cmd.addAll(List.of(Commands.binary("skopeo", "skopeo"), "--insecure-policy", "copy", "--all", "--preserve-digests",
                 "--dest-tls-verify=false"));

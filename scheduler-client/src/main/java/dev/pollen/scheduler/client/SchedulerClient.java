@@ -21,7 +21,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import dev.pollen.tls.MutualTls;
-import io.grpc.netty.NettyChannelBuilder;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.net.UnknownHostException;
@@ -371,10 +370,7 @@ public final class SchedulerClient implements AutoCloseable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> {
-            NettyChannelBuilder b = NettyChannelBuilder.forTarget(a);
-            return (tls == null ? b.usePlaintext() : b.sslContext(tls.grpcClient())).build();
-        });
+        return channels.computeIfAbsent(address, a -> SchedulerChannels.open(a, tls));
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.pollen.agent.vortex.VortexDecoder;
 import dev.pollen.agent.vortex.VortexEncoder;
 import dev.pollen.agent.vortex.VortexTransport;
 import dev.pollen.agent.vortex.VortexWire;
+import dev.pollen.policy.UploadSlots;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;

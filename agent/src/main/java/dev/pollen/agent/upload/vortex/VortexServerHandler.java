@@ -6,6 +6,7 @@ import dev.pollen.agent.vortex.VortexWire;
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.vortex.VortexException.Reason;
+import dev.pollen.policy.UploadSlots;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.ssl.SslHandler;

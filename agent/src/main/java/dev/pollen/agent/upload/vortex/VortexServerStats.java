@@ -1,5 +1,6 @@
 package dev.pollen.agent.upload.vortex;
 
+import dev.pollen.policy.UploadSlots;
 import java.util.concurrent.atomic.LongAdder;
 
 /**

@@ -14,6 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.vortex.VortexException.Reason;
+import dev.pollen.policy.UploadSlots;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.FileRegion;

@@ -1,4 +1,4 @@
-package dev.pollen.agent.mirror;
+package dev.pollen.agent;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -7,10 +7,10 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 
 /** The system's time plus a skew the test adds to, so that TTLs can pass without waiting for them. */
-final class SkewedClock extends Clock {
+public final class SkewedClock extends Clock {
     private volatile Duration skew = Duration.ZERO;
 
-    void skip(Duration d) {
+    public void skip(Duration d) {
         skew = skew.plus(d);
     }
 

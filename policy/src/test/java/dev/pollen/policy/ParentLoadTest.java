@@ -1,4 +1,4 @@
-package dev.pollen.agent.peer;
+package dev.pollen.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -76,5 +76,34 @@ class ParentLoadTest {
         rounds(load, 0, 2, window -> 2_000);
         assertThat(load.expectedNanos(PIECE)).isBetween(1_990 * MS, 2_010 * MS);
         assertThat(load.expectedNanos(PIECE / 2)).isBetween(990 * MS, 1_010 * MS);
+    }
+
+    @Test
+    void aPieceIsGivenUpOnAsSlowOnlyAgainstAKnownPaceAndWhenAnotherParentHoldsIt() {
+        long timeout = 60_000 * MS;
+        long floor = 2_000 * MS;
+        ParentLoad load = new ParentLoad();
+        assertThat(load.slowLimitNanos(PIECE, true, timeout, floor)).as("no pace yet").isEqualTo(timeout);
+        rounds(load, 0, 2, window -> 1_000);
+        assertThat(load.slowLimitNanos(PIECE, false, timeout, floor)).as("no other holder: slow beats none").isEqualTo(timeout);
+        assertThat(load.slowLimitNanos(PIECE, true, timeout, floor)).isBetween(3_990 * MS, 4_010 * MS);
+        assertThat(load.slowLimitNanos(PIECE / 8, true, timeout, floor)).as("never below the floor").isEqualTo(floor);
+        assertThat(load.slowLimitNanos(PIECE * 100, true, timeout, floor)).as("never past the piece timeout").isEqualTo(timeout);
+    }
+
+    @Test
+    void anyPeerBeatsASeedThenTheOneThatWouldDeliverMostThenTheLessLoaded() {
+        ParentLoad fresh = new ParentLoad();
+        ParentLoad measured = new ParentLoad();
+        rounds(measured, 0, 1, window -> 1_000);
+        assertThat(measured.beats(false, fresh, true)).as("a measured peer before an unmeasured seed").isTrue();
+        assertThat(fresh.beats(true, measured, false)).isFalse();
+        assertThat(fresh.beats(false, measured, false)).as("an unmeasured parent scores highest: every parent is tried").isTrue();
+
+        ParentLoad idle = new ParentLoad();
+        ParentLoad busy = new ParentLoad();
+        busy.started(0);
+        assertThat(idle.beats(false, busy, false)).as("equal scores: fewer requests of ours").isTrue();
+        assertThat(busy.beats(false, idle, false)).isFalse();
     }
 }

@@ -1,4 +1,4 @@
-package dev.pollen.agent.upload;
+package dev.pollen.policy;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,16 +19,16 @@ import java.util.function.LongSupplier;
  * delivers it, and the children's uplinks the rest. A piece that has been here longer than {@code hold} (a
  * seed that already has the task) is announced to everyone at once.
  *
- * <p>Decisions only: the streams ({@link PieceStream}, the {@link Follower}s) do the sending, and ask again
+ * <p>Decisions only: the streams (the agent's SyncPieces streams, or the simulator's children: the {@link Follower}s) do the sending, and ask again
  * when a delay they were given has passed. The lock is never held while a stream's own lock is: a stream asks
  * outside its lock, and asking takes the other streams' locks briefly to see whether they still want a piece.
  */
 public final class SuperSeeding {
     /** How long the first child has a piece to itself once it has it: to announce it and send it to the others. */
-    static final Duration RELAY = Duration.ofSeconds(1);
+    public static final Duration RELAY = Duration.ofSeconds(1);
 
     /** One child's SyncPieces stream of a task. */
-    interface Follower {
+    public interface Follower {
         /** Whether the child still waits to hear of the piece. */
         boolean wants(int piece);
     }
@@ -41,7 +41,7 @@ public final class SuperSeeding {
     private final LongSupplier nanoTime;
     private final Map<String, TaskFollowers> tasks = new HashMap<>();
 
-    SuperSeeding(Duration hold, LongSupplier nanoTime) {
+    public SuperSeeding(Duration hold, LongSupplier nanoTime) {
         this.holdNanos = hold.toNanos();
         this.relayNanos = Math.min(RELAY.toNanos(), holdNanos);
         this.nanoTime = nanoTime;
@@ -52,17 +52,17 @@ public final class SuperSeeding {
         return hold.isZero() ? OFF : new SuperSeeding(hold, System::nanoTime);
     }
 
-    boolean enabled() {
+    public boolean enabled() {
         return holdNanos > 0;
     }
 
-    synchronized void join(String taskId, Follower stream) {
+    public synchronized void join(String taskId, Follower stream) {
         if (enabled()) {
             tasks.computeIfAbsent(taskId, id -> new TaskFollowers()).streams.add(stream);
         }
     }
 
-    synchronized void leave(String taskId, Follower stream) {
+    public synchronized void leave(String taskId, Follower stream) {
         TaskFollowers followers = tasks.get(taskId);
         if (followers != null) {
             followers.streams.remove(stream);
@@ -73,7 +73,7 @@ public final class SuperSeeding {
     }
 
     /** A piece went out whole to a child (the Vortex server says so): the others may hear of it after the relay. */
-    synchronized void sent(String taskId, int piece) {
+    public synchronized void sent(String taskId, int piece) {
         TaskFollowers followers = tasks.get(taskId);
         Fresh fresh = followers == null ? null : followers.fresh.get(piece);
         if (fresh != null && fresh.sentNanos == NOT_SENT) {
@@ -90,7 +90,7 @@ public final class SuperSeeding {
      * @param justLanded true when the piece is landing now (the task's piece listener), false for a piece the
      *                   stream found stored when it started, or asking again after a delay
      */
-    synchronized long delayNanos(String taskId, Follower stream, int piece, boolean justLanded) {
+    public synchronized long delayNanos(String taskId, Follower stream, int piece, boolean justLanded) {
         TaskFollowers followers = tasks.get(taskId);
         if (followers == null) {
             return 0;

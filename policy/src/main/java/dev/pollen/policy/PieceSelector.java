@@ -1,4 +1,4 @@
-package dev.pollen.agent.peer;
+package dev.pollen.policy;
 
 import java.util.BitSet;
 import java.util.List;
@@ -12,17 +12,17 @@ import java.util.random.RandomGenerator;
  * with room for another request come first; ties are broken at random. The order of fetching is free: the
  * output is written at offsets and pieces are reported in any order.
  */
-final class PieceSelector {
+public final class PieceSelector {
     /** Pieces chosen at random before rarest-first: a new child needs whole pieces to offer soon, any ones. */
-    static final int RANDOM_FIRST = 4;
+    public static final int RANDOM_FIRST = 4;
 
     /** What one usable parent announced, and whether it may be asked for another piece now. */
-    record Holder(BitSet pieces, boolean room) {
+    public record Holder(BitSet pieces, boolean room) {
     }
 
     private final RandomGenerator random;
 
-    PieceSelector(RandomGenerator random) {
+    public PieceSelector(RandomGenerator random) {
         this.random = random;
     }
 
@@ -31,7 +31,7 @@ final class PieceSelector {
      * @param received how many pieces this child has from parents so far
      * @return the piece to ask for, or -1 when no parent holds any candidate (the caller picks in order and waits)
      */
-    int select(BitSet candidates, List<Holder> parents, int received) {
+    public int select(BitSet candidates, List<Holder> parents, int received) {
         boolean randomly = received < RANDOM_FIRST;
         int best = -1;
         long bestRank = Long.MAX_VALUE;

@@ -1,4 +1,4 @@
-package dev.pollen.scheduler.client;
+package dev.pollen.policy;
 
 import java.time.Duration;
 
@@ -12,6 +12,11 @@ public final class ParentRefresh {
     public static final Duration INTERVAL = Duration.ofSeconds(3);
     /** Usable parents from which on a child stops asking. */
     public static final int ENOUGH_PARENTS = 6;
+    /**
+     * When no parent announced any piece for this long, the parents are taken to be stuck (their own parent died,
+     * say, and they wait like us): a piece none of them holds makes the child ask the scheduler again.
+     */
+    public static final Duration STALL = Duration.ofSeconds(3);
 
     private ParentRefresh() {
     }

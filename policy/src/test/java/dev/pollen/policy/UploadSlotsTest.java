@@ -1,9 +1,9 @@
-package dev.pollen.agent.upload.vortex;
+package dev.pollen.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.pollen.agent.upload.vortex.UploadSlots.Admission;
+import dev.pollen.policy.UploadSlots.Admission;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -118,5 +118,14 @@ class UploadSlotsTest {
     @Test
     void aNegativeLimitNamesTheKey() {
         assertThatThrownBy(() -> new UploadSlots(-1)).hasMessageContaining("upload.concurrentPieceLimit: -1");
+    }
+
+    @Test
+    void theSlotsFollowTheUplinkOnePer125MbitWithinBounds() {
+        assertThat(UploadSlots.forCapacity(0)).as("unknown: a 1 Gbit/s link's").isEqualTo(8);
+        assertThat(UploadSlots.forCapacity(1_000_000_000L)).isEqualTo(8);
+        assertThat(UploadSlots.forCapacity(400_000_000L)).isEqualTo(3);
+        assertThat(UploadSlots.forCapacity(100_000_000L)).isEqualTo(UploadSlots.MIN_SLOTS);
+        assertThat(UploadSlots.forCapacity(100_000_000_000L)).isEqualTo(UploadSlots.MAX_SLOTS);
     }
 }

@@ -1,4 +1,4 @@
-package dev.pollen.agent.upload;
+package dev.pollen.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,6 @@
-package dev.pollen.agent.peer;
+package dev.pollen.policy;
+
+import java.time.Duration;
 
 /**
  * What one parent delivers to this task, and how many requests it is given at once because of it. The
@@ -7,11 +9,17 @@ package dev.pollen.agent.peer;
  * says it is busy or a piece from it is given up on: additive increase, multiplicative decrease, per parent.
  * The parent's own recent time per byte is what a piece from it is judged slow against, so a parent whose
  * uplink is shared by many children is not dropped for being slower than another. Not thread-safe: the
- * {@link ParentSet}'s lock guards it. Times are {@link System#nanoTime} values passed in.
+ * caller's lock guards it (the agent's ParentSet). Times are {@link System#nanoTime} values passed in.
  */
-final class ParentLoad {
-    static final int INITIAL = 2;
-    static final int MAX = 16;
+public final class ParentLoad {
+    public static final int INITIAL = 2;
+    /** A piece that takes this many times its parent's own recent pace is given up on (see {@link #slowLimitNanos}). */
+    public static final int SLOW_FACTOR = 4;
+    /** A piece is never given up on as slow before this (short pieces on a busy link are not punished). */
+    public static final Duration SLOW_FLOOR = Duration.ofSeconds(2);
+    /** How long a parent that answered busy is not asked again. */
+    public static final Duration BUSY_BACKOFF = Duration.ofMillis(200);
+    public static final int MAX = 16;
     /** A window's throughput must beat the one before by this much to count as growth (noise is not). */
     private static final double GROWTH = 1.10;
     /** Weight of the newest piece in the time-per-byte average. */
@@ -33,36 +41,36 @@ final class ParentLoad {
     private long backoffUntil;
     private boolean backingOff;
 
-    int limit() {
+    public int limit() {
         return limit;
     }
 
-    int inFlight() {
+    public int inFlight() {
         return inFlight;
     }
 
     /** Whether another request may go to this parent now. */
-    boolean hasRoom(long now) {
+    public boolean hasRoom(long now) {
         return inFlight < limit && !backingOff(now);
     }
 
-    boolean backingOff(long now) {
+    public boolean backingOff(long now) {
         return backingOff && now - backoffUntil < 0;
     }
 
     /** When a parent that said busy may be asked again (meaningful while {@link #backingOff}). */
-    long backoffUntil() {
+    public long backoffUntil() {
         return backoffUntil;
     }
 
-    void started(long now) {
+    public void started(long now) {
         if (inFlight++ == 0) {
             busySince = now;
         }
     }
 
     /** A piece of {@code bytes} arrived after {@code tookNanos}. */
-    void succeeded(long bytes, long tookNanos, long now) {
+    public void succeeded(long bytes, long tookNanos, long now) {
         ended(now);
         if (bytes > 0 && tookNanos > 0) {
             double perByte = (double) tookNanos / bytes;
@@ -90,7 +98,7 @@ final class ParentLoad {
     }
 
     /** A request that ended without a piece and without saying anything about the parent's pace. */
-    void ended(long now) {
+    public void ended(long now) {
         if (--inFlight == 0 && busySince >= 0) {
             epochBusyNanos += now - busySince;
             busySince = -1;
@@ -98,7 +106,7 @@ final class ParentLoad {
     }
 
     /** The parent is out of upload slots: fewer requests, and none for {@code backoffNanos}. */
-    void busy(long now, long backoffNanos) {
+    public void busy(long now, long backoffNanos) {
         ended(now);
         decrease();
         backingOff = true;
@@ -106,7 +114,7 @@ final class ParentLoad {
     }
 
     /** A piece from the parent took far longer than its own recent pace. */
-    void slow(long now) {
+    public void slow(long now) {
         ended(now);
         decrease();
     }
@@ -119,15 +127,46 @@ final class ParentLoad {
     }
 
     /** How long {@code bytes} take from this parent at its recent pace; 0 until a few pieces have shown it. */
-    long expectedNanos(long bytes) {
+    public long expectedNanos(long bytes) {
         return samples < TRUSTED_SAMPLES ? 0 : (long) (nanosPerByte * bytes);
+    }
+
+    /**
+     * How long a piece of {@code bytes} from this parent may take: {@link #SLOW_FACTOR} times the parent's own
+     * recent pace once it has one (at least {@code slowFloorNanos}), but the full piece timeout while no other
+     * usable parent holds that piece (slow beats none; a seed that alone has the newest pieces is never dropped for
+     * being busy).
+     *
+     * @param alternatives whether another usable parent holds the piece
+     */
+    public long slowLimitNanos(long bytes, boolean alternatives, long pieceTimeoutNanos, long slowFloorNanos) {
+        long expected = expectedNanos(bytes);
+        if (expected == 0 || !alternatives) {
+            return pieceTimeoutNanos;
+        }
+        return Math.min(pieceTimeoutNanos, Math.max(slowFloorNanos, SLOW_FACTOR * expected));
+    }
+
+    /**
+     * Whether this parent (a seed peer when {@code seed}) is a better one to ask for a piece than {@code other},
+     * both holding it with room: any peer before a seed, whose uplink is the one every child of the task shares
+     * while the pieces are new; then the one that would deliver most ({@link #score}); then the one with fewer of
+     * our requests.
+     */
+    public boolean beats(boolean seed, ParentLoad other, boolean otherSeed) {
+        if (seed != otherSeed) {
+            return otherSeed;
+        }
+        double score = score();
+        double otherScore = other.score();
+        return score > otherScore || (score == otherScore && inFlight < other.inFlight);
     }
 
     /**
      * How much this parent would deliver with one more request of ours: its throughput times the share of
      * its window still free. A parent not measured yet scores highest, so every parent is tried.
      */
-    double score() {
+    public double score() {
         double rate = lastRate > 0 ? lastRate : samples > 0 ? 1e9 / nanosPerByte * Math.max(1, inFlight) : Double.MAX_VALUE;
         return rate == Double.MAX_VALUE ? rate : rate * (limit - inFlight) / limit;
     }

@@ -1,4 +1,4 @@
-package dev.pollen.agent.upload.vortex;
+package dev.pollen.policy;
 
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -15,12 +15,18 @@ import java.util.Map;
  * (ties: whose request came first), so a child with many streams open cannot keep another out. Never
  * blocks a thread: a waiting request's continuation runs when a slot frees, on the thread that freed it.
  */
-final class UploadSlots {
+public final class UploadSlots {
     /** Requests allowed to wait per slot; a longer line would only wait past its deadline. */
-    static final int WAITING_PER_SLOT = 4;
+    public static final int WAITING_PER_SLOT = 4;
+    /** ~15.6 MB/s per upload: a 4 MiB piece in about a quarter of a second. */
+    public static final long BITS_PER_SLOT = 125_000_000L;
+    public static final int MIN_SLOTS = 2;
+    public static final int MAX_SLOTS = 16;
+    /** Slots when the capacity is unknown: a 1 Gbit/s link's. */
+    public static final int UNKNOWN_SLOTS = 8;
 
     /** What became of a request. */
-    enum Admission {
+    public enum Admission {
         /** A slot was free: the continuation has run; the caller owes a {@link #release}. */
         GRANTED,
         /** In line: the continuation runs when a slot is handed over, unless {@link #withdraw} comes first. */
@@ -30,12 +36,12 @@ final class UploadSlots {
     }
 
     /** One request for a slot, from {@code child} (any key with equals: the child's address). */
-    static final class Request {
+    public static final class Request {
         private final Object child;
         private final Runnable granted;
         private long arrival;
 
-        Request(Object child, Runnable granted) {
+        public Request(Object child, Runnable granted) {
             this.child = child;
             this.granted = granted;
         }
@@ -50,8 +56,21 @@ final class UploadSlots {
     private int waitingCount;
     private long arrivals;
 
+    /**
+     * The slots of an uplink of {@code bitsPerSecond} (0: unknown) when {@code upload.concurrentPieceLimit} does not
+     * set them: one per {@value #BITS_PER_SLOT} bits/s, {@value #MIN_SLOTS}..{@value #MAX_SLOTS}, and
+     * {@value #UNKNOWN_SLOTS} when unknown; few enough that each upload runs near link speed, enough to keep the
+     * link busy across round trips.
+     */
+    public static int forCapacity(long bitsPerSecond) {
+        if (bitsPerSecond <= 0) {
+            return UNKNOWN_SLOTS;
+        }
+        return (int) Math.max(MIN_SLOTS, Math.min(MAX_SLOTS, bitsPerSecond / BITS_PER_SLOT));
+    }
+
     /** @param limit pieces uploaded at once; 0 means no cap */
-    UploadSlots(int limit) {
+    public UploadSlots(int limit) {
         if (limit < 0) {
             throw new IllegalArgumentException("upload.concurrentPieceLimit: " + limit + " (expected: 0 for none, or more)");
         }
@@ -60,7 +79,7 @@ final class UploadSlots {
     }
 
     /** Asks for a slot; see {@link Admission} for what the caller owes in each case. */
-    Admission acquire(Request request) {
+    public Admission acquire(Request request) {
         synchronized (this) {
             if (limit > 0 && used >= limit) {
                 if (waitingCount >= maxWaiting) {
@@ -78,7 +97,7 @@ final class UploadSlots {
     }
 
     /** Takes a waiting request out of line; false when it was already granted (or never waited). */
-    synchronized boolean withdraw(Request request) {
+    public synchronized boolean withdraw(Request request) {
         ArrayDeque<Request> line = waiting.get(request.child);
         if (line == null || !line.remove(request)) {
             return false;
@@ -91,7 +110,7 @@ final class UploadSlots {
     }
 
     /** Frees {@code child}'s slot, or hands it straight to the fairest request in line. */
-    void release(Object child) {
+    public void release(Object child) {
         Request next;
         synchronized (this) {
             held.merge(child, -1, (a, b) -> a + b == 0 ? null : a + b);
@@ -133,15 +152,15 @@ final class UploadSlots {
     }
 
     /** Pieces uploaded at once at most; 0: no cap. */
-    int limit() {
+    public int limit() {
         return limit;
     }
 
-    synchronized int inUse() {
+    public synchronized int inUse() {
         return used;
     }
 
-    synchronized int waiting() {
+    public synchronized int waiting() {
         return waitingCount;
     }
 }
