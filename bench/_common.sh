@@ -64,7 +64,7 @@ await_ready() {
 
 # await_dfget_cache: until dfget's class cache for this build exists (built after its first run).
 await_dfget_cache() {
-  until [ "$JAVA_FEATURE" -lt 25 ] || [ -f "$HOME/.cache/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ]; do
+  until [ "$JAVA_FEATURE" -lt 25 ] || [ -f "${XDG_CACHE_HOME:-$HOME/.cache}/pollen/dfget-$JAVA_FEATURE-$(stat -c %Y "$POLLEN_JAR").aot" ]; do
     sleep 0.2
   done
 }
@@ -92,6 +92,13 @@ cpu_seconds() {
   local pid total=0
   for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
   echo "$total / $(getconf CLK_TCK)" | bc -l
+}
+
+# peak_rss_mib PID...: the processes' peak resident memory (VmHWM), "max M MiB, mean N MiB".
+peak_rss_mib() {
+  local pid
+  for pid in "$@"; do awk '/^VmHWM/ {print $2 / 1024}' "/proc/$pid/status"; done \
+    | awk '{s += $1; if ($1 > m) m = $1} END {printf "max %.0f MiB, mean %.0f MiB\n", m, s / NR}'
 }
 
 # await_idle PID...: until the processes together use under a tenth of a core over a second (their JIT

@@ -139,7 +139,8 @@ node_down() {
 reg_sent() { node_sent reg; }
 
 # round MODE RUN NODE...: warm-up, then every NODE pulls the big image at once; sets SECS (until the last one
-# has it) and SENT (what the registry sent meanwhile).
+# has it), SENT (what the registry sent meanwhile) and, with the mirror, CPU (the daemons' CPU seconds meanwhile)
+# and RSS (their peak resident memory).
 round() {
   local mode=$1 run=$2 n; shift 2
   for n in "$@"; do node_up "$n" "$mode" "$run"; done
@@ -148,7 +149,8 @@ round() {
   for n in "$@"; do pull "$n" "$mode" "$run" warm >/dev/null & jobs+=($!); done
   wait "${jobs[@]}"
   if [ "$mode" = mirror ]; then await_idle "${DAEMON_PID[@]}"; fi
-  local t0 sent0 ends=()
+  local t0 sent0 cpu0=0 ends=()
+  if [ "$mode" = mirror ]; then cpu0=$(cpu_seconds "${DAEMON_PID[@]}"); fi
   sent0=$(reg_sent); t0=$(now)
   jobs=()
   for n in "$@"; do pull "$n" "$mode" "$run" big > "$WORK/end-$mode-$run-$n" & jobs+=($!); done
@@ -160,6 +162,10 @@ round() {
   local last; last=$(printf '%s\n' "${ends[@]}" | sort -n | tail -1)
   SECS=$(echo "$last - $t0" | bc -l)
   SENT=$(( $(reg_sent) - sent0 ))
+  if [ "$mode" = mirror ]; then
+    CPU=$(echo "$(cpu_seconds "${DAEMON_PID[@]}") - $cpu0" | bc -l)
+    RSS=$(peak_rss_mib "${DAEMON_PID[@]}")
+  fi
   for n in "$@"; do node_down "$n"; done
 }
 
@@ -167,16 +173,19 @@ round() {
 limit_upload reg 10gbit
 echo "image: $(echo $LAYER_MIB | tr ' ' '+') MiB in layers ($LAYER_BYTES bytes); lone pull x$LONE_RUNS, then $NODES nodes at ${RATE_MBIT} mbit"
 declare -A LONE
+LONE_CPU=""
 for r in $(seq "$LONE_RUNS"); do
   for mode in direct mirror; do
     round "$mode" "lone$r" n1
     LONE[$mode]+="$(printf %.2f "$SECS") "
   done
+  LONE_CPU+="$(printf %.2f "$CPU") "
 done
 lone_direct=$(printf '%s\n' ${LONE[direct]} | median)
 lone_mirror=$(printf '%s\n' ${LONE[mirror]} | median)
 printf 'lone pull, median of %s: direct %.2f s, mirror %.2f s (%.2fx)   [direct: %s| mirror: %s]\n' "$LONE_RUNS" \
   "$lone_direct" "$lone_mirror" "$(echo "$lone_mirror / $lone_direct" | bc -l)" "${LONE[direct]}" "${LONE[mirror]}"
+echo "  the daemon's CPU during each mirror pull: ${LONE_CPU}s; peak RSS (last round): $RSS"
 
 limit_upload reg "${RATE_MBIT}mbit"
 for i in $(seq "$NODES"); do limit_upload "n$i" "${RATE_MBIT}mbit"; done
@@ -190,6 +199,6 @@ round mirror swarm $NODE_LIST; swarm_mirror=$SECS; egress_mirror=$SENT
 printf '%s nodes at %s mbit (limit: the layers once through the registry uplink, %.2f s):\n' "$NODES" "$RATE_MBIT" "$LIMIT"
 printf '  direct: all done %.2f s (%.2fx limit), registry sent %.3fx the layers\n' "$swarm_direct" \
   "$(echo "$swarm_direct / $LIMIT" | bc -l)" "$(echo "$egress_direct / $LAYER_BYTES" | bc -l)"
-printf '  mirror: all done %.2f s (%.2fx limit), registry sent %.3fx the layers; time %.2fx direct\n' "$swarm_mirror" \
-  "$(echo "$swarm_mirror / $LIMIT" | bc -l)" "$(echo "$egress_mirror / $LAYER_BYTES" | bc -l)" \
-  "$(echo "$swarm_mirror / $swarm_direct" | bc -l)"
+printf '  mirror: all done %.2f s (%.2fx limit), registry sent %.3fx the layers; time %.2fx direct; daemons: %.1f CPU-s, peak RSS %s\n' \
+  "$swarm_mirror" "$(echo "$swarm_mirror / $LIMIT" | bc -l)" "$(echo "$egress_mirror / $LAYER_BYTES" | bc -l)" \
+  "$(echo "$swarm_mirror / $swarm_direct" | bc -l)" "$CPU" "$RSS"

@@ -134,6 +134,7 @@ seed_done=$(echo "$(seed_at download_finished) - $t0" | bc)
 pollen_cpu=$(echo "$(cpu_seconds "${pollen_pids[@]}") - $cpu0" | bc -l)
 sched_cpu=$(echo "$(cpu_seconds "${pollen_pids[0]}") - $sched_cpu0" | bc -l)
 seed_cpu=$(echo "$(cpu_seconds "${pollen_pids[1]}") - $seed_cpu0" | bc -l)
+daemons_rss=$(peak_rss_mib "${pollen_pids[@]:1}")
 peers_ok=0
 for i in $(seq "$AGENTS"); do
   cmp -s "$WORK/out/p$i.bin" "$WORK/www/big.bin" || { echo "agent $i: output differs from the origin's file" >&2; exit 1; }
@@ -148,7 +149,7 @@ printf '| Pollen (seed + %d agents, dfget at once) | %.2f s | %.2f | %s | %.3f |
   "$(ratio "$pollen_t" "$LIMIT")" "$(vs_aria "$pollen_t")" "$(ratio "$pollen_origin" "$SIZE")" >> "$WORK/table"
 printf 'Pollen phases: the seed was asked at %.2f s (the 8 dfget JVMs starting on the same CPUs), had the file from the origin at %.2f s (%.2f s, %.1f MiB/s), the last agent at %.2f s\n' \
   "$seed_start" "$seed_done" "$(echo "$seed_done - $seed_start" | bc)" "$(echo "$SIZE_MIB / ($seed_done - $seed_start)" | bc -l)" "$pollen_t" >> "$WORK/notes"
-echo "Pollen: agents with bytes from peers: $peers_ok of $AGENTS; CPU: $(printf %.1f "$pollen_cpu") s in all (scheduler $(printf %.1f "$sched_cpu") s, seed $(printf %.1f "$seed_cpu") s, agents the rest)" >> "$WORK/notes"
+echo "Pollen: agents with bytes from peers: $peers_ok of $AGENTS; CPU: $(printf %.1f "$pollen_cpu") s in all (scheduler $(printf %.1f "$sched_cpu") s, seed $(printf %.1f "$seed_cpu") s, agents the rest); daemons' peak RSS: $daemons_rss" >> "$WORK/notes"
 }
 
 curl_run() {
