@@ -18,7 +18,19 @@ public final class ParentRefresh {
      */
     public static final Duration STALL = Duration.ofSeconds(3);
 
+    /**
+     * A child with room for a request whose usable parents announced no piece it lacks for this long asks for more
+     * parents, however many it has: in a large swarm a child's few parents are often at the same point of the file
+     * as the child itself, while other peers hold what it needs and have uplink to spare.
+     */
+    public static final Duration STARVED = Duration.ofMillis(500);
+
     private ParentRefresh() {
+    }
+
+    /** Whether a child whose parents have held nothing it lacks for {@code starvedNanos} asks for more now. */
+    public static boolean starved(long starvedNanos) {
+        return starvedNanos >= STARVED.toNanos();
     }
 
     /** Whether a child with this many usable parents asks for more at its next refresh. */

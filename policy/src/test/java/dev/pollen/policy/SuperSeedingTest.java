@@ -53,6 +53,20 @@ class SuperSeedingTest {
     }
 
     @Test
+    void withMoreChildrenThanTheSeedsUplinkIsScarceForEveryFreshPieceGoesToAllAtOnce() {
+        List<Child> children = children(SuperSeeding.MAX_CHILDREN + 1);
+
+        assertThat(toldAtOnce(children, 0)).containsExactlyElementsOf(children);
+    }
+
+    @Test
+    void atTheLimitOfChildrenFreshPiecesStillGoToOneChildFirst() {
+        List<Child> children = children(SuperSeeding.MAX_CHILDREN);
+
+        assertThat(toldAtOnce(children, 0)).containsExactly(children.get(0));
+    }
+
+    @Test
     void theOthersHearOfItOnceTheFirstChildHasHadItForTheRelay() {
         List<Child> children = children(2);
         assertThat(seeding.delayNanos(TASK, children.get(0), 7, true)).isZero();

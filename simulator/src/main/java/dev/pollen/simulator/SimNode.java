@@ -88,7 +88,10 @@ final class SimNode {
     double rescheduledAt = Double.NEGATIVE_INFINITY;
     /** A reschedule was answered and no piece came from a parent since: the next stall sends waiting pieces to the origin. */
     boolean stalledOnce;
+    /** Since when the child's usable parents announced nothing it lacks while it had room; NaN when they do. */
+    double starvedSince = Double.NaN;
     int reschedules;
+    int starvedAsks;
     int refreshes;
     int slowMarks;
     int busyAnswers;

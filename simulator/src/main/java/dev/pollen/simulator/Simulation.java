@@ -48,6 +48,7 @@ public final class Simulation {
     static final int CONCURRENT = AgentDefaults.CONCURRENT_PIECES;
     private static final double STALL = seconds(ParentRefresh.STALL);
     private static final double REFRESH = seconds(ParentRefresh.INTERVAL);
+    private static final double STARVED = seconds(ParentRefresh.STARVED);
     private static final double PIECE_TIMEOUT = seconds(AgentDefaults.PIECE_TIMEOUT);
     private static final double SLOT_WAIT = seconds(AgentDefaults.SLOT_WAIT);
     private static final long SLOW_FLOOR_NANOS = ParentLoad.SLOW_FLOOR.toNanos();
@@ -56,7 +57,7 @@ public final class Simulation {
     static final double HORIZON = 24 * 3600.0;
 
     /** Why a download asks the scheduler again (PeerDownload's reasons). */
-    private enum Ask { STALL, REPLACE, REFRESH }
+    private enum Ask { STALL, REPLACE, REFRESH, STARVED }
 
     private final SimConfig config;
     private final int pieceCount;
@@ -431,6 +432,7 @@ public final class Simulation {
             int piece = choose(n, now);
             ParentLink parent = piece < 0 ? null : pick(n, piece, now, null);
             if (parent != null) {
+                n.starvedSince = Double.NaN;
                 request(n, piece, parent, true);
             } else if (n.originCredits > 0 && n.wantsMore(pieceCount)) {
                 n.originCredits--;
@@ -450,9 +452,28 @@ public final class Simulation {
         }
         if (n.usableParents() == 0) {
             reschedule(n, Ask.REPLACE);
-        } else if (nothingAnnounced && !n.waitCheckPending) {
-            n.waitCheckPending = true;
-            events.at(Math.max(events.now(), stallAt(n)), () -> waitCheck(n));
+        } else if (nothingAnnounced) {
+            if (Double.isNaN(n.starvedSince)) {
+                double since = events.now();
+                n.starvedSince = since;
+                events.at(since + STARVED, () -> starvedCheck(n, since));
+            }
+            if (!n.waitCheckPending) {
+                n.waitCheckPending = true;
+                events.at(Math.max(events.now(), stallAt(n)), () -> waitCheck(n));
+            }
+        }
+    }
+
+    /** PeerDownload's refresh: parents that announced nothing the child lacks for {@link #STARVED} make it ask for more. */
+    private void starvedCheck(SimNode n, double since) {
+        if (n.starvedSince != since) {
+            return;
+        }
+        n.starvedSince = Double.NaN;
+        if (n.state == SimNode.State.DOWNLOADING && !n.originMode && n.slotsUsed < CONCURRENT && n.wantsMore(pieceCount)) {
+            n.starvedAsks++;
+            reschedule(n, Ask.STARVED);
         }
     }
 

@@ -114,6 +114,12 @@ public final class ParentSet implements AutoCloseable {
     private final Map<Integer, InFlight> fetching = new HashMap<>();
     private final List<Context.CancellableContext> streams = new ArrayList<>();
     private long lastAnnouncementNanos = System.nanoTime();
+    /**
+     * Since when (System.nanoTime) the usable parents held none of the pieces this child was choosing among, or since
+     * new parents came; {@link #FED} while they hold some: {@link #starvedNanos}.
+     */
+    private long starvedSinceNanos = FED;
+    private static final long FED = Long.MIN_VALUE;
     private int received;
     private boolean closed;
 
@@ -191,6 +197,10 @@ public final class ParentSet implements AutoCloseable {
         List<String> refused = new ArrayList<>();
         lock.lock();
         try {
+            if (starvedSinceNanos != FED) {
+                // the new parents get their own time to announce before the child asks again
+                starvedSinceNanos = System.nanoTime();
+            }
             for (Peer peer : peers) {
                 if (closed || parents.containsKey(peer.getId()) || failed.contains(peer.getId())) {
                     continue;
@@ -291,7 +301,19 @@ public final class ParentSet implements AutoCloseable {
         }
     }
 
-    /** Whether some parent can still deliver pieces. */
+    /**
+     * How long the usable parents have held none of the pieces this child wanted to choose among ({@link #choosePiece}
+     * found none), 0 while they hold some: what {@link ParentRefresh#starved} judges.
+     */
+    public long starvedNanos(long now) {
+        lock.lock();
+        try {
+            return starvedSinceNanos == FED ? 0 : Math.max(0, now - starvedSinceNanos);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** How many parents can still deliver pieces. */
     public int usableCount() {
         lock.lock();
@@ -325,7 +347,13 @@ public final class ParentSet implements AutoCloseable {
                     holders.add(new PieceSelector.Holder(s.held, s.load.hasRoom(now)));
                 }
             }
-            return selector.select(candidates, holders, received);
+            int chosen = selector.select(candidates, holders, received);
+            if (chosen >= 0) {
+                starvedSinceNanos = FED;
+            } else if (starvedSinceNanos == FED) {
+                starvedSinceNanos = now;
+            }
+            return chosen;
         } finally {
             lock.unlock();
         }
@@ -363,6 +391,7 @@ public final class ParentSet implements AutoCloseable {
                 long now = System.nanoTime();
                 ParentState chosen = pick(number, now, null);
                 if (chosen != null) {
+                    starvedSinceNanos = FED;
                     chosen.load.started(now);
                     InFlight f = new InFlight(number, target, chosen);
                     fetching.put(number, f);

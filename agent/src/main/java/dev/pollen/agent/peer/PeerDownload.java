@@ -219,15 +219,19 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
 
     /**
      * Asks the scheduler for more parents every {@link ParentRefresh#INTERVAL} while fewer than
-     * {@link ParentRefresh#ENOUGH_PARENTS} are usable, keeping the ones it has. Peers gain pieces as the swarm runs,
-     * but the scheduler only answers (Dragonfly's protocol has no push): a child that registered when only the seed
-     * held anything would otherwise fetch everything from the seed. Stops when the download ends, or when the
-     * scheduler names nobody (a new stream, after a break, starts it again).
+     * {@link ParentRefresh#ENOUGH_PARENTS} are usable, and whenever the parents have held nothing this child lacks for
+     * {@link ParentRefresh#STARVED}, keeping the ones it has. Peers gain pieces as the swarm runs, but the scheduler
+     * only answers (Dragonfly's protocol has no push): a child that registered when only the seed held anything would
+     * otherwise fetch everything from the seed, and one whose parents are at its own point of the file would wait for
+     * them while other peers hold what it needs. Stops when the download ends, or when the scheduler names nobody (a
+     * new stream, after a break, starts it again).
      */
     private void refreshParents(ParentSet set) {
+        long tick = Math.min(p2p.parentRefresh().toMillis(), ParentRefresh.STARVED.toMillis());
+        long lastAsk = System.nanoTime();
         try {
             while (true) {
-                Thread.sleep(p2p.parentRefresh().toMillis());
+                Thread.sleep(tick);
                 long seen;
                 synchronized (this) {
                     if (ended || abandoned || parents != set) {
@@ -235,11 +239,16 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
                     }
                     seen = reschedules;
                 }
+                long now = System.nanoTime();
+                boolean starved = ParentRefresh.starved(set.starvedNanos(now));
+                boolean due = now - lastAsk >= p2p.parentRefresh().toNanos() && ParentRefresh.wantsMore(set.usableCount());
                 // A broken stream is being registered again: asking on it would fail, and stop the refresh for good.
-                if (session.isBroken() || !ParentRefresh.wantsMore(set.usableCount())) {
+                if (session.isBroken() || !starved && !due) {
                     continue;
                 }
-                if (!reschedule(set, pieceCount, "more parents: peers have gained pieces", seen)) {
+                lastAsk = now;
+                if (!reschedule(set, pieceCount, starved ? "more parents: the parents hold nothing this peer lacks"
+                        : "more parents: peers have gained pieces", seen)) {
                     return;
                 }
             }

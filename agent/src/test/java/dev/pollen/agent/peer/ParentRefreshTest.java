@@ -119,6 +119,24 @@ class ParentRefreshTest {
     }
 
     @Test
+    void aChildWithEnoughParentsThatHoldNothingItLacksAsksForMoreOnceStarved() {
+        scheduler.registerAnswer = scheduler.parents("a", "b", "c", "d", "e", "f");
+        scheduler.rescheduleDefault = n -> scheduler.parents("g" + n);
+        registerAndFollow();
+        await().atMost(Duration.ofSeconds(5)).until(() -> scheduler.parentStreams.get() == ParentRefresh.ENOUGH_PARENTS);
+        java.util.BitSet lacking = new java.util.BitSet();
+        lacking.set(0, 4);
+
+        assertThat(peer.choosePiece(lacking)).as("no parent announced any piece").isEqualTo(-1);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> scheduler.reschedules() >= 1);
+        assertThat(scheduler.heard).filteredOn(h -> h.kind() == AnnouncePeerRequest.RequestCase.RESCHEDULE_PEER_REQUEST)
+                .first().satisfies(h -> assertThat(h.request().getReschedulePeerRequest().getDescription()).contains("nothing this peer lacks"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> scheduler.parentStreams.get() >= ParentRefresh.ENOUGH_PARENTS + 1);
+        assertThat(scheduler.parentStreamsCancelled).as("the parents it had are kept").hasValue(0);
+    }
+
+    @Test
     void aFinishedDownloadStopsAsking() {
         scheduler.registerAnswer = scheduler.parents("a");
         scheduler.rescheduleDefault = n -> scheduler.parents("p" + n);
