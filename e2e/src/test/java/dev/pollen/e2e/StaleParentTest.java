@@ -2,6 +2,7 @@ package dev.pollen.e2e;
 
 import static dev.pollen.e2e.TestFiles.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.pollen.e2e.TestFiles.TestFile;
 import dev.pollen.e2e.dragonfly.DragonflyPeer;
@@ -98,8 +99,15 @@ class StaleParentTest {
         // The scheduler's view is kept as it is now, whatever the parent tells it when it deletes the task.
         scheduler.forceCandidates(task, parentPeer);
         try (DaemonChannel uds = DaemonChannel.uds(parent.socket())) {
-            DfdaemonDownloadGrpc.newBlockingStub(uds.channel()).withDeadlineAfter(10, TimeUnit.SECONDS)
-                    .deleteTask(DeleteTaskRequest.newBuilder().setTaskId(task).build());
+            // FAILED_PRECONDITION while the task is still being released after the download: retried, as it says.
+            await("the parent to delete the task").atMost(Duration.ofSeconds(10))
+                    .ignoreExceptionsMatching(e -> e instanceof io.grpc.StatusRuntimeException s
+                            && s.getStatus().getCode() == io.grpc.Status.Code.FAILED_PRECONDITION)
+                    .until(() -> {
+                        DfdaemonDownloadGrpc.newBlockingStub(uds.channel()).withDeadlineAfter(10, TimeUnit.SECONDS)
+                                .deleteTask(DeleteTaskRequest.newBuilder().setTaskId(task).build());
+                        return true;
+                    });
         }
 
         long started = System.nanoTime();
