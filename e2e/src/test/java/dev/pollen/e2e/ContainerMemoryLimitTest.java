@@ -59,10 +59,12 @@ class ContainerMemoryLimitTest {
         Path output = outputs.resolve("big.bin");
         Dfget.Result result = new Dfget(sockets.resolve("dfdaemon.sock"), dir).download(origin.url("big.bin"), output);
 
-        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.exitCode()).as(result + "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState()
+                + "\n" + agent.getLogs()).isZero();
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
         InspectContainerResponse after = agent.getCurrentContainerInfo();
-        assertThat(after.getState().getRunning()).isTrue();
+        assertThat(after.getState().getRunning()).as("the agent container, running: %s%n%s", after.getState(), agent.getLogs())
+                .isTrue();
         assertThat(after.getState().getOOMKilled()).isFalse();
         assertThat(after.getRestartCount()).isZero();
         Matcher rss = PEAK_RSS.matcher(agent.execInContainer("cat", "/proc/1/status").getStdout());
