@@ -1,8 +1,9 @@
 package dev.pollen.policy;
 
-import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -11,9 +12,16 @@ import java.util.Map;
  * the cap waits in a short line — at most {@value #WAITING_PER_SLOT} per slot, and only as long as its
  * caller lets it before withdrawing it (then the child hears BUSY and asks another parent).
  *
- * <p>Fair across children: a freed slot goes to the waiting child that holds the fewest slots right now
- * (ties: whose request came first), so a child with many streams open cannot keep another out. Never
- * blocks a thread: a waiting request's continuation runs when a slot frees, on the thread that freed it.
+ * <p>Pieces this node has sent least first: each request has a rank, the times this node already sent (or began to
+ * send) its piece, and a freed slot goes to the lowest rank in line; a full line turns away its highest-ranked request
+ * for a lower-ranked newcomer. A node whose uplink is the only way into the swarm for its newest pieces (the seed
+ * peer, fed by the origin at the speed of one downlink) then sends each piece once before any piece twice: a second
+ * copy from it costs the swarm a piece nobody else could have sent, while the children that hold the first copy can
+ * pass it on.
+ *
+ * <p>Fair across children among equal ranks: the slot goes to the waiting child that holds the fewest slots right now
+ * (ties: whose request came first), so a child with many streams open cannot keep another out. Never blocks a
+ * thread: a waiting request's continuation runs when a slot frees, on the thread that freed it.
  */
 public final class UploadSlots {
     /** Requests allowed to wait per slot; a longer line would only wait past its deadline. */
@@ -29,7 +37,10 @@ public final class UploadSlots {
     public enum Admission {
         /** A slot was free: the continuation has run; the caller owes a {@link #release}. */
         GRANTED,
-        /** In line: the continuation runs when a slot is handed over, unless {@link #withdraw} comes first. */
+        /**
+         * In line: the continuation runs when a slot is handed over, unless {@link #withdraw} comes first or a
+         * lower-ranked request turns it away (then its {@code turnedAway} runs).
+         */
         WAITING,
         /** The line is full too: nothing will run; answer busy now. */
         FULL
@@ -38,22 +49,50 @@ public final class UploadSlots {
     /** One request for a slot, from {@code child} (any key with equals: the child's address). */
     public static final class Request {
         private final Object child;
+        private final String task;
+        private final int piece;
         private final Runnable granted;
+        private final Runnable turnedAway;
         private long arrival;
 
+        /** A request for no piece in particular (rank 0), that nothing turns away. */
         public Request(Object child, Runnable granted) {
+            this(child, null, 0, granted, () -> {
+            });
+        }
+
+        /**
+         * @param task the task of the piece asked for; with {@code piece}, what ranks the request
+         * @param turnedAway runs (instead of {@code granted}) when a request for a piece sent fewer times takes this
+         *     one's place in line: answer busy then
+         */
+        public Request(Object child, String task, int piece, Runnable granted, Runnable turnedAway) {
             this.child = child;
+            this.task = task;
+            this.piece = piece;
             this.granted = granted;
+            this.turnedAway = turnedAway;
         }
     }
 
     private final int limit;
     private final int maxWaiting;
+    /** Tasks whose pieces' slot counts are kept; the least recently served beyond them are forgotten. */
+    static final int TASKS_COUNTED = 64;
+    /** Pieces numbered from here on are not counted (rank 0): a request's number is not checked before its slot. */
+    static final int PIECES_COUNTED = 1 << 16;
+
     private final Map<Object, Integer> held = new HashMap<>();
-    /** Waiting requests per child, children in the order they first queued. */
-    private final Map<Object, ArrayDeque<Request>> waiting = new LinkedHashMap<>();
+    /** Per task, how many times each piece was given a slot here: a request's rank. */
+    private final Map<String, int[]> granted = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
+            return size() > TASKS_COUNTED;
+        }
+    };
+    /** Waiting requests in arrival order: at most {@link #maxWaiting}, so a scan is cheap. */
+    private final List<Request> waiting = new ArrayList<>();
     private int used;
-    private int waitingCount;
     private long arrivals;
 
     /**
@@ -80,75 +119,107 @@ public final class UploadSlots {
 
     /** Asks for a slot; see {@link Admission} for what the caller owes in each case. */
     public Admission acquire(Request request) {
+        Admission admission;
+        Request bumped = null;
         synchronized (this) {
-            if (limit > 0 && used >= limit) {
-                if (waitingCount >= maxWaiting) {
-                    return Admission.FULL;
+            if (limit == 0 || used < limit) {
+                take(request);
+                admission = Admission.GRANTED;
+            } else {
+                if (waiting.size() >= maxWaiting) {
+                    bumped = worst();
+                    if (bumped == null || rank(bumped) <= rank(request)) {
+                        return Admission.FULL;
+                    }
+                    waiting.remove(bumped);
                 }
                 request.arrival = arrivals++;
-                waiting.computeIfAbsent(request.child, c -> new ArrayDeque<>()).add(request);
-                waitingCount++;
-                return Admission.WAITING;
+                waiting.add(request);
+                admission = Admission.WAITING;
             }
-            take(request.child);
         }
-        request.granted.run();
-        return Admission.GRANTED;
+        if (bumped != null) {
+            bumped.turnedAway.run();
+        }
+        if (admission == Admission.GRANTED) {
+            request.granted.run();
+        }
+        return admission;
     }
 
-    /** Takes a waiting request out of line; false when it was already granted (or never waited). */
+    /** Takes a waiting request out of line; false when it was already granted, turned away (or never waited). */
     public synchronized boolean withdraw(Request request) {
-        ArrayDeque<Request> line = waiting.get(request.child);
-        if (line == null || !line.remove(request)) {
-            return false;
-        }
-        waitingCount--;
-        if (line.isEmpty()) {
-            waiting.remove(request.child);
-        }
-        return true;
+        return waiting.remove(request);
     }
 
-    /** Frees {@code child}'s slot, or hands it straight to the fairest request in line. */
+    /** Frees {@code child}'s slot, or hands it straight to the best request in line. */
     public void release(Object child) {
         Request next;
         synchronized (this) {
             held.merge(child, -1, (a, b) -> a + b == 0 ? null : a + b);
             used--;
-            next = fairest();
+            next = best();
             if (next == null) {
                 return;
             }
-            take(next.child);
+            waiting.remove(next);
+            take(next);
         }
         next.granted.run();
     }
 
-    /** Removes and returns the head request of the waiting child holding the fewest slots, or null. */
-    private Request fairest() {
-        ArrayDeque<Request> best = null;
+    /** The waiting request of the lowest rank; among equals, of the child holding the fewest slots, then the first. */
+    private Request best() {
+        Request best = null;
         int bestHeld = Integer.MAX_VALUE;
-        for (ArrayDeque<Request> line : waiting.values()) {
-            int h = held.getOrDefault(line.peek().child, 0);
-            if (h < bestHeld || (h == bestHeld && line.peek().arrival < best.peek().arrival)) {
-                best = line;
+        long bestRank = Long.MAX_VALUE;
+        for (Request r : waiting) {
+            int h = held.getOrDefault(r.child, 0);
+            long rank = rank(r);
+            if (rank < bestRank || rank == bestRank && (h < bestHeld || h == bestHeld && r.arrival < best.arrival)) {
+                best = r;
                 bestHeld = h;
+                bestRank = rank;
             }
         }
-        if (best == null) {
-            return null;
-        }
-        Request next = best.poll();
-        waitingCount--;
-        if (best.isEmpty()) {
-            waiting.remove(next.child);
-        }
-        return next;
+        return best;
     }
 
-    private void take(Object child) {
+    /** The waiting request a lower-ranked newcomer turns away: the highest rank, the latest of them. */
+    private Request worst() {
+        Request worst = null;
+        long worstRank = -1;
+        for (Request r : waiting) {
+            long rank = rank(r);
+            if (rank >= worstRank) {
+                worst = r;
+                worstRank = rank;
+            }
+        }
+        return worst;
+    }
+
+    /** How many times the request's piece was given a slot here so far (0 for a request of no piece). */
+    private long rank(Request r) {
+        int[] counts = r.task == null ? null : granted.get(r.task);
+        return counts == null || r.piece < 0 || r.piece >= counts.length ? 0 : counts[r.piece];
+    }
+
+    private void take(Request r) {
         used++;
-        held.merge(child, 1, Integer::sum);
+        held.merge(r.child, 1, Integer::sum);
+        if (r.task != null && r.piece >= 0 && r.piece < PIECES_COUNTED) {
+            int[] counts = granted.get(r.task);
+            if (counts == null || r.piece >= counts.length) {
+                int[] grown = new int[Math.min(PIECES_COUNTED, Math.max(r.piece + 1, counts == null ? 16 : 2 * counts.length))];
+                if (counts != null) {
+                    System.arraycopy(counts, 0, grown, 0, counts.length);
+                }
+                counts = grown;
+                granted.put(r.task, counts);
+            }
+            counts[r.piece]++;
+        }
     }
 
     /** Pieces uploaded at once at most; 0: no cap. */
@@ -161,6 +232,6 @@ public final class UploadSlots {
     }
 
     public synchronized int waiting() {
-        return waitingCount;
+        return waiting.size();
     }
 }

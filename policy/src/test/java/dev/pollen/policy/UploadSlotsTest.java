@@ -128,4 +128,43 @@ class UploadSlotsTest {
         assertThat(UploadSlots.forCapacity(100_000_000L)).isEqualTo(UploadSlots.MIN_SLOTS);
         assertThat(UploadSlots.forCapacity(100_000_000_000L)).isEqualTo(UploadSlots.MAX_SLOTS);
     }
+
+    private UploadSlots.Request piece(String child, int piece, String name) {
+        return new UploadSlots.Request(child, "task", piece, () -> ran.add(name), () -> ran.add(name + " turned away"));
+    }
+
+    @Test
+    void aFreedSlotGoesToTheRequestForThePieceSentFewestTimesBeforeAnEarlierOne() {
+        UploadSlots slots = new UploadSlots(1);
+        assertThat(slots.acquire(piece("a", 0, "a0"))).isEqualTo(Admission.GRANTED);
+        assertThat(slots.acquire(piece("b", 0, "b0"))).isEqualTo(Admission.WAITING);
+        assertThat(slots.acquire(piece("c", 1, "c1"))).isEqualTo(Admission.WAITING);
+        assertThat(slots.acquire(new UploadSlots.Request("d", "other task", 0, () -> ran.add("d0 of the other task"), () -> { })))
+                .isEqualTo(Admission.WAITING);
+
+        slots.release("a");
+        slots.release("c");
+        assertThat(ran).as("piece 0 of this task went out once already: the others first, in arrival order")
+                .containsExactly("a0", "c1", "d0 of the other task");
+        slots.release("d");
+        assertThat(ran).endsWith("b0");
+    }
+
+    @Test
+    void aFullLineTurnsAwayItsRequestForThePieceSentMostForAPieceSentLess() {
+        UploadSlots slots = new UploadSlots(1);
+        slots.acquire(piece("a", 0, "a0"));
+        slots.release("a");
+        slots.acquire(piece("a", 0, "a0 again"));
+        slots.acquire(piece("b", 0, "b0"));
+        for (int i = 1; i < UploadSlots.WAITING_PER_SLOT; i++) {
+            assertThat(slots.acquire(piece("c" + i, 1, "c" + i))).isEqualTo(Admission.WAITING);
+        }
+        assertThat(slots.acquire(piece("late", 1, "late1"))).as("piece 1 was never sent: it takes piece 0's place")
+                .isEqualTo(Admission.WAITING);
+        assertThat(ran).containsExactly("a0", "a0 again", "b0 turned away");
+        assertThat(slots.acquire(piece("later", 1, "later1"))).as("nobody in line has a piece sent more often")
+                .isEqualTo(Admission.FULL);
+        assertThat(slots.waiting()).isEqualTo(UploadSlots.WAITING_PER_SLOT);
+    }
 }

@@ -29,7 +29,8 @@ import java.util.function.Supplier;
  *
  * <p>Model. Every piece request waits one round trip (2 × both ends' one-way latency), then asks its parent's
  * {@link UploadSlots} for a slot: granted, it becomes a transfer; in line, it waits up to upload.slotWait and is then
- * answered busy, as is a request the line has no room for. A transfer's rate is the smaller of its uplink's and its
+ * answered busy, as is a request the line has no room for (or one a request for a piece sent fewer times turns out of
+ * a full line). A transfer's rate is the smaller of its uplink's and its
  * downlink's equal share: {@code min(up(src) / uploads(src), down(dst) / downloads(dst))}, recomputed for every
  * transfer on both links whenever one starts or ends (slack a transfer limited elsewhere leaves on a link is not
  * redistributed, so a mix of bottlenecks is slightly pessimistic). No TCP dynamics, no disk, no CPU. Control messages
@@ -603,7 +604,13 @@ public final class Simulation {
         SimNode src = link == null ? origin : link.node;
         double now = events.now();
         Flow f = new Flow(src, child, link, piece, config.pieceLength(piece), now);
-        f.slot = new UploadSlots.Request(child, () -> activate(f));
+        // Ranked by the piece, as the agent's Vortex server asks: turned out of a full line, the request hears busy.
+        f.slot = new UploadSlots.Request(child, TASK_ID, piece, () -> activate(f), () -> {
+            if (f.state == Flow.State.QUEUED) {
+                src.waiting.remove(f);
+                busy(f);
+            }
+        });
         f.holdsSlot = holdsSlot;
         if (holdsSlot) {
             child.taken.set(piece);

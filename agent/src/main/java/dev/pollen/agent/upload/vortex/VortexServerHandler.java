@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * id, and waiting for each piece's bytes to leave before reading the next request keeps a peer that
  * pipelines without reading from piling file regions into our outbound buffer. Reading pauses while a
  * request is answered; at most {@link #MAX_QUEUED} already-decoded requests wait behind it. Each request
- * takes one of the node's {@link UploadSlots}; one that gets none within {@code slotWait} is answered BUSY.
+ * takes one of the node's {@link UploadSlots}; one that gets none within {@code slotWait} is answered BUSY, and so is
+ * one a request for a piece this node sent fewer times turns out of a full line.
  *
  * <p>This is the edge where a {@link VortexException} becomes an Error frame: a well-framed request the
  * server cannot serve gets one and the connection stays usable; broken framing gets one and a close.
@@ -110,14 +111,16 @@ final class VortexServerHandler extends SimpleChannelInboundHandler<VortexFrame>
         }
         // A slot may be granted later, on another connection's thread: the lookup then hops back to this loop
         // (that hop orders the write of holdsSlot before this loop reads it).
-        UploadSlots.Request slot = new UploadSlots.Request(child(ctx), () -> {
+        // Ranked by its piece: a piece this node sent fewer times goes first, and may turn this request away from a
+        // full line (then it is answered busy at once, on this loop).
+        UploadSlots.Request slot = new UploadSlots.Request(child(ctx), request.taskId(), (int) request.number(), () -> {
             holdsSlot = true;
             try {
                 lookups.execute(() -> lookup(ctx, request));
             } catch (RejectedExecutionException e) {
                 onLoop(ctx, () -> refuse(ctx, request, new VortexException(Reason.INTERNAL, "the server is shutting down")), null);
             }
-        });
+        }, () -> onLoop(ctx, () -> busy(ctx, request), null));
         switch (slots.acquire(slot)) {
             case GRANTED -> { }
             case FULL -> busy(ctx, request);

@@ -318,4 +318,31 @@ class VortexServerHandlerTest {
         assertThat(error(answers(4).get(0)).code()).isEqualTo(VortexErrorCode.BUSY.value());
         assertThat(ch.isActive()).isTrue();
     }
+
+    @Test
+    void aWaitingRequestForAPieceSentBeforeIsAnsweredBusyAtOnceWhenARequestForAnUnsentPieceNeedsItsPlace() throws Exception {
+        UploadSlots slots = new UploadSlots(1);
+        slots.acquire(new UploadSlots.Request("another child", TASK_ID, 0, () -> { }, () -> { }));
+        for (int i = 1; i < UploadSlots.WAITING_PER_SLOT; i++) {
+            slots.acquire(new UploadSlots.Request("child " + i, TASK_ID, i, () -> { }, () -> { }));
+        }
+        connect(slots, Duration.ofSeconds(5));
+
+        send(request(TASK_ID, 0));
+        assertThat(answers(4)).as("in line: piece 0 went out once already").isEmpty();
+
+        List<String> newcomer = new ArrayList<>();
+        assertThat(slots.acquire(new UploadSlots.Request("newcomer", TASK_ID, 9, () -> newcomer.add("granted"),
+                () -> newcomer.add("turned away")))).isEqualTo(UploadSlots.Admission.WAITING);
+        ch.runPendingTasks();
+        VortexFrame.ErrorFrame busy = error(answers(4).get(0));
+        assertThat(busy.code()).isEqualTo(VortexErrorCode.BUSY.value());
+        assertThat(stats.busyAnswers()).isEqualTo(1);
+        assertThat(newcomer).isEmpty();
+        assertThat(slots.waiting()).isEqualTo(UploadSlots.WAITING_PER_SLOT);
+
+        advance(Duration.ofSeconds(5));
+        assertThat(answers(4)).as("no second answer when the slot wait ends").isEmpty();
+        assertThat(ch.isActive()).isTrue();
+    }
 }
