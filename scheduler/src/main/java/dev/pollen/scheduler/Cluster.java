@@ -313,7 +313,18 @@ final class Cluster {
             }
         }
         peer.updatedAt = clock.instant();
-        return schedule(peer, tasks.get(peer.taskId));
+        // The child keeps the parents it did not exclude (Pollen's agent does): they stay counted against their
+        // uplinks, and the answer names others. Naming a kept parent again would waste a candidate on it and count the
+        // child twice. Nobody new: the answer is the one a fresh decision gives, as before.
+        for (String parentId : excludedParents) {
+            PeerRecord parent = peers.get(parentId);
+            if (parent != null && peer.parentHosts.remove(parent.hostId)) {
+                unassign(parent.hostId);
+            }
+        }
+        TaskRecord task = tasks.get(peer.taskId);
+        List<PeerRecord> others = selector.select(peer, task, hosts);
+        return others.isEmpty() ? schedule(peer, task) : decide(peer, task, others);
     }
 
     /**
@@ -552,13 +563,15 @@ final class Cluster {
     }
 
     private void releaseParents(PeerRecord child) {
-        for (String hostId : child.parentHosts) {
-            HostRecord h = hosts.get(hostId);
-            if (h != null && h.assignedChildren > 0) {
-                h.assignedChildren--;
-            }
-        }
+        child.parentHosts.forEach(this::unassign);
         child.parentHosts.clear();
+    }
+
+    private void unassign(String hostId) {
+        HostRecord h = hosts.get(hostId);
+        if (h != null && h.assignedChildren > 0) {
+            h.assignedChildren--;
+        }
     }
 
     private void removePeer(PeerRecord p) {

@@ -12,7 +12,8 @@ import java.util.random.RandomGenerator;
  * spread children over every peer that has something to give; a star around the seed is capped by one uplink).
  *
  * <p>Who may be a parent: peers of the same task that can serve (downloading or done), never the peer itself,
- * another peer on its host, a host that disables sharing, or a parent the peer blocked. All seeds are looked at,
+ * another peer on its host, a host that disables sharing, a parent the peer blocked, or one it has already (a
+ * reschedule keeps the parents it does not exclude). All seeds are looked at,
  * and a random sample of up to {@code filterParentLimit} other peers, as Dragonfly samples (LoadRandomPeers), so a
  * decision stays cheap in a huge swarm and different children see different peers.
  *
@@ -77,7 +78,7 @@ final class ParentSelector {
                              List<Candidate> eligible) {
         HostRecord host = hosts.get(p.hostId);
         if (p == child || p.hostId.equals(child.hostId) || !p.canServe() || host == null || host.host.getDisableShared()
-                || child.blockedParents.contains(p.id)) {
+                || child.blockedParents.contains(p.id) || child.parentHosts.contains(p.hostId)) {
             return false;
         }
         int needed = needed(p, child, task);

@@ -293,6 +293,24 @@ class ClusterTest {
     }
 
     @Test
+    void aChildThatReschedulesIsNamedParentsOtherThanThoseItKeeps() {
+        Cluster c = new Cluster(clock, SchedulingConfig.defaults().withCandidateParentLimit(2));
+        for (String h : List.of("x", "y", "z")) {
+            host(c, h, 0, 1_000_000_000L);
+            done(c, h, "p" + h);
+        }
+        host(c, "child", 0, 0);
+        List<String> first = parents(c.register("child", TASK, "child", download()));
+        assertThat(first).hasSize(2);
+        c.started("child", false);
+        // the agent keeps both: only the third is new to it
+        List<String> more = parents(c.reschedule("child", List.of()));
+        assertThat(more).hasSize(1).doesNotContainAnyElementsOf(first);
+        // nobody new left: the answer a fresh decision gives (the agent ignores the parents it has)
+        assertThat(parents(c.reschedule("child", List.of()))).hasSize(2);
+    }
+
+    @Test
     void aDecisionLooksBeyondTheFirstPeersRegistered() {
         Cluster c = new Cluster(clock, SchedulingConfig.defaults(), new SplittableRandom(9));
         for (int i = 0; i < 400; i++) {
