@@ -25,4 +25,13 @@ class ParentRefreshTest {
     void aChildWithFewerThanEnoughUsableParentsAsksAtItsRefresh() {
         assertThat(ParentRefresh.wantsMore(ParentRefresh.ENOUGH_PARENTS - 1)).isTrue();
     }
+
+    @Test
+    void aChildWhoseParentsAnswerBusyOftenAsksForMoreAtItsRefresh() {
+        long interval = ParentRefresh.INTERVAL.toNanos();
+        assertThat(ParentRefresh.crowded(ParentRefresh.CROWDED - 1, interval)).isFalse();
+        assertThat(ParentRefresh.crowded(ParentRefresh.CROWDED, interval)).isTrue();
+        assertThat(ParentRefresh.crowded(ParentRefresh.CROWDED, 2 * interval)).as("a rate, not a total").isFalse();
+        assertThat(ParentRefresh.crowded(0, 0)).isFalse();
+    }
 }

@@ -95,6 +95,8 @@ final class SimNode {
     int refreshes;
     int slowMarks;
     int busyAnswers;
+    /** {@link #busyAnswers} at the last refresh: what {@link dev.pollen.policy.ParentRefresh#crowded} judges. */
+    int busyAtRefresh;
     int endgameRequests;
     int parentFailures;
 

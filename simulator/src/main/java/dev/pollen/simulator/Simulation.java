@@ -294,12 +294,17 @@ public final class Simulation {
         tryFill(n);
     }
 
-    /** PeerDownload.refreshParents: every interval, more parents while fewer than enough are usable; stops when none come. */
+    /**
+     * PeerDownload.refreshParents: every interval, more parents while fewer than enough are usable or while they
+     * answer busy often; stops when none come.
+     */
     private void refresh(SimNode n) {
         if (n.state != SimNode.State.DOWNLOADING || n.originMode || n.refreshStopped) {
             return;
         }
-        if (ParentRefresh.wantsMore(n.usableParents())) {
+        boolean crowded = ParentRefresh.crowded(n.busyAnswers - n.busyAtRefresh, ParentRefresh.INTERVAL.toNanos());
+        n.busyAtRefresh = n.busyAnswers;
+        if (ParentRefresh.wantsMore(n.usableParents()) || crowded) {
             n.refreshes++;
             reschedule(n, Ask.REFRESH);
         }

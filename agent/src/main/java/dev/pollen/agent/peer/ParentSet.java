@@ -121,6 +121,8 @@ public final class ParentSet implements AutoCloseable {
     private long starvedSinceNanos = FED;
     private static final long FED = Long.MIN_VALUE;
     private int received;
+    /** Busy answers from parents so far: what {@link ParentRefresh#crowded} judges. */
+    private long busyAnswers;
     private boolean closed;
 
     private static final class ParentState {
@@ -309,6 +311,16 @@ public final class ParentSet implements AutoCloseable {
         lock.lock();
         try {
             return starvedSinceNanos == FED ? 0 : Math.max(0, now - starvedSinceNanos);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many times parents answered busy so far (their upload slots were taken). */
+    public long busyAnswers() {
+        lock.lock();
+        try {
+            return busyAnswers;
         } finally {
             lock.unlock();
         }
@@ -521,6 +533,7 @@ public final class ParentSet implements AutoCloseable {
                 parent.load.ended(now);
             } else if (busy(error)) {
                 parent.load.busy(now, timing.busyBackoff().toNanos());
+                busyAnswers++;
                 log.debug("event=parent_busy task={} piece={} parent={}", taskId, number, parentId);
             } else if (error instanceof VortexException v && v.reason() == VortexException.Reason.TIMEOUT
                     && tookNanos < pieceTimeout.toNanos()) {

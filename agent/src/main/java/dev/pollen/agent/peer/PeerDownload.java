@@ -220,7 +220,8 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     /**
      * Asks the scheduler for more parents every {@link ParentRefresh#INTERVAL} while fewer than
      * {@link ParentRefresh#ENOUGH_PARENTS} are usable, and whenever the parents have held nothing this child lacks for
-     * {@link ParentRefresh#STARVED}, keeping the ones it has. Peers gain pieces as the swarm runs, but the scheduler
+     * {@link ParentRefresh#STARVED}, keeping the ones it has; also at the interval while they answer busy as often as
+     * {@link ParentRefresh#crowded} says (their uplinks are taken by their other children). Peers gain pieces as the swarm runs, but the scheduler
      * only answers (Dragonfly's protocol has no push): a child that registered when only the seed held anything would
      * otherwise fetch everything from the seed, and one whose parents are at its own point of the file would wait for
      * them while other peers hold what it needs. Stops when the download ends, or when the scheduler names nobody (a
@@ -229,6 +230,7 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
     private void refreshParents(ParentSet set) {
         long tick = Math.min(p2p.parentRefresh().toMillis(), ParentRefresh.STARVED.toMillis());
         long lastAsk = System.nanoTime();
+        long busyAtAsk = set.busyAnswers();
         try {
             while (true) {
                 Thread.sleep(tick);
@@ -241,14 +243,18 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
                 }
                 long now = System.nanoTime();
                 boolean starved = ParentRefresh.starved(set.starvedNanos(now));
-                boolean due = now - lastAsk >= p2p.parentRefresh().toNanos() && ParentRefresh.wantsMore(set.usableCount());
+                long busy = set.busyAnswers();
+                boolean interval = now - lastAsk >= p2p.parentRefresh().toNanos();
+                boolean crowded = interval && ParentRefresh.crowded(busy - busyAtAsk, now - lastAsk);
+                boolean due = interval && (ParentRefresh.wantsMore(set.usableCount()) || crowded);
                 // A broken stream is being registered again: asking on it would fail, and stop the refresh for good.
                 if (session.isBroken() || !starved && !due) {
                     continue;
                 }
                 lastAsk = now;
+                busyAtAsk = busy;
                 if (!reschedule(set, pieceCount, starved ? "more parents: the parents hold nothing this peer lacks"
-                        : "more parents: peers have gained pieces", seen)) {
+                        : crowded ? "more parents: the parents are busy" : "more parents: peers have gained pieces", seen)) {
                     return;
                 }
             }

@@ -277,6 +277,7 @@ class ParentSetPolicyTest {
         assertThat(f).isNotNull();
         assertThat(f.parentId()).isEqualTo("busy");
         assertThat(busy.requestsFor(0)).isEqualTo(4);
+        assertThat(set.busyAnswers()).as("what the refresh judges crowding by").isEqualTo(3);
         assertThat(failedReports).isEmpty();
         assertThat(slowReports).isEmpty();
         assertThat(set.unusable()).isEmpty();
