@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * A blob through P2P: the task of its digest (shared by every request for that layer, ranges included) is driven by
  * a {@link Downloader} on this request's thread, and the requested bytes go to the client as the contiguous prefix
  * of landed pieces grows. A response that reaches the blob's last byte withholds it until the whole blob has matched
- * its digest, so a blob that does not match is never received complete: the connection is cut instead (and the task
+ * its digest (not until the task is durable too: {@link ActiveTask#verified}), so a blob that does not match is never received complete: the connection is cut instead (and the task
  * dropped by the task manager). Pieces from peers are held until that verdict, whatever the range: not one byte of a
  * bad copy reaches the client. Errors the registry answers (401 with its challenge, 403, 404, 5xx) are the
  * registry's to tell: the request is passed through and the client gets them as sent. Before any of it, the registry
@@ -210,15 +210,16 @@ final class BlobResponder {
 
     /** Whether the task's content has matched its digest already: then every byte of it may go out at once. */
     private static boolean verified(ActiveTask task) {
-        return task.completion().isDone() && !task.completion().isCompletedExceptionally();
+        return task.verified().isDone() && !task.verified().isCompletedExceptionally();
     }
 
     /**
      * Waits for the verdict on the whole blob: the pieces outside bytes {@code first..last} are fetched (or joined) first,
-     * since the digest covers them all.
+     * since the digest covers them all. Not for the task to be made durable: that fsync can take seconds on a real
+     * disk, and the client's copy is checked by the client again anyway (the task counts as stored only once durable).
      */
     private void awaitVerdict(ActiveTask task, TaskSpec spec, long first, long last, long length, Exchange ex) throws IOException {
-        if (!task.completion().isDone()) {
+        if (!task.verified().isDone()) {
             if (first > 0) {
                 downloader.download(new DownloadRequest(spec, new DownloadRequest.ByteRange(0, first), null, null, false, false,
                         true), Sources.IGNORED, ex.out.closed());
@@ -229,7 +230,7 @@ final class BlobResponder {
             }
         }
         try {
-            CompletableFuture.anyOf(task.completion(), ex.out.closed()).get();
+            CompletableFuture.anyOf(task.verified(), ex.out.closed()).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted");
@@ -237,10 +238,10 @@ final class BlobResponder {
             if (e.getCause() instanceof PollenException p) {
                 throw p;
             }
-            throw new PollenException(dev.pollen.agent.error.ErrorCode.INTERNAL, "task " + task.id() + " could not be finished: "
+            throw new PollenException(dev.pollen.agent.error.ErrorCode.INTERNAL, "task " + task.id() + " could not be checked: "
                     + e.getCause(), e.getCause());
         }
-        if (!task.completion().isDone()) {
+        if (!task.verified().isDone()) {
             throw new CancellationException("the client went away");
         }
     }

@@ -103,6 +103,8 @@ public final class ActiveTask {
     private boolean finishing;
     /** Completes when the task is finished, or fails when it cannot be (its content failed its blob digest). */
     private final CompletableFuture<Void> completion = new CompletableFuture<>();
+    /** Completes when every piece is in and a blob matched its digest, before the fsync; fails as completion does. */
+    private final CompletableFuture<Void> verified = new CompletableFuture<>();
     /** The content did not match its blob digest: the task is being dropped. */
     private volatile boolean rejected;
     private final Consumer<ActiveTask> onRejected;
@@ -148,16 +150,27 @@ public final class ActiveTask {
     }
 
     /**
-     * Completes once the task is finished (for a blob: its whole content matched its digest); fails with
-     * {@link ErrorCode#DIGEST_MISMATCH} when the content did not match, or with the error that kept it from being
-     * finished. Pending while pieces are missing.
+     * Completes once the task is finished: its whole content matched its digest (for a blob), and is durable, so
+     * the store, peers and housekeeping may count on it. Fails with {@link ErrorCode#DIGEST_MISMATCH} when the content
+     * did not match, or with the error that kept it from being finished. Pending while pieces are missing.
      */
     public CompletableFuture<Void> completion() {
+        return finished() ? CompletableFuture.completedFuture(null) : completion;
+    }
+
+    /**
+     * Completes once every piece is in and, for a blob, the whole matched its digest: the bytes are right, but may not
+     * be on the disk yet (forcing them there can take seconds, and {@link #completion} waits for it). For a reader
+     * that only needs the bytes, such as a client of the registry mirror. Fails as {@link #completion} does before
+     * that point; an fsync that fails afterwards fails only {@link #completion}.
+     */
+    public CompletableFuture<Void> verified() {
+        return finished() ? CompletableFuture.completedFuture(null) : verified;
+    }
+
+    private boolean finished() {
         StoredTask current = store;
-        if (current != null && current.metadata().finished()) {
-            return CompletableFuture.completedFuture(null);
-        }
-        return completion;
+        return current != null && current.metadata().finished();
     }
 
     /** The content failed its blob digest: nothing of it may be served, the task is being dropped. */
@@ -827,6 +840,8 @@ public final class ActiveTask {
                     return;
                 }
             }
+            // The bytes are all in and right: readers of them need not wait for the fsync (the store still does).
+            verified.complete(null);
             store.finish(contentModifiedMillis);
             log.info("event=task_finished task={} content_length={}", id, store.metadata().contentLength());
             endPeer(null);
@@ -834,10 +849,10 @@ public final class ActiveTask {
         } catch (ClosedChannelException e) {
             // The daemon is stopping: the task stays unfinished and is re-checked on the next start.
             log.warn("event=task_finish_interrupted task={} reason=shutdown", id);
-            completion.completeExceptionally(e);
+            failed(e);
         } catch (IOException e) {
             log.error("event=task_finish_failed task={} error=\"{}\"", id, e.toString());
-            completion.completeExceptionally(e);
+            failed(e);
         } finally {
             synchronized (this) {
                 finishing = false;
@@ -861,10 +876,16 @@ public final class ActiveTask {
             implicating.contentRejected();
         }
         endPeer("content does not match its digest " + expected);
-        completion.completeExceptionally(new PollenException(ErrorCode.DIGEST_MISMATCH, "content of task " + id + " from "
+        failed(new PollenException(ErrorCode.DIGEST_MISMATCH, "content of task " + id + " from "
                 + spec.url() + " does not match its digest: expected " + expected + ", got " + expected.algorithm() + ":"
                 + actual + " (the task is dropped; the next request fetches it again)"));
         onRejected.accept(this);
+    }
+
+    /** The task will not be finished: whoever waits hears why (a verdict already given stands). */
+    private void failed(Throwable error) {
+        verified.completeExceptionally(error);
+        completion.completeExceptionally(error);
     }
 
     private synchronized PieceSource.Target target() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.pollen.agent.storage.StalledContentSyncs;
 import dev.pollen.agent.storage.TaskSnapshot;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,6 +18,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,6 +57,12 @@ class MirrorServerTest {
 
     private HttpResponse<Void> head(URI uri, String... headers) throws Exception {
         return mirror.head(uri, headers);
+    }
+
+    /** A GET that must be answered whole within seconds (while a stalled fsync would hold it forever). */
+    private HttpResponse<byte[]> pulledSoon(URI uri) throws Exception {
+        return mirror.client.sendAsync(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofByteArray())
+                .get(10, TimeUnit.SECONDS);
     }
 
     private URI blobUri(String repo, String digest) {
@@ -305,6 +313,48 @@ class MirrorServerTest {
         assertThat(registry.blobBytes.get()).isGreaterThan(before);
         HttpResponse<Void> head = head(blobUri("library/app", digest));
         assertThat(head.headers().firstValue(Exchange.REASON)).contains("not_stored");
+    }
+
+    @Test
+    void aBlobsLastByteGoesOutOnceItMatchesItsDigestNotOnceItIsDurable() throws Exception {
+        byte[] content = random(3 * MIB, 11);
+        String digest = registry.blob("library/app", content);
+        String taskId = digest.substring(7);
+        // A stalled content sync stands in for an fsync that takes seconds on a real disk.
+        try (StalledContentSyncs slowSync = new StalledContentSyncs()) {
+            HttpResponse<byte[]> first = pulledSoon(blobUri("library/app", digest));
+            assertThat(first.body()).isEqualTo(content);
+            slowSync.awaitStalled(Duration.ofSeconds(10));
+            assertThat(finished(taskId)).isFalse();
+            // A second pull meanwhile gets the whole verified blob at once; the store does not yet claim it.
+            HttpResponse<byte[]> second = pulledSoon(blobUri("library/app", digest));
+            assertThat(second.body()).isEqualTo(content);
+            assertThat(second.headers().firstValue(Exchange.SOURCE)).contains("local");
+            assertThat(head(blobUri("library/app", digest)).headers().firstValue(Exchange.REASON)).contains("not_stored");
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> finished(taskId));
+    }
+
+    @Test
+    void aBlobThatDoesNotMatchItsDigestIsRefusedWhileOtherTasksAreBeingMadeDurable() throws Exception {
+        byte[] good = random(2 * MIB, 12);
+        String goodDigest = registry.blob("library/app", good);
+        byte[] claimed = random(2 * MIB, 13);
+        byte[] served = claimed.clone();
+        served[served.length - 1] ^= 1;
+        String badDigest = registry.lyingBlob("library/app", claimed, served);
+        try (StalledContentSyncs slowSync = new StalledContentSyncs()) {
+            assertThat(pulledSoon(blobUri("library/app", goodDigest)).body()).isEqualTo(good);
+            slowSync.awaitStalled(Duration.ofSeconds(10));
+            // Only its last byte differs: it is withheld, and the connection cut, before any fsync could be waited for.
+            try (RawClient raw = new RawClient(mirror.port())) {
+                raw.send("GET /v2/library/app/blobs/" + badDigest + "?ns=" + registry.hostPort() + " HTTP/1.1\r\nHost: m\r\n\r\n");
+                assertThat(raw.replyHead().status()).isEqualTo(200);
+                assertThat(raw.readBody(served.length - 1)).isEqualTo(Arrays.copyOf(served, served.length - 1));
+                assertThat(raw.readBody(1)).isEmpty();
+            }
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> !mirror.storage.exists(badDigest.substring(7)));
     }
 
     @Test
