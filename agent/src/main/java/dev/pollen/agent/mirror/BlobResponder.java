@@ -38,11 +38,12 @@ import org.slf4j.LoggerFactory;
  * A blob through P2P: the task of its digest (shared by every request for that layer, ranges included) is driven by
  * a {@link Downloader} on this request's thread, and the requested bytes go to the client as the contiguous prefix
  * of landed pieces grows. A response that reaches the blob's last byte withholds it until the whole blob has matched
- * its digest (not until the task is durable too: {@link ActiveTask#verified}), so a blob that does not match is never received complete: the connection is cut instead (and the task
- * dropped by the task manager). Pieces from peers are held until that verdict, whatever the range: not one byte of a
- * bad copy reaches the client. Errors the registry answers (401 with its challenge, 403, 404, 5xx) are the
- * registry's to tell: the request is passed through and the client gets them as sent. Before any of it, the registry
- * confirms that this client may read the blob ({@link AccessCheck}).
+ * its digest ({@link ActiveTask#verified}; not until the task is durable too), so a blob that does not match is never
+ * received complete: the connection is cut instead (and the task dropped by the task manager). Pieces from peers are
+ * held until that verdict, whatever the range: not one byte of a bad copy reaches the client. Errors the registry
+ * answers (401 with its challenge, 403, 404, 5xx) are the registry's to tell: the request is passed through and the
+ * client gets them as sent. Before any of it, the registry confirms that this client may read the blob
+ * ({@link AccessCheck}).
  */
 final class BlobResponder {
     private static final Logger log = LoggerFactory.getLogger(BlobResponder.class);
@@ -215,8 +216,8 @@ final class BlobResponder {
 
     /**
      * Waits for the verdict on the whole blob: the pieces outside bytes {@code first..last} are fetched (or joined) first,
-     * since the digest covers them all. Not for the task to be made durable: that fsync can take seconds on a real
-     * disk, and the client's copy is checked by the client again anyway (the task counts as stored only once durable).
+     * since the digest covers them all. Not for the task to be made durable: the client needs right bytes, not stored
+     * ones, and that fsync can take seconds on a real disk (the node counts the task as stored only once it is done).
      */
     private void awaitVerdict(ActiveTask task, TaskSpec spec, long first, long last, long length, Exchange ex) throws IOException {
         if (!task.verified().isDone()) {
