@@ -115,3 +115,21 @@ await_idle() {
 now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# registry_config FILE ADDR: a distribution registry's config serving on ADDR from $WORK/registry (uploads kept).
+registry_config() {
+  cat > "$1" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: $2
+  secret: pollen-bench
+YML
+}
