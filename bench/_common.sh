@@ -57,9 +57,15 @@ origin_bytes() {
   awk -v p="$1" '$1 == p {s += $3} END {printf "%d\n", s}' "$WORK/access.log"
 }
 
-# await_ready LOG: until a daemon or scheduler logged its ready line.
+# await_ready LOG: until a daemon or scheduler logged its ready line; the run stops if it failed to start instead.
 await_ready() {
-  until grep -q "event=ready" "$1"; do sleep 0.1; done
+  until grep -q "event=ready" "$1"; do
+    if grep -q "event=startup_failed" "$1"; then
+      echo "${1##*/}: $(grep -m1 "event=startup_failed" "$1")" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
 }
 
 # await_dfget_cache: until dfget's class cache for this build exists (built after its first run).
