@@ -57,9 +57,15 @@ origin_bytes() {
   awk -v p="$1" '$1 == p {s += $3} END {printf "%d\n", s}' "$WORK/access.log"
 }
 
-# await_ready LOG: until a daemon or scheduler logged its ready line.
+# await_ready LOG: until a daemon or scheduler logged its ready line; the run stops if it failed to start instead.
 await_ready() {
-  until grep -q "event=ready" "$1"; do sleep 0.1; done
+  until grep -q "event=ready" "$1"; do
+    if grep -q "event=startup_failed" "$1"; then
+      echo "${1##*/}: $(grep -m1 "event=startup_failed" "$1")" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
 }
 
 # await_dfget_cache: until dfget's class cache for this build exists (built after its first run).
@@ -115,3 +121,21 @@ await_idle() {
 now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# registry_config FILE ADDR: a distribution registry's config serving on ADDR from $WORK/registry (uploads kept).
+registry_config() {
+  cat > "$1" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: $2
+  secret: pollen-bench
+YML
+}

@@ -16,17 +16,7 @@ command -v docker-registry >/dev/null || { echo "docker-registry is missing: apt
 PORT=$((30000 + RANDOM % 20000))
 REG="127.0.0.1:$PORT"
 MIRROR="127.0.0.1:$((20000 + RANDOM % 10000))"
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-http:
-  addr: $REG
-  secret: pollen-bench
-YML
+registry_config "$WORK/registry.yml" "$REG"
 docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
 pids+=($!)
 until curl -s -o /dev/null "http://$REG/v2/"; do sleep 0.1; done

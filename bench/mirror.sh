@@ -64,20 +64,7 @@ net_add reg
 net_add sched
 for i in $(seq "$NODES"); do net_add "n$i"; done
 REG="${NODE_IP[reg]}:5000"
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: $REG
-  secret: pollen-bench
-YML
+registry_config "$WORK/registry.yml" "$REG"
 spawn reg "$WORK/registry.log" docker-registry serve "$WORK/registry.yml"
 until on n1 curl -s -o /dev/null "http://$REG/v2/"; do sleep 0.1; done
 for image in big warm; do

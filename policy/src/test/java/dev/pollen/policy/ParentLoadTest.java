@@ -70,6 +70,17 @@ class ParentLoadTest {
     }
 
     @Test
+    void aBusyParentIsAskedAgainAfterTwoSlotWaits() {
+        // The parent's line serves its least-sent pieces first and answers busy after upload.slotWait (50 ms): a
+        // slot there frees within a piece's time, and a 200 ms pause kept its children away from it past that.
+        ParentLoad load = new ParentLoad();
+        load.started(0);
+        load.busy(0, ParentLoad.BUSY_BACKOFF.toNanos());
+        assertThat(load.hasRoom(99 * MS)).isFalse();
+        assertThat(load.hasRoom(100 * MS)).isTrue();
+    }
+
+    @Test
     void theExpectationIsTheParentsOwnRecentPace() {
         ParentLoad load = new ParentLoad();
         assertThat(load.expectedNanos(PIECE)).isZero();

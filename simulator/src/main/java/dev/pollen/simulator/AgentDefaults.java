@@ -14,7 +14,7 @@ final class AgentDefaults {
     /** download.pieceTimeout: the longest a piece may take; also how long a fetch waits for a holder with room. */
     static final Duration PIECE_TIMEOUT = Duration.ofSeconds(60);
     /** upload.slotWait: how long a request beyond the upload slots waits for one before it is answered busy. */
-    static final Duration SLOT_WAIT = Duration.ofMillis(200);
+    static final Duration SLOT_WAIT = Duration.ofMillis(50);
     /** seedPeer.superSeeding: the longest a piece fresh from the origin is announced to one child only. */
     static final Duration SUPER_SEEDING = Duration.ofSeconds(5);
 

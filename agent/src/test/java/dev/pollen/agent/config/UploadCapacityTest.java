@@ -28,7 +28,7 @@ class UploadCapacityTest {
         UploadConfig upload = upload(Map.of());
         assertThat(upload.bandwidth().known()).isFalse();
         assertThat(upload.concurrentPieceLimit()).isZero();
-        assertThat(upload.slotWait()).isEqualTo(Duration.ofMillis(200));
+        assertThat(upload.slotWait()).isEqualTo(Duration.ofMillis(50));
         assertThat(UploadCapacity.of(upload, NO_LINK)).isEqualTo(new UploadCapacity(0, "unknown", 8));
     }
 
