@@ -373,8 +373,9 @@ public final class ParentSet implements AutoCloseable {
 
     /**
      * Fetches a piece from a parent that has it, waiting up to {@code wait} for one to announce it (less when
-     * the parents stop announcing anything), and up to the piece timeout for a holder with room; null when none
-     * could deliver it (then the caller decides: reschedule or the origin).
+     * the parents announce nothing for {@link Timing#stall} from the later of their last announcement and this call),
+     * and up to the piece timeout for a holder with room; null when none could deliver it (then the caller decides:
+     * reschedule or the origin).
      *
      * @throws dev.pollen.agent.error.PollenException when the piece cannot be written locally (NO_SPACE when the disk is full)
      */
@@ -383,7 +384,7 @@ public final class ParentSet implements AutoCloseable {
         long announceDeadline = begun + wait.toNanos();
         long roomDeadline = begun + pieceTimeout.toNanos();
         while (true) {
-            InFlight f = claim(target, number, announceDeadline, roomDeadline);
+            InFlight f = claim(target, number, begun, announceDeadline, roomDeadline);
             if (f == null) {
                 return null;
             }
@@ -396,7 +397,8 @@ public final class ParentSet implements AutoCloseable {
     }
 
     /** Waits for a holder of the piece with room and starts a request to it; null when there is none to wait for. */
-    private InFlight claim(StoredTask target, int number, long announceDeadline, long roomDeadline) throws InterruptedException {
+    private InFlight claim(StoredTask target, int number, long begun, long announceDeadline, long roomDeadline)
+            throws InterruptedException {
         lock.lock();
         try {
             while (true) {
@@ -421,7 +423,10 @@ public final class ParentSet implements AutoCloseable {
                         return null;
                     }
                 } else {
-                    left = Math.min(announceDeadline - now, lastAnnouncementNanos + timing.stall().toNanos() - now);
+                    // Silent parents are given the stall from this call on too: a caller that asks again after a
+                    // reschedule named them again waits for them once more instead of being answered at once.
+                    long silentSince = Math.max(lastAnnouncementNanos, begun);
+                    left = Math.min(announceDeadline - now, silentSince + timing.stall().toNanos() - now);
                     if (left <= 0) {
                         return null;
                     }

@@ -307,7 +307,9 @@ public final class PeerDownload implements AutoCloseable, ParentSet.Reporter {
 
     /**
      * A piece from the parents, asking the scheduler for new ones when the current ones cannot deliver it;
-     * null when the origin must serve it.
+     * null when the origin must serve it. The second ask waits for parents that stayed silent through the first
+     * (ParentSet's stall counts from each ask): they may be fetching the piece themselves, as the one peer the
+     * scheduler let go to the origin does on a congested link.
      */
     public ParentSet.Fetched fetch(StoredTask store, int number) throws InterruptedException {
         ParentSet set;

@@ -85,6 +85,8 @@ class ParentSetPolicyTest {
         /** Answers one request at a time, as a parent whose uplink is the limit does. */
         volatile boolean serial;
         volatile boolean corrupt;
+        /** How long its piece announcements wait, as a parent still fetching the pieces itself. */
+        volatile long announceAfterMillis;
         private long nextFreeNanos;
 
         FakeParent(String id, long delayMillis) throws Exception {
@@ -130,6 +132,16 @@ class ParentSetPolicyTest {
                     .addService(new DfdaemonUploadGrpc.DfdaemonUploadImplBase() {
                         @Override
                         public void syncPieces(SyncPiecesRequest request, StreamObserver<SyncPiecesResponse> responses) {
+                            if (announceAfterMillis > 0) {
+                                long after = announceAfterMillis;
+                                announceAfterMillis = 0;
+                                threads.submit(() -> {
+                                    Thread.sleep(after);
+                                    syncPieces(request, responses);
+                                    return null;
+                                });
+                                return;
+                            }
                             for (int n : request.getInterestedPieceNumbersList()) {
                                 responses.onNext(SyncPiecesResponse.newBuilder().setNumber(n).setIp("127.0.0.1")
                                         .setTcpPort(vortex.address().getPort()).build());
@@ -215,6 +227,15 @@ class ParentSetPolicyTest {
         return p;
     }
 
+    /** Starts a parent whose announcements come {@code announceAfterMillis} after the child follows it. */
+    private FakeParent silentParent(String id, long announceAfterMillis) throws Exception {
+        FakeParent p = new FakeParent(id, 0);
+        p.announceAfterMillis = announceAfterMillis;
+        parents.add(p);
+        set.add(List.of(p.peer()), java.util.stream.IntStream.range(0, data.length / PIECE).boxed().toList());
+        return p;
+    }
+
     /** Fetches every piece with {@code concurrency} callers at once; returns the parent each came from. */
     private List<String> fetchAll(int concurrency) throws Exception {
         int pieces = data.length / PIECE;
@@ -295,6 +316,24 @@ class ParentSetPolicyTest {
         assertThat(failedReports).isEmpty();
         assertThat(set.hasUsableParents()).isTrue();
         assertThat(set.unusable()).isEmpty();
+    }
+
+    @Test
+    void parentsSilentPastTheStallAreWaitedForAgainWhenTheCallerAsksAgain() throws Exception {
+        task(1, new ParentSet.Timing(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(50)));
+        // As the back-to-source peer of a task is to its children while its first pieces are on their way.
+        FakeParent late = silentParent("late", 1_500);
+
+        assertThat(set.fetch(store, 0, Duration.ofSeconds(30))).as("the first ask, cut by the 1 s stall").isNull();
+        // The caller asked the scheduler, which named the same parent: the second ask waits the stall again.
+        // Before, it returned at once (the stall counted from the parents' last announcement only), and the piece
+        // went to the origin while its parent was fetching it.
+        ParentSet.Fetched fetched = set.fetch(store, 0, Duration.ofSeconds(30));
+
+        assertThat(fetched).as("the piece from the parent that announced it late").isNotNull();
+        assertThat(fetched.parentId()).isEqualTo("late");
+        assertThat(late.requestsFor(0)).isEqualTo(1);
+        assertContentIsIntact();
     }
 
     @Test
