@@ -57,7 +57,13 @@ class ContainerMemoryLimitTest {
                 .isBetween((long) (LIMIT * (HEAP_PERCENT - 5) / 100.0), (long) (LIMIT * HEAP_PERCENT / 100.0));
 
         Path output = outputs.resolve("big.bin");
-        Dfget.Result result = new Dfget(sockets.resolve("dfdaemon.sock"), dir).download(origin.url("big.bin"), output);
+        Dfget.Result result;
+        try {
+            result = new Dfget(sockets.resolve("dfdaemon.sock"), dir).download(origin.url("big.bin"), output);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState()
+                    + "\n" + agent.getLogs(), e);
+        }
 
         assertThat(result.exitCode()).as(result + "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState()
                 + "\n" + agent.getLogs()).isZero();

@@ -15,9 +15,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The daemon's JIT as bin/dfdaemon and bin/dfdaemon-jit.json set it: C2 for the JDK's SHA-2 code only (a layer's
- * sha256 at SHA-NI speed), C1 for everything else (the start-up and CPU the swarm needs), and the VM's own output
- * off the log stream.
+ * The daemon's JIT under POLLEN_DAEMON_JIT=c2-sha2, as bin/dfdaemon and bin/dfdaemon-jit.json set it: C2 for the
+ * JDK's SHA-2 code only (a layer's sha256 at SHA-NI speed), C1 for everything else (the start-up and CPU the swarm
+ * needs), and the VM's own output off the log stream. (The default, C1 only, is LauncherJvmTest's.)
  */
 class DaemonJitTest {
     /** A line of -XX:+PrintCompilation: timestamp, compile id, attribute flags, tier, Class::method. */
@@ -34,10 +34,10 @@ class DaemonJitTest {
     Path out;
 
     @Test
-    void c2CompilesTheSha2CodeOfADigestCheckedDownloadAndNothingElse() {
+    void withC2Sha2C2CompilesTheSha2CodeOfADigestCheckedDownloadAndNothingElse() {
         TestFile file = origin.createFile("hashed.bin", 64 * MiB, 21);
         DaemonProcess daemon = daemons.start(
-                daemons.newSpec().withLauncher(List.of("env", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
+                daemons.newSpec().withLauncher(List.of("env", "POLLEN_DAEMON_JIT=c2-sha2", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
 
         Dfget.Result result = daemon.dfget().download(origin.url("/hashed.bin"), out.resolve("hashed.bin"),
                 "--digest", file.digest());
