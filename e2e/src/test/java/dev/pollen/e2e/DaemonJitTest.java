@@ -34,7 +34,7 @@ class DaemonJitTest {
     Path out;
 
     @Test
-    void withC2Sha2C2CompilesTheSha2CodeOfADigestCheckedDownloadAndNothingElse() {
+    void underC2Sha2OnlyTheSha2CodeOfADigestCheckedDownloadIsC2Compiled() {
         TestFile file = origin.createFile("hashed.bin", 64 * MiB, 21);
         DaemonProcess daemon = daemons.start(
                 daemons.newSpec().withLauncher(List.of("env", "POLLEN_DAEMON_JIT=c2-sha2", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
