@@ -67,12 +67,10 @@ class ContainerMemoryLimitTest {
             result = new Dfget(sockets.resolve("dfdaemon.sock"), dir)
                     .startDownload(origin.url("big.bin"), output).await(Duration.ofMinutes(6));
         } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState()
-                    + "\n" + agent.getLogs(), e);
+            throw new AssertionError(e.getMessage() + described(agent), e);
         }
 
-        assertThat(result.exitCode()).as(result + "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState()
-                + "\n" + agent.getLogs()).isZero();
+        assertThat(result.exitCode()).as(result + described(agent)).isZero();
         assertThat(TestFiles.sha256(output)).isEqualTo(file.sha256());
         InspectContainerResponse after = agent.getCurrentContainerInfo();
         assertThat(after.getState().getRunning()).as("the agent container, running: %s%n%s", after.getState(), agent.getLogs())
@@ -82,6 +80,11 @@ class ContainerMemoryLimitTest {
         Matcher rss = PEAK_RSS.matcher(agent.execInContainer("cat", "/proc/1/status").getStdout());
         assertThat(rss.find()).isTrue();
         assertThat(Long.parseLong(rss.group(1)) * 1024).as("the daemon's peak RSS").isLessThan(LIMIT);
+    }
+
+    /** The agent container's state and log, for a failure's message. */
+    private static String described(GenericContainer<?> agent) {
+        return "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState() + "\n" + agent.getLogs();
     }
 
     /** The sum of the heap pools' maxima, from the agent's /metrics (the ready line names its port). */
