@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,6 +58,9 @@ class ContainerMemoryLimitTest {
         assertThat(heapMax(agent)).as("the heap's ceiling: %d%% of the container's limit", HEAP_PERCENT)
                 .isBetween((long) (LIMIT * (HEAP_PERCENT - 5) / 100.0), (long) (LIMIT * HEAP_PERCENT / 100.0));
 
+        // The launcher's AOT training start (a second JVM of ~230 MiB) would share the limit with the download.
+        assertThat(agent.execInContainer("sh", "-c", "grep -l /opt/java/bin/jav[a] /proc/[0-9]*/cmdline").getStdout().lines())
+                .as("the JVMs in a container limited to %d MiB", LIMIT / MiB).hasSize(1);
         Path output = outputs.resolve("big.bin");
         // The origin's 768 MiB just written go to the disk first: the container's own writes, throttled to its
         // 384 MiB of page cache, must not queue behind them (in CI, right after the build, it took over 2 minutes twice).
@@ -82,9 +86,21 @@ class ContainerMemoryLimitTest {
         assertThat(Long.parseLong(rss.group(1)) * 1024).as("the daemon's peak RSS").isLessThan(LIMIT);
     }
 
-    /** The agent container's state and log, for a failure's message. */
+    /**
+     * The agent container's state, its cgroup's memory counters, its storage and its log with a thread dump (SIGQUIT),
+     * for a failure's message: a download that does not finish must say where the daemon is.
+     */
     private static String described(GenericContainer<?> agent) {
-        return "\n--- the agent container ---\n" + agent.getCurrentContainerInfo().getState() + "\n" + agent.getLogs();
+        StringBuilder out = new StringBuilder("\n--- the agent container ---\n").append(agent.getCurrentContainerInfo().getState());
+        try {
+            out.append("\n--- memory.stat, storage ---\n").append(agent.execInContainer("sh", "-c",
+                    "cat /sys/fs/cgroup/memory.stat 2>/dev/null || cat /sys/fs/cgroup/memory/memory.stat; "
+                            + "grep -E 'VmRSS|VmHWM|Threads' /proc/1/status; ls -lR /tmp/storage; kill -QUIT 1").getStdout());
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> agent.getLogs().contains("Full thread dump"));
+        } catch (Exception | AssertionError e) {
+            out.append("\n(the diagnostics failed: ").append(e).append(')');
+        }
+        return out.append("\n--- its log ---\n").append(agent.getLogs()).toString();
     }
 
     /** The sum of the heap pools' maxima, from the agent's /metrics (the ready line names its port). */
