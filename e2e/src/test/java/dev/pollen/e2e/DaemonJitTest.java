@@ -15,15 +15,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The daemon's JIT under POLLEN_DAEMON_JIT=c2-sha2, as bin/dfdaemon and bin/dfdaemon-jit.json set it: C2 for the
+ * The daemon's JIT as bin/dfdaemon and bin/dfdaemon-jit.json set it by default (POLLEN_DAEMON_JIT=c2-sha2): C2 for the
  * JDK's SHA-2 code only (a layer's sha256 at SHA-NI speed), C1 for everything else (the start-up and CPU the swarm
- * needs), and the VM's own output off the log stream. (The default, C1 only, is LauncherJvmTest's.)
+ * needs), and the VM's own output off the log stream. (POLLEN_DAEMON_JIT=c1, C1 only, is LauncherJvmTest's.)
  */
 class DaemonJitTest {
     /** A line of -XX:+PrintCompilation: timestamp, compile id, attribute flags, tier, Class::method. */
     private static final Pattern COMPILATION = Pattern.compile("^\\s*\\d+\\s+\\d+\\s+[%sbn! ]*\\s([0-4])\\s+(\\S+)::");
-    /** The VM's line on stderr when it loaded bin/dfdaemon-jit.json. */
-    private static final String JIT_DIRECTIVES_LOADED = "2 compiler directives added";
     private static final List<String> C2_CLASSES = List.of("sun.security.provider.SHA2", "sun.security.provider.DigestBase");
 
     @RegisterExtension
@@ -36,31 +34,48 @@ class DaemonJitTest {
     Path out;
 
     @Test
-    void underC2Sha2OnlyTheSha2CodeOfADigestCheckedDownloadIsC2Compiled() {
+    void onlyTheSha2CodeOfADigestCheckedDownloadIsC2Compiled() {
         TestFile file = origin.createFile("hashed.bin", 64 * MiB, 21);
         DaemonProcess daemon = daemons.start(
-                daemons.newSpec().withLauncher(List.of("env", "POLLEN_DAEMON_JIT=c2-sha2", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
+                daemons.newSpec().withLauncher(List.of("env", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
 
         Dfget.Result result = daemon.dfget().download(origin.url("/hashed.bin"), out.resolve("hashed.bin"),
                 "--digest", file.digest());
         assertThat(result.exitCode()).as(result.toString()).isZero();
         // The hash made its methods hot; C2 compiles them in the background, later on a loaded machine.
         await("C2's compile of the SHA-2 code").atMost(Duration.ofSeconds(60))
-                .until(() -> compiles(daemon).stream().anyMatch(c -> c[0].equals("4")));
+                .until(() -> compiles(daemon.stderrAsWritten()).stream().anyMatch(c -> c[0].equals("4")));
         daemon.terminate();
 
-        List<String[]> compiles = compiles(daemon);
+        List<String[]> compiles = compiles(daemon.stderrAsWritten());
         List<String> byC2 = compiles.stream().filter(c -> c[0].equals("4")).map(c -> c[1]).distinct().toList();
         assertThat(byC2).as("classes C2 compiled").isNotEmpty().allMatch(C2_CLASSES::contains);
         assertThat(compiles).as("the daemon's own code compiled by C1 (tier 1)")
                 .anyMatch(c -> c[0].equals("1") && c[1].startsWith("dev.pollen.agent."));
-        assertThat(daemon.stdout()).as("the log stream").doesNotContain(JIT_DIRECTIVES_LOADED);
-        assertThat(daemon.stderr()).startsWith(JIT_DIRECTIVES_LOADED + "\n");
+        assertThat(daemon.stdout()).as("the log stream").doesNotContain(DaemonProcess.JIT_DIRECTIVES_LOADED);
+        assertThat(daemon.stderrAsWritten()).startsWith(DaemonProcess.JIT_DIRECTIVES_LOADED + "\n");
     }
 
-    /** Each compilation the daemon printed: its tier and class. */
-    private static List<String[]> compiles(DaemonProcess daemon) {
-        return daemon.stderr().lines().map(COMPILATION::matcher).filter(Matcher::find)
+    @Test
+    void underC1OnlyNothingIsC2CompiledAndTheVmSaysNothing() {
+        TestFile file = origin.createFile("hashed-c1.bin", 16 * MiB, 22);
+        DaemonProcess daemon = daemons.start(
+                daemons.newSpec().withLauncher(List.of("env", "POLLEN_DAEMON_JIT=c1", "POLLEN_JAVA_OPTS=-XX:+PrintCompilation")));
+
+        Dfget.Result result = daemon.dfget().download(origin.url("/hashed-c1.bin"), out.resolve("hashed-c1.bin"),
+                "--digest", file.digest());
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        daemon.terminate();
+
+        // No directives, so no DisplayVMOutputToStderr: the VM prints its compilations on stdout.
+        List<String[]> compiles = compiles(daemon.stdout());
+        assertThat(compiles).as("the daemon's compilations").isNotEmpty().noneMatch(c -> c[0].equals("4"));
+        assertThat(daemon.stderrAsWritten()).doesNotContain(DaemonProcess.JIT_DIRECTIVES_LOADED);
+    }
+
+    /** Each compilation the VM printed in {@code output}: its tier and class. */
+    private static List<String[]> compiles(String output) {
+        return output.lines().map(COMPILATION::matcher).filter(Matcher::find)
                 .map(m -> new String[] {m.group(1), m.group(2)}).toList();
     }
 }

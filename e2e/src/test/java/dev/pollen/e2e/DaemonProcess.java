@@ -26,6 +26,8 @@ import org.awaitility.core.ConditionTimeoutException;
 public final class DaemonProcess implements AutoCloseable {
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
     static final Duration STOP_GRACE = Duration.ofSeconds(20);
+    /** The VM's one line on stderr at every start of the daemon: bin/dfdaemon-jit.json loaded (DaemonJitTest). */
+    static final String JIT_DIRECTIVES_LOADED = "2 compiler directives added";
     private static final String READY = "event=ready socket=";
     private static final Pattern METRICS_PORT = Pattern.compile("event=ready .* metrics=\\S*:(\\d+)");
     private static final Pattern HEALTH_PORT = Pattern.compile("event=ready .* health=\\S*:(\\d+)");
@@ -228,7 +230,13 @@ public final class DaemonProcess implements AutoCloseable {
         return LogFiles.read(stdoutLog);
     }
 
+    /** stderr without the VM's notice that the JIT's directives were loaded, which every start prints first. */
     public String stderr() {
+        String written = stderrAsWritten();
+        return written.startsWith(JIT_DIRECTIVES_LOADED + "\n") ? written.substring(JIT_DIRECTIVES_LOADED.length() + 1) : written;
+    }
+
+    public String stderrAsWritten() {
         return LogFiles.read(stderrLog);
     }
 

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The launchers' JVMs. Their heap: their fixed one on a laptop, and the one POLLEN_JAVA_OPTS sizes (the Helm chart
  * passes -XX:MaxRAMPercentage, a share of the container's memory limit) instead of it, not beside it: -Xmx would
- * win. Their JIT: C1 only, the daemon too unless POLLEN_DAEMON_JIT=c2-sha2 (DaemonJitTest). The image, the chart and
- * the systemd unit run these launchers.
+ * win. Their JIT: C1 only for the CLI, the scheduler and the daemon's commands (--version here); the daemon's own is
+ * DaemonJitTest's. The image, the chart and the systemd unit run these launchers.
  */
 class LauncherJvmTest {
     private static final long MIB = 1024 * 1024;
@@ -34,7 +34,7 @@ class LauncherJvmTest {
     }
 
     @Test
-    void theDaemonTheCliAndTheSchedulerRunC1Only() throws Exception {
+    void theCliTheSchedulerAndTheDaemonsCommandsRunC1Only() throws Exception {
         assertThat(flag(Pollen.dfdaemon(), "", "intx TieredStopAtLevel")).isEqualTo(C1_ONLY);
         assertThat(flag(Pollen.dfget(), "", "intx TieredStopAtLevel")).isEqualTo(C1_ONLY);
         assertThat(flag(Pollen.scheduler(), "", "intx TieredStopAtLevel")).isEqualTo(C1_ONLY);
