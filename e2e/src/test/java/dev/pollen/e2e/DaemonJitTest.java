@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The daemon's JIT as bin/dfdaemon and bin/dfdaemon-jit.json set it by default (POLLEN_DAEMON_JIT=c2-sha2): C2 for the
  * JDK's SHA-2 code only (a layer's sha256 at SHA-NI speed), C1 for everything else (the start-up and CPU the swarm
- * needs), and the VM's own output off the log stream. (POLLEN_DAEMON_JIT=c1, C1 only, is LauncherJvmTest's.)
+ * needs), and the VM's own output off the log stream; with POLLEN_DAEMON_JIT=c1, C1 only and no VM line.
  */
 class DaemonJitTest {
     /** A line of -XX:+PrintCompilation: timestamp, compile id, attribute flags, tier, Class::method. */
