@@ -10,10 +10,9 @@ import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.UnknownHostException;
-import java.net.http.HttpClient;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
 import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.security.cert.X509Certificate;
@@ -21,6 +20,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -34,17 +34,12 @@ import org.slf4j.LoggerFactory;
  * url, transient failures (resets, timeouts, 408/429/5xx) retried with backoff, bodies streamed (never
  * buffered whole), so the same client serves piece downloads and pass-through streaming.
  *
- * <p>Transport: the JDK's {@link HttpClient}. It is maintained with the JDK, pools keep-alive connections
- * per origin and needs no dependency. HTTP/1.1 is asked for: concurrent range requests then travel on
- * parallel pooled connections rather than one multiplexed stream, and a plain-http origin gets no h2c
- * upgrade attempt. (Apache HttpClient 5, whose socket timeout also covers body reads, was the
- * alternative; it is not among the project's accepted libraries and would bring a second TLS and pool
- * configuration.) The JDK client's request timeout ends when the headers arrive, so a body that stalls
- * is cut by {@link StallGuard}: no byte for {@code download.pieceTimeout} fails the read with a
- * {@link SocketTimeoutException}, which is retried like any timeout.
+ * <p>Transport: {@link OriginConnections}, HTTP/1.1 on Netty's event loops with keep-alive connections pooled per
+ * origin; concurrent range requests travel on parallel connections. A body that stalls is cut there too: no byte for
+ * {@code download.pieceTimeout} fails the read with a {@link SocketTimeoutException}, which is retried like any
+ * timeout.
  *
- * <p>Redirects: the client follows none itself ({@link HttpClient.Redirect#NEVER}); this class follows
- * up to {@value #MAX_REDIRECTS} by hand, so every hop is checked: by the {@link OriginPolicy} before it is
+ * <p>Redirects: this class follows up to {@value #MAX_REDIRECTS} by hand, so every hop is checked: by the {@link OriginPolicy} before it is
  * connected to; an https url redirected to plain http is refused (the request and its credentials would
  * travel in clear); and once a hop leaves the scheme, host and port it came from, credential headers
  * ({@code Authorization}, {@code Proxy-Authorization}, {@code Cookie}) are no longer sent, for the rest
@@ -61,7 +56,7 @@ public final class OriginClient implements AutoCloseable {
     private static final long DISCARD_LIMIT = 64 * 1024;
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
     private static final Pattern UNSATISFIED_RANGE = Pattern.compile("bytes\\s+\\*/(\\d+)");
-    /** Headers the client sets itself, or the JDK refuses from callers. */
+    /** Headers the client sets itself, or that would break the exchange. */
     private static final Set<String> RESTRICTED = Set.of("host", "connection", "content-length", "expect", "upgrade",
             "transfer-encoding", "range", "accept-encoding", "te", "trailer", "keep-alive", "proxy-connection");
     /** Headers that carry credentials: never sent to another origin than the one they were given for. */
@@ -69,10 +64,8 @@ public final class OriginClient implements AutoCloseable {
 
     private final int retries;
     private final Backoff backoff;
-    private final Duration responseTimeout;
     private final OriginPolicy policy;
-    private final StallGuard stallGuard;
-    private final HttpClient http;
+    private final OriginConnections connections;
 
     public OriginClient(DownloadConfig config) {
         this(config, OriginPolicy.ALLOW_ALL);
@@ -97,15 +90,8 @@ public final class OriginClient implements AutoCloseable {
                         List<X509Certificate> caCerts, OriginPolicy policy) {
         this.retries = retries;
         this.backoff = backoff;
-        this.responseTimeout = readTimeout;
         this.policy = policy;
-        this.stallGuard = new StallGuard(readTimeout);
-        this.http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(connectTimeout)
-                .sslContext(OriginTrust.context(caCerts))
-                .build();
+        this.connections = new OriginConnections(connectTimeout, readTimeout, OriginTrust.context(caCerts));
     }
 
     /**
@@ -197,10 +183,10 @@ public final class OriginClient implements AutoCloseable {
         boolean credentials = true;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             policy.check(uri, hop > 0);
-            HttpResponse<InputStream> response = send(request(uri, headers, range, credentials));
-            int status = response.statusCode();
+            OriginExchange response = connections.get(uri, request(uri, headers, range, credentials));
+            int status = response.status();
             if (status >= 300 && status < 400 && status != 304) {
-                String location = response.headers().firstValue("Location").orElse(null);
+                String location = response.headers().get("Location");
                 discard(response);
                 if (location == null) {
                     throw new PollenException(ErrorCode.ORIGIN_STATUS, "origin answered " + status
@@ -254,53 +240,42 @@ public final class OriginClient implements AutoCloseable {
         return "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
     }
 
-    private HttpRequest request(URI uri, Map<String, String> headers, String range, boolean credentials) {
-        HttpRequest.Builder b;
-        try {
-            b = HttpRequest.newBuilder(uri).GET().timeout(responseTimeout);
-        } catch (IllegalArgumentException e) {
-            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "url " + uri + " cannot be requested: " + e.getMessage());
+    private static HttpHeaders request(URI uri, Map<String, String> headers, String range, boolean credentials) {
+        if (uri.getHost() == null || !("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))) {
+            throw new PollenException(ErrorCode.INVALID_ARGUMENT, "url " + uri + " cannot be requested: expected an http or https url with a host");
         }
+        HttpHeaders sent = new DefaultHttpHeaders();
         headers.forEach((name, value) -> {
             String key = name.toLowerCase(Locale.ROOT);
             if (RESTRICTED.contains(key) || !credentials && CREDENTIALS.contains(key)) {
                 return;
             }
-            try {
-                b.header(name, value);
-            } catch (IllegalArgumentException e) {
+            String problem = headerProblem(name, value);
+            if (problem != null) {
                 throw new PollenException(ErrorCode.INVALID_ARGUMENT, "request header '" + name + "' cannot be sent to "
-                        + uri + ": " + e.getMessage() + " (fix: drop or correct the -H header)");
+                        + uri + ": " + problem + " (fix: drop or correct the -H header)");
             }
+            sent.add(name, value);
         });
-        b.header("Accept-Encoding", "identity");
+        sent.set("Accept-Encoding", "identity");
         if (range != null) {
-            b.header("Range", range);
+            sent.set("Range", range);
         }
-        return b.build();
+        return sent;
     }
 
-    private HttpResponse<InputStream> send(HttpRequest request) throws IOException {
-        try {
-            return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PollenException(ErrorCode.INTERNAL, "interrupted while requesting " + request.uri(), e);
-        }
-    }
-
-    private OriginResponse response(URI uri, HttpResponse<InputStream> response, int status, boolean probe) {
+    private OriginResponse response(URI uri, OriginExchange response, int status, boolean probe) {
         Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        response.headers().map().forEach((k, v) -> headers.put(k, List.copyOf(v)));
-        String contentRange = response.headers().firstValue("Content-Range").orElse("");
+        response.headers().names().forEach(name -> headers.put(name, List.copyOf(response.headers().getAll(name))));
+        String contentRange = Objects.requireNonNullElse(response.headers().get("Content-Range"), "");
         if (status == 206) {
             Matcher m = CONTENT_RANGE.matcher(contentRange);
             long total = m.find() && !m.group(3).equals("*") ? Long.parseLong(m.group(3)) : -1;
-            return new OriginResponse(uri, true, total, headers, stallGuard.guard(response.body(), uri));
+            return new OriginResponse(uri, true, total, headers, response);
         }
         if (status == 200) {
-            long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-            return new OriginResponse(uri, false, length, headers, stallGuard.guard(response.body(), uri));
+            long length = contentLength(response.headers().get("Content-Length"));
+            return new OriginResponse(uri, false, length, headers, response);
         }
         discard(response);
         if (status == 416 && probe) {
@@ -310,7 +285,7 @@ public final class OriginClient implements AutoCloseable {
             }
         }
         String message = "origin answered " + status + " for " + uri;
-        Map<String, String> shown = errorHeaders(response);
+        Map<String, String> shown = errorHeaders(headers);
         if (status == 404 || status == 410) {
             throw new PollenException(ErrorCode.ORIGIN_NOT_FOUND, message, status, shown, null);
         }
@@ -329,9 +304,9 @@ public final class OriginClient implements AutoCloseable {
      * An error answer's headers as Dragonfly's dfdaemon reports them (headermap_to_hashmap): lower-case names, values
      * of visible ASCII only, several values of one name joined. Credentials the origin sets are left out.
      */
-    static Map<String, String> errorHeaders(HttpResponse<?> response) {
+    static Map<String, String> errorHeaders(Map<String, List<String>> headers) {
         Map<String, String> shown = new TreeMap<>();
-        response.headers().map().forEach((name, values) -> {
+        headers.forEach((name, values) -> {
             String lower = name.toLowerCase(Locale.ROOT);
             String value = String.join(", ", values);
             if (!lower.startsWith(":") && !lower.equals("set-cookie") && value.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
@@ -342,8 +317,8 @@ public final class OriginClient implements AutoCloseable {
     }
 
     /** Reads a small unwanted body to its end so the connection goes back to the pool; a large one is dropped with it. */
-    private void discard(HttpResponse<InputStream> response) {
-        try (InputStream in = stallGuard.guard(response.body(), response.uri())) {
+    private static void discard(OriginExchange response) {
+        try (InputStream in = response) {
             byte[] chunk = new byte[8192];
             long read = 0;
             for (int n; read <= DISCARD_LIMIT && (n = in.read(chunk)) >= 0; ) {
@@ -404,9 +379,28 @@ public final class OriginClient implements AutoCloseable {
         return last.getClass().getSimpleName();
     }
 
+    /** Why a header cannot go on the wire as given (RFC 9110: a name is a token, a value has no control characters), or null. */
+    private static String headerProblem(String name, String value) {
+        if (name.isEmpty() || !name.chars().allMatch(c -> c > 0x20 && c < 0x7f && "\"(),/:;<=>?@[\\]{}".indexOf(c) < 0)) {
+            return "the name is not a valid HTTP token";
+        }
+        if (!value.chars().allMatch(c -> c == '\t' || c >= 0x20 && c != 0x7f)) {
+            return "the value holds a control character (a line break?)";
+        }
+        return null;
+    }
+
+    private static long contentLength(String value) {
+        try {
+            return value == null ? -1 : Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     @Override
     public void close() {
-        http.shutdownNow();
+        connections.close();
     }
 
     @FunctionalInterface
