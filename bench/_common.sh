@@ -31,7 +31,7 @@ random_file() {
 # optionally started through LAUNCHER (e.g. ip netns exec NS); sets ORIGIN (http://IP:PORT). Its access
 # log ($WORK/access.log) has the bytes sent per request last, for origin_bytes.
 start_origin() {
-  local ip="${1:-127.0.0.1}" port="${2:-$((30000 + RANDOM % 20000))}"
+  local ip="${1:-127.0.0.1}" port="${2:-$((30000 + RANDOM % 2700))}"
   shift 2 2>/dev/null || shift $#
   cat > "$WORK/nginx.conf" <<CONF
 worker_processes 2;
@@ -46,10 +46,22 @@ http {
   server { listen $ip:$port; root $WORK/www; }
 }
 CONF
-  "$@" "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+  "$@" "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' \
+    2> "$WORK/nginx-start.log" &
   pids+=($!)
   ORIGIN="http://$ip:$port"
-  until "$@" curl -s -o /dev/null "$ORIGIN/"; do sleep 0.05; done
+  await_http $! "$WORK/nginx-start.log" "$ORIGIN/" "$@"
+}
+
+# await_http PID LOG URL [PREFIX...]: until URL answers (curl run under PREFIX, e.g. a netns); the run stops, with
+# LOG's last line, if the server PID exited first (a port that another process held, say).
+await_http() {
+  local pid=$1 log=$2 url=$3
+  shift 3
+  until "$@" curl -s -o /dev/null "$url"; do
+    kill -0 "$pid" 2>/dev/null || { echo "${log##*/}: the server exited: $(tail -n1 "$log")" >&2; exit 1; }
+    sleep 0.05
+  done
 }
 
 # origin_bytes PATH: bytes the origin sent for PATH since the access log was last emptied (: > access.log).

@@ -13,13 +13,13 @@ BENCH_DIR="${BENCH_DIR:-/dev/shm}"
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 command -v docker-registry >/dev/null || { echo "docker-registry is missing: apt-get install docker-registry" >&2; exit 2; }
 
-PORT=$((30000 + RANDOM % 20000))
+PORT=$((30000 + RANDOM % 2700)) # below the ephemeral ports (32768-60999), which outgoing connections take
 REG="127.0.0.1:$PORT"
 MIRROR="127.0.0.1:$((20000 + RANDOM % 10000))"
 registry_config "$WORK/registry.yml" "$REG"
 docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
 pids+=($!)
-until curl -s -o /dev/null "http://$REG/v2/"; do sleep 0.1; done
+await_http $! "$WORK/registry.log" "http://$REG/v2/"
 # push NAME MIB: a blob of random bytes, monolithic upload; prints its digest.
 push() {
   head -c $(($2 << 20)) /dev/urandom > "$WORK/$1"

@@ -1,5 +1,6 @@
 package dev.pollen.agent.origin;
 
+import dev.pollen.agent.storage.BufferedBody;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -20,21 +21,24 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One GET's answer on an origin connection: its status and headers, then its body as a stream read on the caller's
- * thread. The connection's event loop queues the bytes it receives; past {@link #HIGH_WATER} unread bytes it stops
+ * thread, or handed over in the buffers it arrived in ({@link BufferedBody}). The connection's event loop queues the bytes it receives; past {@link #HIGH_WATER} unread bytes it stops
  * reading the socket (TCP then slows the origin down), and the reader turns reading back on below
  * {@link #LOW_WATER}. A read that waits longer than the read timeout ({@code download.pieceTimeout}) for a byte fails
  * with a {@link SocketTimeoutException}, which the retry loop treats like any timeout; time the caller spends between
  * reads (writing to disk) does not count. A body read to its end gives its connection back to the pool when the
  * origin keeps it alive; a body closed before its end closes the connection.
  */
-final class OriginExchange extends InputStream {
+final class OriginExchange extends InputStream implements BufferedBody {
     /**
      * Unread bytes past which the loop stops reading (plus one socket read, at most 64 KiB): the buffers are direct
      * memory, which the daemon caps (-XX:MaxDirectMemorySize=64m in bin/dfdaemon) for every connection it has.
@@ -57,6 +61,8 @@ final class OriginExchange extends InputStream {
     /** The body's last byte is in the queue. */
     private boolean ended;
     private boolean closed;
+    /** The reader was told the body ended: it hears so again, however often it asks. */
+    private boolean readToEnd;
     private boolean paused;
     /** A delayed wake-up of the reader is pending (touched on the event loop only). */
     private boolean wakeScheduled;
@@ -123,8 +129,76 @@ final class OriginExchange extends InputStream {
         if (len == 0) {
             return 0;
         }
-        int n;
+        int n = 0;
         lock.lock();
+        try {
+            if (!awaitBytes()) {
+                n = -1;
+            } else {
+                // As much as is queued, up to len: one call, one write to disk for several socket reads.
+                for (ByteBuf first; n < len && (first = queue.peekFirst()) != null; ) {
+                    int part = Math.min(len - n, first.readableBytes());
+                    first.readBytes(b, off + n, part);
+                    n += part;
+                    if (!first.isReadable()) {
+                        queue.pollFirst().release();
+                    }
+                }
+                taken(n);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (n < 0) {
+            finish();
+        }
+        return n;
+    }
+
+    /** As much as is queued, up to {@code max}, in the buffers the loop read it into; the sink runs off the lock. */
+    @Override
+    public long drain(long max, Sink sink) throws IOException {
+        if (max <= 0) {
+            return 0;
+        }
+        List<ByteBuf> taken = new ArrayList<>();
+        long n = 0;
+        lock.lock();
+        try {
+            if (!awaitBytes()) {
+                n = -1;
+            } else {
+                for (ByteBuf first; n < max && (first = queue.peekFirst()) != null; ) {
+                    int part = (int) Math.min(max - n, first.readableBytes());
+                    taken.add(part == first.readableBytes() ? queue.pollFirst() : first.readRetainedSlice(part));
+                    n += part;
+                }
+                taken(n);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (n < 0) {
+            finish();
+            return -1;
+        }
+        try {
+            for (ByteBuf bytes : taken) {
+                for (ByteBuffer part : bytes.nioBuffers()) {
+                    sink.accept(part);
+                }
+            }
+        } finally {
+            taken.forEach(ByteBuf::release);
+        }
+        return n;
+    }
+
+    /**
+     * Waits, under the lock, until bytes are queued or the body ended; false at its end. Fails when the origin sent
+     * nothing for the read timeout, when the connection failed or when the body was closed.
+     */
+    private boolean awaitBytes() throws IOException {
         try {
             long left = readTimeout.toNanos();
             while (queue.isEmpty() && !ended && failure == null && !closed) {
@@ -135,44 +209,35 @@ final class OriginExchange extends InputStream {
                 }
                 left = changed.awaitNanos(left);
             }
-            if (closed) {
-                throw new IOException("body of " + uri + " was closed");
-            }
-            if (queue.isEmpty()) {
-                if (ended) {
-                    n = -1;
-                } else {
-                    throw failure instanceof IOException io ? new IOException(io.getMessage(), io)
-                            : new IOException("reading from " + uri + " failed: " + failure, failure);
-                }
-            } else {
-                // As much as is queued, up to len: one call, one write to disk for several socket reads.
-                n = 0;
-                for (ByteBuf first; n < len && (first = queue.peekFirst()) != null; ) {
-                    int part = Math.min(len - n, first.readableBytes());
-                    first.readBytes(b, off + n, part);
-                    n += part;
-                    if (!first.isReadable()) {
-                        queue.pollFirst().release();
-                    }
-                }
-                queued -= n;
-                if (paused && queued <= LOW_WATER) {
-                    paused = false;
-                    channel.config().setAutoRead(true);
-                }
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             channel.close();
             throw new InterruptedIOException("interrupted while reading " + uri);
-        } finally {
-            lock.unlock();
         }
-        if (n < 0) {
-            finish();
+        if (closed) {
+            if (readToEnd) {
+                return false;
+            }
+            throw new IOException("body of " + uri + " was closed");
         }
-        return n;
+        if (!queue.isEmpty()) {
+            return true;
+        }
+        if (ended) {
+            readToEnd = true;
+            return false;
+        }
+        throw failure instanceof IOException io ? new IOException(io.getMessage(), io)
+                : new IOException("reading from " + uri + " failed: " + failure, failure);
+    }
+
+    /** The reader took {@code n} bytes off the queue, under the lock: the loop reads again once few are left. */
+    private void taken(long n) {
+        queued -= n;
+        if (paused && queued <= LOW_WATER) {
+            paused = false;
+            channel.config().setAutoRead(true);
+        }
     }
 
     @Override

@@ -9,7 +9,8 @@ import java.util.zip.CRC32;
 
 /**
  * Copies piece bytes from a stream to their offset in the content file, computing the CRC-32 on the
- * way, through one bounded buffer: the heap stays small whatever the piece length. A failure to read
+ * way, through one bounded buffer (the heap stays small whatever the piece length), or straight from the buffers of a
+ * {@link BufferedBody}. A failure to read
  * is the sender's; a failure to write is ours and comes as a {@link LocalWriteException}, so that the
  * origin's retry loop never retries our full disk against the origin.
  */
@@ -34,6 +35,9 @@ public final class PieceWriter {
 
     /** Writes up to {@code max} bytes, fewer when the stream ends first; a failed write is a {@link LocalWriteException}. */
     public static Written writeUpTo(InputStream in, FileChannel out, long offset, long max) throws IOException {
+        if (in instanceof BufferedBody body) {
+            return writeBuffers(body, out, offset, max);
+        }
         byte[] chunk = new byte[(int) Math.min(BUFFER, Math.max(1, max))];
         CRC32 crc = new CRC32();
         long done = 0;
@@ -51,6 +55,30 @@ public final class PieceWriter {
                 }
             } catch (IOException e) {
                 throw new LocalWriteException(buf.remaining(), e);
+            }
+            done += n;
+        }
+        return new Written(done, crc.getValue());
+    }
+
+    private static Written writeBuffers(BufferedBody body, FileChannel out, long offset, long max) throws IOException {
+        CRC32 crc = new CRC32();
+        long[] position = {offset};
+        BufferedBody.Sink sink = bytes -> {
+            crc.update(bytes.duplicate());
+            try {
+                while (bytes.hasRemaining()) {
+                    position[0] += out.write(bytes, position[0]);
+                }
+            } catch (IOException e) {
+                throw new LocalWriteException(bytes.remaining(), e);
+            }
+        };
+        long done = 0;
+        while (done < max) {
+            long n = body.drain(max - done, sink);
+            if (n < 0) {
+                break;
             }
             done += n;
         }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
+import dev.pollen.agent.storage.LocalWriteException;
+import dev.pollen.agent.storage.PieceWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,13 +15,18 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.CRC32;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -138,6 +145,69 @@ class OriginConnectionsTest {
             }
             assertThat(got.toByteArray()).isEqualTo(body);
         }
+    }
+
+    @Test
+    void aBodyWrittenFromItsOwnBuffersLandsWholeAndItsConnectionIsReused() throws Exception {
+        byte[] body = new byte[5 << 20];
+        new Random(11).nextBytes(body);
+        ScriptedOrigin origin = wholeRangeOrigin(body);
+        OriginClient client = client();
+        Path file = Files.createTempFile("origin-body", ".bin");
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            for (int round = 0; round < 2; round++) {
+                try (InputStream in = client.range(origin.uri("/f"), Map.of(), 0, body.length - 1).body()) {
+                    // Two pieces whose boundary falls inside a socket read: the first takes part of a buffer.
+                    int first = (2 << 20) + 123;
+                    PieceWriter.Written a = PieceWriter.writeExactly(in, out, 0, first);
+                    PieceWriter.Written b = PieceWriter.writeUpTo(in, out, first, body.length);
+                    assertThat(a.crc32()).isEqualTo(crc(body, 0, first));
+                    assertThat(b.length()).isEqualTo(body.length - first);
+                    assertThat(b.crc32()).isEqualTo(crc(body, first, body.length - first));
+                    assertThat(in.read()).isEqualTo(-1);
+                }
+                assertThat(Files.readAllBytes(file)).isEqualTo(body);
+                Files.write(file, new byte[0], StandardOpenOption.TRUNCATE_EXISTING);
+            }
+        } finally {
+            Files.delete(file);
+        }
+        // Read to its end, the body gave its connection back: the second request went on the same one.
+        assertThat(origin.connections()).isEqualTo(1);
+    }
+
+    @Test
+    void aFailedWriteFromTheBodysBuffersIsALocalFailureAndTheConnectionIsNotReused() throws Exception {
+        byte[] body = new byte[1 << 20];
+        ScriptedOrigin origin = wholeRangeOrigin(body);
+        OriginClient client = client();
+        Path file = Files.createTempFile("origin-body", ".bin");
+        FileChannel closed = FileChannel.open(file, StandardOpenOption.WRITE);
+        closed.close();
+        try (InputStream in = client.range(origin.uri("/f"), Map.of(), 0, body.length - 1).body()) {
+            assertThatThrownBy(() -> PieceWriter.writeExactly(in, closed, 0, body.length)).isInstanceOf(LocalWriteException.class);
+        } finally {
+            Files.delete(file);
+        }
+        // The body was closed before its end: its connection is closed, and the next request opens another.
+        assertThat(read(client.range(origin.uri("/f"), Map.of(), 0, body.length - 1))).hasSize(body.length);
+        assertThat(origin.connections()).isEqualTo(2);
+    }
+
+    /** A keep-alive origin that answers every request with all of {@code body} as a 206. */
+    private ScriptedOrigin wholeRangeOrigin(byte[] body) throws IOException {
+        return origin((n, out) -> {
+            out.write(answer("HTTP/1.1 206 Partial Content", "Content-Range: bytes 0-" + (body.length - 1) + "/" + body.length,
+                    "Content-Length: " + body.length, ""));
+            out.write(body);
+            return true;
+        });
+    }
+
+    private static long crc(byte[] bytes, int offset, int length) {
+        CRC32 crc = new CRC32();
+        crc.update(bytes, offset, length);
+        return crc.getValue();
     }
 
     @Test
