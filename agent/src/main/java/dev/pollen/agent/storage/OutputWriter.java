@@ -3,7 +3,6 @@ package dev.pollen.agent.storage;
 import dev.pollen.agent.error.ErrorCode;
 import dev.pollen.agent.error.PollenException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -20,7 +19,6 @@ import java.util.UUID;
  * device, so the output survives a power loss, not only a crash of the daemon.
  */
 public final class OutputWriter {
-    private static final int BUFFER = 256 * 1024;
 
     private OutputWriter() {
     }
@@ -53,24 +51,10 @@ public final class OutputWriter {
         return hasher.value();
     }
 
-    /**
-     * Feeds {@code length} stored bytes from {@code offset} to {@code hasher}, through a heap buffer: a direct one per
-     * call (once per landed piece of a blob) filled the daemon's 64 MiB of direct memory every few pieces, and each
-     * time the JDK ran a full, stop-the-world GC (System.gc() in its direct-memory reservation) to free them.
-     */
+    /** Feeds {@code length} stored bytes from {@code offset} to {@code hasher}. */
     public static void update(StoredTask task, long offset, long length, ContentDigest.Hasher hasher) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(BUFFER, Math.max(1, length)));
-        long pos = offset;
-        long end = offset + length;
-        while (pos < end) {
-            buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
-            int n = task.content().read(buf, pos);
-            if (n < 0) {
-                throw new IOException("content of task " + task.taskId() + " is shorter than recorded");
-            }
-            buf.flip();
-            hasher.update(buf);
-            pos += n;
+        if (task.feed(offset, length, hasher::update) < length) {
+            throw new IOException("content of task " + task.taskId() + " is shorter than recorded");
         }
     }
 

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.zip.CRC32;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class StoredTask implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(StoredTask.class);
+    private static final int FEED_BUFFER = 256 * 1024;
     static final String CONTENT = "content";
     static final String METADATA = "metadata";
     static final String JOURNAL = "pieces";
@@ -238,21 +240,32 @@ public final class StoredTask implements Closeable {
         if (r.offset() + r.length() > content.size()) {
             return false;
         }
-        ByteBuffer buf = ByteBuffer.allocateDirect(256 * 1024);
         CRC32 crc = new CRC32();
-        long pos = r.offset();
-        long end = r.offset() + r.length();
+        return feed(r.offset(), r.length(), crc::update) == r.length() && crc.getValue() == r.crc32();
+    }
+
+    /**
+     * Passes {@code length} content bytes from {@code offset} to {@code sink} in order, through a heap buffer: a
+     * direct one per call (once per piece checked or hashed) filled the daemon's 64 MiB of direct memory every few
+     * dozen pieces, and each time the JDK stopped the daemon for a full GC to free them.
+     *
+     * @return the bytes passed: fewer than {@code length} when the content ends first
+     */
+    public long feed(long offset, long length, Consumer<ByteBuffer> sink) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(FEED_BUFFER, Math.max(1, length)));
+        long pos = offset;
+        long end = offset + length;
         while (pos < end) {
             buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
             int n = content.read(buf, pos);
             if (n < 0) {
-                return false;
+                break;
             }
             buf.flip();
-            crc.update(buf);
+            sink.accept(buf);
             pos += n;
         }
-        return crc.getValue() == r.crc32();
+        return pos - offset;
     }
 
     private static void writeMetadata(Path dir, ObjectMapper json, TaskMetadata metadata) throws IOException {

@@ -3,12 +3,16 @@ package dev.pollen.agent.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.Random;
 import java.util.zip.CRC32;
@@ -39,6 +43,50 @@ class StoredTaskTest {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
         return b;
+    }
+
+    // Reading content back (a piece's CRC on reopening, a blob's digest as its pieces land) once took a new direct
+    // buffer per piece: freed only by a GC, they filled the daemon's 64 MiB of direct memory every few dozen pieces,
+    // and each time the JDK stopped the daemon for a full GC to get it back.
+
+    @Test
+    void reopeningAnUnfinishedTaskChecksItsPiecesWithNoDirectMemoryPerPiece() throws Exception {
+        Storage storage = new Storage(dir);
+        int pieces = 120;
+        try (StoredTask task = storage.create(metadata(pieces * 1024L, 1024))) {
+            for (int i = 0; i < pieces; i++) {
+                write(task, i, random(1024, i), 1024);
+            }
+        }
+        try (StoredTask warm = storage.open(ID)) { // the JDK's per-thread I/O buffer, once
+            assertThat(warm.pieces()).hasSize(pieces);
+        }
+        long before = directBytes();
+        try (StoredTask task = storage.open(ID)) {
+            assertThat(task.pieces()).hasSize(pieces);
+        }
+        assertThat(directBytes() - before).isLessThan(8L << 20);
+    }
+
+    @Test
+    void hashingStoredBytesTakesNoDirectMemoryPerCall() throws Exception {
+        byte[] content = random((4 << 20) + 17, 3); // an odd length: the last read is a short one
+        String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+        try (StoredTask task = new Storage(dir).create(metadata(content.length, 4 << 20))) {
+            task.content().write(ByteBuffer.wrap(content), 0);
+            ContentDigest sha256 = ContentDigest.parse("sha256:" + expected);
+            OutputWriter.digestOf(task, 0, content.length, sha256);
+            long before = directBytes();
+            for (int i = 0; i < 80; i++) {
+                assertThat(OutputWriter.digestOf(task, 0, content.length, sha256)).isEqualTo(expected);
+            }
+            assertThat(directBytes() - before).isLessThan(8L << 20);
+        }
+    }
+
+    private static long directBytes() {
+        return ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                .filter(pool -> pool.getName().equals("direct")).mapToLong(BufferPoolMXBean::getMemoryUsed).sum();
     }
 
     @Test
