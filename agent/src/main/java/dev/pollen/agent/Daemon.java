@@ -19,6 +19,7 @@ import dev.pollen.agent.storage.DiskSpace;
 import dev.pollen.agent.storage.GarbageCollector;
 import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.task.BlobReadCheck;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.peer.P2p;
 import dev.pollen.agent.task.TaskManager;
@@ -188,7 +189,9 @@ public final class Daemon implements AutoCloseable {
                 readiness.problem();
             }, HEALTH_RECHECK.toMillis(), HEALTH_RECHECK.toMillis(), TimeUnit.MILLISECONDS);
 
-            DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage);
+            BlobReadCheck blobReads = config.proxy().authorization().enable() ? new BlobReadCheck(originClient) : BlobReadCheck.OFF;
+            DfdaemonDownloadService download = new DfdaemonDownloadService(host.hostId(), new Downloader(tasks), tasks, storage,
+                    blobReads);
             String ports = "none";
             UploadGrpcServer uploadServer = null;
             if (p2p != null) {
@@ -218,7 +221,7 @@ public final class Daemon implements AutoCloseable {
                 parts.push(uploadCalls::shutdownNow);
                 UploadGrpcServer upload = UploadGrpcServer.start(
                         new InetSocketAddress(config.upload().server().ip(), config.upload().server().port()),
-                        new DfdaemonUploadService(tasks, download, origins, host.ip(), vortexServer.address().getPort(),
+                        new DfdaemonUploadService(tasks, download.forScheduler(), origins, host.ip(), vortexServer.address().getPort(),
                                 currentHost, housekeeping, SYNC_HOST_INTERVAL, config.upload().syncPieces().maxAge(),
                                 superSeeding),
                         DownloadTaskGuard.start(config, housekeeping), uploadCalls, threads.uploadEventLoops(),

@@ -2,11 +2,17 @@ package dev.pollen.e2e;
 
 import static dev.pollen.e2e.registry.OciImage.MiB;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pollen.e2e.registry.Commands;
 import dev.pollen.e2e.registry.Containerd;
 import dev.pollen.e2e.registry.OciImage;
 import dev.pollen.e2e.registry.Registry;
+import dev.pollen.proto.common.v2.Download;
+import dev.pollen.proto.dfdaemon.v2.DfdaemonDownloadGrpc;
+import dev.pollen.proto.dfdaemon.v2.DownloadTaskRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -21,6 +27,7 @@ import java.security.MessageDigest;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The registry mirror of a real dfdaemon between a real containerd ({@code ctr}, hosts.toml naming the mirror) and
  * the real distribution registry: a layer one client pulled with credentials goes to no client the registry has not
- * let in, and a node pulls an image it pulled before while its (anonymous) registry is down.
+ * let in (through the mirror or the daemon's own API), and a node pulls an image it pulled before while its (anonymous) registry is down.
  */
 class MirrorPrivacyAndOutageTest {
     private static final Registry.Credentials ALICE = new Registry.Credentials("alice", "s3cret");
@@ -114,6 +121,20 @@ class MirrorPrivacyAndOutageTest {
         assertThat(stranger.succeeded()).as(stranger.toString()).isFalse();
         assertThat(secured.blobBytesSent()).as("no layer byte left the registry after alice's pull").isEqualTo(sent);
         assertThat(daemon.logLines("access=refused")).isNotEmpty();
+
+        // The daemon's own API holds the layer to the same rule: named by digest, it goes only to whom the registry lets in.
+        try (DaemonChannel c = DaemonChannel.uds(daemon.socket())) {
+            DfdaemonDownloadGrpc.DfdaemonDownloadBlockingStub api = DfdaemonDownloadGrpc.newBlockingStub(c.channel())
+                    .withDeadlineAfter(30, TimeUnit.SECONDS);
+            Path strangers = tmp.resolve("stranger-layer");
+            assertThatThrownBy(() -> api.downloadTask(blobByDigest(layer, strangers, null)).forEachRemaining(r -> { }))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+            assertThat(strangers).doesNotExist();
+            Path alices = tmp.resolve("alice-layer");
+            api.downloadTask(blobByDigest(layer, alices, basic(ALICE.user(), ALICE.password()))).forEachRemaining(r -> { });
+            assertThat("sha256:" + sha256(Files.readAllBytes(alices))).isEqualTo(layer.digest());
+        }
     }
 
     @Test
@@ -147,6 +168,16 @@ class MirrorPrivacyAndOutageTest {
             b.header("Authorization", authorization);
         }
         return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    /** A DownloadTask for {@code layer} as Dragonfly's clients ask for a blob by digest (the mirror's task for it). */
+    private static DownloadTaskRequest blobByDigest(OciImage.Layer layer, Path output, String authorization) {
+        Download.Builder d = Download.newBuilder().setUrl(secured.url() + "/v2/private/app/blobs/" + layer.digest())
+                .setEnableTaskIdBasedBlobDigest(true).setOutputPath(output.toString());
+        if (authorization != null) {
+            d.putRequestHeader("Authorization", authorization);
+        }
+        return DownloadTaskRequest.newBuilder().setDownload(d).build();
     }
 
     private static String basic(String user, String password) {

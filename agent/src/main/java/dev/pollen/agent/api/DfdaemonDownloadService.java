@@ -9,6 +9,7 @@ import dev.pollen.agent.storage.PieceRecord;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.storage.TaskSnapshot;
 import dev.pollen.agent.storage.TaskMetadata;
+import dev.pollen.agent.task.BlobReadCheck;
 import dev.pollen.agent.task.DownloadListener;
 import dev.pollen.agent.task.DownloadRequest;
 import dev.pollen.agent.task.Downloader;
@@ -62,17 +63,38 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
     private final TaskManager tasks;
     private final Storage storage;
     private final PieceContent contents;
+    private final BlobReadCheck blobReads;
 
-    public DfdaemonDownloadService(String hostId, Downloader downloader, TaskManager tasks, Storage storage) {
+    /** @param blobReads confirms with its registry that a caller may have a blob it names by digest */
+    public DfdaemonDownloadService(String hostId, Downloader downloader, TaskManager tasks, Storage storage, BlobReadCheck blobReads) {
         this.hostId = hostId;
         this.downloader = downloader;
         this.tasks = tasks;
         this.storage = storage;
         this.contents = new PieceContent(tasks);
+        this.blobReads = blobReads;
     }
 
     @Override
     public void downloadTask(DownloadTaskRequest request, StreamObserver<DownloadTaskResponse> responses) {
+        download(request, responses, blobReads);
+    }
+
+    /**
+     * DownloadTask as the peer API runs it: its caller is a scheduler that {@code DownloadTaskGuard} let in (a seed's
+     * back-to-source, a preheat carrying the registry's credentials) and the task is only stored, never written where
+     * the caller says, so a blob it names is not confirmed with its registry first.
+     */
+    public DfdaemonDownloadGrpc.DfdaemonDownloadImplBase forScheduler() {
+        return new DfdaemonDownloadGrpc.DfdaemonDownloadImplBase() {
+            @Override
+            public void downloadTask(DownloadTaskRequest request, StreamObserver<DownloadTaskResponse> responses) {
+                download(request, responses, BlobReadCheck.OFF);
+            }
+        };
+    }
+
+    private void download(DownloadTaskRequest request, StreamObserver<DownloadTaskResponse> responses, BlobReadCheck blobReads) {
         ServerCallStreamObserver<DownloadTaskResponse> call = (ServerCallStreamObserver<DownloadTaskResponse>) responses;
         CompletableFuture<Void> cancelled = new CompletableFuture<>();
         AtomicBoolean timedOut = new AtomicBoolean();
@@ -82,6 +104,7 @@ public final class DfdaemonDownloadService extends DfdaemonDownloadGrpc.Dfdaemon
         String url = request.getDownload().getUrl();
         try {
             DownloadRequest download = DownloadRequests.from(request.getDownload());
+            blobReads.confirm(download.spec());
             String taskId = download.spec().taskId();
             String peerId = hostId + "-" + UUID.randomUUID();
             if (request.getDownload().hasTimeout()) {

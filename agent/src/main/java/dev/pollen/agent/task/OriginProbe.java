@@ -39,7 +39,7 @@ final class OriginProbe implements AutoCloseable {
         }
     }
 
-    private static boolean isUnavailable(PollenException e) {
+    static boolean isUnavailable(PollenException e) {
         return e.code() == ErrorCode.ORIGIN_UNREACHABLE
                 || e.code() == ErrorCode.ORIGIN_STATUS && (e.originStatus() >= 500 || e.originStatus() == 408 || e.originStatus() == 429);
     }

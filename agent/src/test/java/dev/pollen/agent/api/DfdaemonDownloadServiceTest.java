@@ -11,6 +11,7 @@ import dev.pollen.agent.origin.TestOrigin;
 import dev.pollen.agent.origin.OriginAddressPolicy;
 import dev.pollen.agent.storage.Storage;
 import dev.pollen.agent.task.ActiveTask;
+import dev.pollen.agent.task.BlobReadCheck;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.agent.task.TaskSpec;
@@ -36,8 +37,10 @@ import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -77,8 +80,9 @@ class DfdaemonDownloadServiceTest {
         storage = new Storage(dir.resolve("store"));
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
         tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
-        DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage);
-        DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download,
+        DfdaemonDownloadService download = new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage,
+                new BlobReadCheck(client));
+        DfdaemonUploadService upload = new DfdaemonUploadService(tasks, download.forScheduler(),
                 new OriginAddressPolicy(List.of()), "127.0.0.1", 0, Host::getDefaultInstance, timer, Duration.ofSeconds(5),
                 Duration.ofHours(1), dev.pollen.policy.SuperSeeding.OFF);
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(download).addService(upload)
@@ -193,6 +197,58 @@ class DfdaemonDownloadServiceTest {
         } finally {
             tasks.release(task);
         }
+    }
+
+    @Test
+    void aBlobNamedByItsDigestGoesOnlyToCallersItsRegistryLetsIn() throws Exception {
+        byte[] layer = new byte[6 * MIB];
+        new Random(4).nextBytes(layer);
+        String path = "/v2/private/app/blobs/sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(layer));
+        origin.serve(path, layer);
+        Path first = dir.resolve("alice");
+        local.downloadTask(blobRequest(path, first, "Basic YWxpY2U6czNjcmV0")).forEachRemaining(r -> { });
+        assertThat(Files.readAllBytes(first)).isEqualTo(layer);
+
+        // The layer is stored here now; the registry refuses whoever comes next (no credentials, say).
+        origin.status(path, 401);
+        long sent = origin.bodyBytesSent();
+        Path second = dir.resolve("stranger");
+        assertThatThrownBy(() -> local.downloadTask(blobRequest(path, second, null)).forEachRemaining(r -> { }))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                    assertThat(e.getStatus().getDescription()).contains("only to callers its registry lets in")
+                            .contains("origin answered 401");
+                });
+        assertThat(second).doesNotExist();
+        // A scheduler's DownloadTask on the peer API (a seed's back-to-source, a preheat) stores, and is not asked.
+        peers.downloadTask(blobRequest(path, null, null)).forEachRemaining(r -> { });
+
+        // A registry that cannot answer confirms nobody.
+        origin.status(path, 503);
+        assertThatThrownBy(() -> local.downloadTask(blobRequest(path, second, "Basic YWxpY2U6czNjcmV0")).forEachRemaining(r -> { }))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                    assertThat(e.getStatus().getDescription()).contains("could not confirm").contains("proxy.authorization.enable");
+                });
+        assertThat(second).doesNotExist();
+        assertThat(origin.bodyBytesSent()).isEqualTo(sent);
+
+        // Let in again, the caller gets the stored layer.
+        origin.serve(path, layer);
+        local.downloadTask(blobRequest(path, second, "Basic YWxpY2U6czNjcmV0")).forEachRemaining(r -> { });
+        assertThat(Files.readAllBytes(second)).isEqualTo(layer);
+        assertThat(origin.bodyBytesSent() - sent).as("the check's one byte, not the layer again").isEqualTo(1);
+    }
+
+    private DownloadTaskRequest blobRequest(String path, Path output, String authorization) {
+        Download.Builder d = Download.newBuilder().setUrl(origin.url(path)).setEnableTaskIdBasedBlobDigest(true);
+        if (output != null) {
+            d.setOutputPath(output.toString());
+        }
+        if (authorization != null) {
+            d.putRequestHeader("Authorization", authorization);
+        }
+        return DownloadTaskRequest.newBuilder().setDownload(d).build();
     }
 
     @Test

@@ -11,6 +11,7 @@ import dev.pollen.agent.origin.Backoff;
 import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.TestOrigin;
 import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.task.BlobReadCheck;
 import dev.pollen.agent.task.Downloader;
 import dev.pollen.agent.task.TaskManager;
 import dev.pollen.proto.common.v2.Download;
@@ -75,7 +76,7 @@ class DragonflyDfgetClientTest {
         OriginClient client = new OriginClient(2, new Backoff(Duration.ofMillis(10)), Duration.ofSeconds(2), Duration.ofSeconds(5));
         tasks = new TaskManager(storage, client, executor, 4, Clock.systemUTC(), null, AgentMetrics.none());
         server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                .addService(new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage))
+                .addService(new DfdaemonDownloadService("host", new Downloader(tasks), tasks, storage, BlobReadCheck.OFF))
                 .executor(executor).build().start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext()
                 .maxInboundMessageSize(Integer.MAX_VALUE).build();
