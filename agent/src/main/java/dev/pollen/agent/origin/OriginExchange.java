@@ -31,12 +31,13 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One GET's answer on an origin connection: its status and headers, then its body as a stream read on the caller's
- * thread, or handed over in the buffers it arrived in ({@link BufferedBody}). The connection's event loop queues the bytes it receives; past {@link #HIGH_WATER} unread bytes it stops
- * reading the socket (TCP then slows the origin down), and the reader turns reading back on below
- * {@link #LOW_WATER}. A read that waits longer than the read timeout ({@code download.pieceTimeout}) for a byte fails
- * with a {@link SocketTimeoutException}, which the retry loop treats like any timeout; time the caller spends between
- * reads (writing to disk) does not count. A body read to its end gives its connection back to the pool when the
- * origin keeps it alive; a body closed before its end closes the connection.
+ * thread, or handed over in the buffers it arrived in ({@link BufferedBody}). The connection's event loop queues the
+ * bytes it receives; past {@link #HIGH_WATER} unread bytes it stops reading the socket (TCP then slows the origin
+ * down), and the reader turns reading back on below {@link #LOW_WATER}. A read that waits longer than the read
+ * timeout ({@code download.pieceTimeout}) for a byte fails with a {@link SocketTimeoutException}, which the retry
+ * loop treats like any timeout; time the caller spends between reads (writing to disk) does not count. A body read
+ * to its end gives its connection back to the pool when the origin keeps it alive; a body closed before its end
+ * closes the connection.
  */
 final class OriginExchange extends InputStream implements BufferedBody {
     /**

@@ -8,11 +8,10 @@ import java.nio.channels.FileChannel;
 import java.util.zip.CRC32;
 
 /**
- * Copies piece bytes from a stream to their offset in the content file, computing the CRC-32 on the
- * way, through one bounded buffer (the heap stays small whatever the piece length), or straight from the buffers of a
- * {@link BufferedBody}. A failure to read
- * is the sender's; a failure to write is ours and comes as a {@link LocalWriteException}, so that the
- * origin's retry loop never retries our full disk against the origin.
+ * Copies piece bytes from a stream to their offset in the content file, computing the CRC-32 on the way, through one
+ * bounded buffer (the heap stays small whatever the piece length), or straight from the buffers of a {@link
+ * BufferedBody}. A failure to read is the sender's; a failure to write is ours and comes as a {@link
+ * LocalWriteException}, so that the origin's retry loop never retries our full disk against the origin.
  */
 public final class PieceWriter {
     private static final int BUFFER = 128 * 1024;
