@@ -125,35 +125,19 @@ final class OriginExchange extends InputStream implements BufferedBody {
         return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
+    /** As much as is queued, up to {@code len}: one call, one write to disk for several socket reads. */
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
         if (len == 0) {
             return 0;
         }
-        int n = 0;
-        lock.lock();
-        try {
-            if (!awaitBytes()) {
-                n = -1;
-            } else {
-                // As much as is queued, up to len: one call, one write to disk for several socket reads.
-                for (ByteBuf first; n < len && (first = queue.peekFirst()) != null; ) {
-                    int part = Math.min(len - n, first.readableBytes());
-                    first.readBytes(b, off + n, part);
-                    n += part;
-                    if (!first.isReadable()) {
-                        queue.pollFirst().release();
-                    }
-                }
-                taken(n);
-            }
-        } finally {
-            lock.unlock();
-        }
-        if (n < 0) {
-            finish();
-        }
-        return n;
+        int[] copied = {0};
+        long n = drain(len, bytes -> {
+            int part = bytes.remaining();
+            bytes.get(b, off + copied[0], part);
+            copied[0] += part;
+        });
+        return (int) n;
     }
 
     /** As much as is queued, up to {@code max}, in the buffers the loop read it into; the sink runs off the lock. */

@@ -1,6 +1,7 @@
 package dev.pollen.agent.mirror;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.SkewedClock;
 import java.net.URI;
@@ -96,6 +97,8 @@ class MirrorAccessTest {
         long sent = registry.blobBytes.get();
 
         assertThat(mirror.get(blob(), "Authorization", ALICE).body()).isEqualTo(content);
+        // The last byte goes out once the digest matched, a moment before the task is durable and HEAD answers from it.
+        await().atMost(Duration.ofSeconds(10)).until(() -> mirror.finished(digest.substring("sha256:".length())));
         assertThat(mirror.head(blob(), "Authorization", ALICE).headers().firstValue(Exchange.SOURCE)).contains("local");
         assertThat(registry.requestsTo("HEAD", path)).hasSize(checks);
         assertThat(registry.blobBytes.get()).as("the layer came from the registry once").isEqualTo(sent);

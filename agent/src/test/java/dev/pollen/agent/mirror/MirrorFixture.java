@@ -7,6 +7,7 @@ import dev.pollen.agent.origin.OriginClient;
 import dev.pollen.agent.origin.OriginPolicy;
 import dev.pollen.agent.storage.ManifestStore;
 import dev.pollen.agent.storage.Storage;
+import dev.pollen.agent.storage.TaskSnapshot;
 import dev.pollen.agent.task.TaskManager;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -53,6 +54,12 @@ final class MirrorFixture implements AutoCloseable {
                 new ProxyConfig.RegistryMirror(defaultRegistry, insecure), authorization, manifests);
         server = MirrorServer.start(config, tasks, new ManifestStore(dir.resolve("store"), clock), Duration.ofSeconds(2),
                 Duration.ofSeconds(10), List.of(), OriginPolicy.ALLOW_ALL, clock, metrics);
+    }
+
+    /** Whether the task is finished in the store (durable: what a HEAD answers from), not only verified. */
+    boolean finished(String taskId) throws IOException {
+        TaskSnapshot s = tasks.snapshot(taskId);
+        return s != null && s.metadata().finished();
     }
 
     int port() {

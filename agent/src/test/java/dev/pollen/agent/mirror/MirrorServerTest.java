@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.pollen.agent.storage.StalledContentSyncs;
-import dev.pollen.agent.storage.TaskSnapshot;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -141,7 +140,7 @@ class MirrorServerTest {
         assertThat(first.headers().firstValue("Docker-Content-Digest")).contains(digest);
         assertThat(first.headers().firstValue(Exchange.SOURCE)).contains("origin");
         String taskId = digest.substring("sha256:".length());
-        await().atMost(Duration.ofSeconds(10)).until(() -> finished(taskId));
+        await().atMost(Duration.ofSeconds(10)).until(() -> mirror.finished(taskId));
         // The task's requests carry the client's credentials (the access check asks once without, for public reads).
         assertThat(registry.requestsTo("GET", "/v2/library/app/blobs/" + digest)).isNotEmpty().allSatisfy(s ->
                 assertThat(s.header("Authorization")).containsExactly("Bearer t"));
@@ -277,7 +276,7 @@ class MirrorServerTest {
             assertThat(r.body()).isEqualTo(content);
             assertThat(registry.requestsTo("/redirected" + path).getFirst().header("Authorization")).containsExactly("Bearer secret");
             assertThat(storage.requestsTo(stored)).isNotEmpty().allSatisfy(s -> assertThat(s.header("Authorization")).isEmpty());
-            await().atMost(Duration.ofSeconds(10)).until(() -> finished(digest.substring(7)));
+            await().atMost(Duration.ofSeconds(10)).until(() -> mirror.finished(digest.substring(7)));
         }
     }
 
@@ -325,14 +324,14 @@ class MirrorServerTest {
             HttpResponse<byte[]> first = pulledSoon(blobUri("library/app", digest));
             assertThat(first.body()).isEqualTo(content);
             slowSync.awaitStalled(Duration.ofSeconds(10));
-            assertThat(finished(taskId)).isFalse();
+            assertThat(mirror.finished(taskId)).isFalse();
             // A second pull meanwhile gets the whole verified blob at once; the store does not yet claim it.
             HttpResponse<byte[]> second = pulledSoon(blobUri("library/app", digest));
             assertThat(second.body()).isEqualTo(content);
             assertThat(second.headers().firstValue(Exchange.SOURCE)).contains("local");
             assertThat(head(blobUri("library/app", digest)).headers().firstValue(Exchange.REASON)).contains("not_stored");
         }
-        await().atMost(Duration.ofSeconds(10)).until(() -> finished(taskId));
+        await().atMost(Duration.ofSeconds(10)).until(() -> mirror.finished(taskId));
     }
 
     @Test
@@ -508,10 +507,5 @@ class MirrorServerTest {
         assertThat(upload.sha256).as("a body cut short is never taken as whole").isNotDone();
         registry.handle("/v2/", s -> FakeRegistry.Answer.of(200, "{}"));
         assertThat(get(mirror.mirrorUri("/v2/", registry.hostPort())).statusCode()).isEqualTo(200);
-    }
-
-    private boolean finished(String taskId) throws IOException {
-        TaskSnapshot s = mirror.tasks.snapshot(taskId);
-        return s != null && s.metadata().finished();
     }
 }
